@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvmig top-level build.  Everything lands in build/:
+#   build/bin/        kvmig-vm (and later kvmig)
+#   build/lib/        libkvmig.a, libkvmig.so
+#   build/tests/      test programs (TAP)
+#   build/asan/       the same library and tests under ASan + UBSan
+#
+# make            build everything
+# make deps       install the Debian packages the project needs
+# make check      deps + build + every test (+ the sanitizer build)
+# make demo       deps + build + the demo
+# make bench      deps + build + benchmarks
+# make install PREFIX=/usr/local [DESTDIR=...]
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+B	:= build
+V	?= 0
+
+CC	?= gcc
+ifeq ($(origin CC),default)
+CC	:= gcc
+endif
+
+ifeq ($(V),0)
+Q	:= @
+msg	= @printf '  %-8s %s\n' $(1) $(2);
+else
+Q	:=
+msg	=
+endif
+
+# kvmtool's warning set, as errors.
+WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Winit-self -Wnested-externs \
+	-Wno-system-headers -Wold-style-definition -Wredundant-decls \
+	-Wsign-compare -Wstrict-prototypes -Wundef -Wvolatile-register-var \
+	-Wwrite-strings -Wno-format-nonliteral -Wmissing-prototypes
+CFLAGS	?= -O2 -g
+ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -pthread \
+	-Iuser/include -MMD -MP
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+JSON_LIBS := -ljansson
+LIB_DEPS  := -lpthread
+
+# ---------------------------------------------------------------- guest code
+GUEST_CFLAGS := -O2 -ffreestanding -fno-pic -fno-pie -mno-red-zone \
+	-mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fno-builtin -nostdlib -static -no-pie -Wall -Wextra -Werror
+$(B)/guest/guest.elf: tools/vm/guest/guest.c tools/vm/guest_abi.h tools/vm/guest/guest.lds
+	@mkdir -p $(dir $@)
+	$(call msg,GUEST,$@)$(CC) $(GUEST_CFLAGS) -Wl,-T,tools/vm/guest/guest.lds \
+		-Wl,--build-id=none -o $@ $<
+$(B)/guest/guest.bin: $(B)/guest/guest.elf
+	$(call msg,OBJCOPY,$@)objcopy -O binary $< $@
+
+# ---------------------------------------------------------------- kvmig-vm
+VM_SRCS := $(wildcard tools/vm/*.c)
+VM_OBJS := $(VM_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/tools/vm/guest_image.o
+
+$(B)/obj/tools/vm/guest_image.o: tools/vm/guest_image.S $(B)/guest/guest.bin
+	@mkdir -p $(dir $@)
+	$(call msg,AS,$@)$(CC) -c -DGUEST_BIN='"$(B)/guest/guest.bin"' -o $@ $<
+
+$(B)/bin/kvmig-vm: $(VM_OBJS)
+	@mkdir -p $(dir $@)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(JSON_LIBS) -lm
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# ---------------------------------------------------------------- tests
+TEST_SRCS  := $(wildcard selftests/user/test_*.c)
+TEST_BINS  := $(TEST_SRCS:selftests/user/%.c=$(B)/tests/%)
+HARNESS    := $(B)/obj/selftests/user/harness.o
+
+$(B)/tests/%: $(B)/obj/selftests/user/%.o $(HARNESS)
+	@mkdir -p $(dir $@)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(JSON_LIBS) -lm
+
+# ---------------------------------------------------------------- top level
+BINS := $(B)/bin/kvmig-vm
+
+all: $(BINS) $(TEST_BINS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)scripts/run-tests.sh $(B) $(B)/asan
+
+# The sanitizer build: the same sources, objects and binaries under $(B)/asan.
+asan:
+	$(Q)$(MAKE) --no-print-directory B=$(B)/asan \
+		CFLAGS="-O1 -g $(SAN_FLAGS)" all
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh $(B)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all deps check asan demo bench install clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

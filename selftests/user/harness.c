@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static unsigned int ksft_n;
+static unsigned int ksft_fail;
+
+void ksft_print_header(void)
+{
+	printf("TAP version 13\n");
+}
+
+void ksft_set_plan(unsigned int n)
+{
+	printf("1..%u\n", n);
+}
+
+void ksft_print_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+void ksft_test_result(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %u ", ok ? "ok" : "not ok", ++ksft_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		ksft_fail++;
+}
+
+void ksft_test_result_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("ok %u # SKIP ", ++ksft_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+void ksft_finished(void)
+{
+	printf("# Totals: %u tests, %u failed\n", ksft_n, ksft_fail);
+	exit(ksft_fail ? KSFT_FAIL : KSFT_PASS);
+}
+
+void ksft_exit_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("1..0 # SKIP ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(KSFT_SKIP);
+}
+
+void test_assert_fail(const char *file, int line, const char *expr,
+		      const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "==== Test Assertion Failure ====\n  %s:%d: %s\n  errno=%d (%s)\n  ",
+		file, line, expr, e, strerror(e));
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	printf("not ok %u # assertion failed at %s:%d\n", ++ksft_n, file, line);
+	exit(KSFT_FAIL);
+}
+
+void test_require_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		ksft_exit_skip("/dev/kvm: %s\n", strerror(errno));
+	close(fd);
+}
+
+void msleep(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+uint64_t test_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+const char *test_bin(const char *name)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	TEST_ASSERT(n > 0, "readlink /proc/self/exe");
+	self[n] = 0;
+	/* build/tests/test_x -> build/bin/name */
+	snprintf(path, sizeof(path), "%s/../bin/%s", dirname(self), name);
+	return path;
+}
+
+static void test_vm_connect(struct test_vm *vm)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	uint64_t deadline = test_now_ns() + 20000000000ULL;
+	int status;
+
+	strcpy(addr.sun_path, vm->sock);
+	for (;;) {
+		vm->ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		TEST_ASSERT(vm->ctl >= 0, "socket");
+		if (!connect(vm->ctl, (struct sockaddr *)&addr, sizeof(addr)))
+			return;
+		close(vm->ctl);
+		vm->ctl = -1;
+		TEST_ASSERT(waitpid(vm->pid, &status, WNOHANG) == 0,
+			    "kvmig-vm exited during start-up (status 0x%x)",
+			    status);
+		TEST_ASSERT(test_now_ns() < deadline,
+			    "kvmig-vm control socket %s never appeared", vm->sock);
+		msleep(10);
+	}
+}
+
+void test_vm_start(struct test_vm *vm, const char *const *argv)
+{
+	const char *args[64];
+	unsigned int n = 0;
+
+	memset(vm, 0, sizeof(*vm));
+	strcpy(vm->dir, "/tmp/kvmig-test-XXXXXX");
+	TEST_ASSERT(mkdtemp(vm->dir), "mkdtemp");
+	snprintf(vm->sock, sizeof(vm->sock), "%s/ctl.sock", vm->dir);
+
+	args[n++] = test_bin("kvmig-vm");
+	args[n++] = "--control";
+	args[n++] = vm->sock;
+	while (*argv && n < 62)
+		args[n++] = *argv++;
+	args[n] = NULL;
+
+	vm->pid = fork();
+	TEST_ASSERT(vm->pid >= 0, "fork");
+	if (!vm->pid) {
+		execv(args[0], (char *const *)args);
+		fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
+		_exit(127);
+	}
+	test_vm_connect(vm);
+}
+
+static json_t *read_reply(struct test_vm *vm, int *fds, unsigned int max_fds,
+			  unsigned int *nr_fds)
+{
+	char buf[1 << 16];
+	size_t len = 0;
+	json_error_t jerr;
+	json_t *o;
+
+	if (nr_fds)
+		*nr_fds = 0;
+	for (;;) {
+		char cbuf[CMSG_SPACE(sizeof(int) * 16)];
+		struct iovec iov = { buf + len, 1 };
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		};
+		struct cmsghdr *cm;
+		struct pollfd p = { .fd = vm->ctl, .events = POLLIN };
+		ssize_t r;
+
+		/* one byte at a time: never read past this reply's newline */
+		TEST_ASSERT(poll(&p, 1, 60000) == 1, "no reply within 60 s");
+		r = recvmsg(vm->ctl, &msg, MSG_CMSG_CLOEXEC);
+		TEST_ASSERT(r == 1, "control socket closed by kvmig-vm");
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			unsigned int k, n;
+
+			if (cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			n = (unsigned int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (k = 0; k < n; k++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+				if (nr_fds && *nr_fds < max_fds)
+					fds[(*nr_fds)++] = fd;
+				else
+					close(fd);
+			}
+		}
+		if (buf[len] == '\n')
+			break;
+		len++;
+		TEST_ASSERT(len < sizeof(buf) - 1, "reply too long");
+	}
+	o = json_loadb(buf, len, 0, &jerr);
+	TEST_ASSERT(o, "reply is not JSON: %.*s (%s)", (int)len, buf, jerr.text);
+	return o;
+}
+
+static void send_line(struct test_vm *vm, const char *line)
+{
+	size_t len = strlen(line);
+
+	TEST_ASSERT(write(vm->ctl, line, len) == (ssize_t)len, "write request");
+	if (!len || line[len - 1] != '\n')
+		TEST_ASSERT(write(vm->ctl, "\n", 1) == 1, "write newline");
+}
+
+json_t *test_vm_raw(struct test_vm *vm, const char *line)
+{
+	send_line(vm, line);
+	return read_reply(vm, NULL, 0, NULL);
+}
+
+json_t *test_vm_cmd_fds(struct test_vm *vm, const char *cmd, int *fds,
+			unsigned int max_fds, unsigned int *nr_fds)
+{
+	char line[256];
+	json_t *o, *ret;
+
+	snprintf(line, sizeof(line), "{\"execute\": \"%s\"}", cmd);
+	send_line(vm, line);
+	o = read_reply(vm, fds, max_fds, nr_fds);
+	ret = json_object_get(o, "return");
+	TEST_ASSERT(ret, "%s failed: %s", cmd, json_dumps(o, JSON_COMPACT));
+	json_incref(ret);
+	json_decref(o);
+	return ret;
+}
+
+json_t *test_vm_cmd(struct test_vm *vm, const char *cmd)
+{
+	return test_vm_cmd_fds(vm, cmd, NULL, 0, NULL);
+}
+
+int test_vm_quit(struct test_vm *vm)
+{
+	int status;
+
+	json_decref(test_vm_cmd(vm, "quit"));
+	close(vm->ctl);
+	TEST_ASSERT(waitpid(vm->pid, &status, 0) == vm->pid, "waitpid");
+	rmdir(vm->dir);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int64_t json_path_int(json_t *o, const char *path)
+{
+	char buf[256], *tok, *save = NULL;
+	json_t *cur = o;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
+		if (json_is_array(cur))
+			cur = json_array_get(cur, strtoul(tok, NULL, 10));
+		else
+			cur = json_object_get(cur, tok);
+		TEST_ASSERT(cur, "no '%s' in %s", path, json_dumps(o, JSON_COMPACT));
+	}
+	TEST_ASSERT(json_is_integer(cur) || json_is_boolean(cur),
+		    "'%s' is not an integer", path);
+	return json_is_boolean(cur) ? json_is_true(cur) : json_integer_value(cur);
+}
+
+int test_run(const char *const *argv, char *out, size_t outlen)
+{
+	int pipefd[2], status;
+	size_t len = 0;
+	pid_t pid;
+
+	TEST_ASSERT(!pipe2(pipefd, O_CLOEXEC), "pipe");
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		char tmp[4096];
+		ssize_t r = read(pipefd[0], tmp, sizeof(tmp));
+
+		if (r <= 0)
+			break;
+		if (len + 1 < outlen) {
+			size_t n = (size_t)r < outlen - 1 - len ? (size_t)r :
+				   outlen - 1 - len;
+
+			memcpy(out + len, tmp, n);
+			len += n;
+		}
+	}
+	if (outlen)
+		out[len] = 0;
+	close(pipefd[0]);
+	TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

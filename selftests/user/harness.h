@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A small test harness in the style of the kernel's kselftest: TAP output,
+ * TEST_ASSERT with file:line, expression and errno, exit code 4 for "skip".
+ * Plus helpers to run kvmig-vm and talk to its control socket.
+ */
+#ifndef KVMIG_HARNESS_H
+#define KVMIG_HARNESS_H
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#define KSFT_PASS	0
+#define KSFT_FAIL	1
+#define KSFT_SKIP	4
+
+void ksft_print_header(void);
+void ksft_set_plan(unsigned int n);
+void ksft_test_result(bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ksft_test_result_skip(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+void ksft_print_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void ksft_finished(void);
+__attribute__((noreturn)) void ksft_exit_skip(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void test_assert_fail(const char *file, int line,
+						const char *expr,
+						const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#define TEST_ASSERT(cond, fmt, ...)						\
+	do {									\
+		if (!(cond))							\
+			test_assert_fail(__FILE__, __LINE__, #cond, fmt,	\
+					 ##__VA_ARGS__);			\
+	} while (0)
+
+/* Skip the whole test (exit 4) when /dev/kvm cannot be opened. */
+void test_require_kvm(void);
+
+/* A kvmig-vm process with its control socket. */
+struct test_vm {
+	pid_t pid;
+	int ctl;		/* connected control socket */
+	char dir[64];		/* private temp dir holding the socket */
+	char sock[128];
+	FILE *rx;		/* buffered reader over ctl */
+};
+
+/* Path of a sibling binary: build/tests/x -> build/bin/<name>. */
+const char *test_bin(const char *name);
+
+/*
+ * Start kvmig-vm with @argv (NULL-terminated, without the program name or
+ * --control), wait for its control socket and connect.  Dies on failure.
+ */
+void test_vm_start(struct test_vm *vm, const char *const *argv);
+/* Send "quit", wait for the process; returns its exit status. */
+int test_vm_quit(struct test_vm *vm);
+
+/* Send one raw line (no newline needed) and return the parsed reply. */
+json_t *test_vm_raw(struct test_vm *vm, const char *line);
+/* {"execute": cmd}; asserts a "return" and gives it (owned by caller). */
+json_t *test_vm_cmd(struct test_vm *vm, const char *cmd);
+/* Like test_vm_cmd, also receiving the SCM_RIGHTS fds of the reply. */
+json_t *test_vm_cmd_fds(struct test_vm *vm, const char *cmd, int *fds,
+			unsigned int max_fds, unsigned int *nr_fds);
+
+/* Integer member of a JSON object by dotted path ("vcpus.0.pages-written"). */
+int64_t json_path_int(json_t *o, const char *path);
+
+/* Run a program to completion, capturing stdout+stderr; returns exit code. */
+int test_run(const char *const *argv, char *out, size_t outlen);
+
+void msleep(unsigned int ms);
+uint64_t test_now_ns(void);
+
+#endif /* KVMIG_HARNESS_H */

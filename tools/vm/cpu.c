@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vCPU threads.  Each runs KVM_RUN in a loop and handles the exits the
+ * guest code makes (port IO, hlt).  Pause/resume/quit are requested under
+ * vm->lock; a vCPU in KVM_RUN is kicked out with run->immediate_exit and
+ * SIGUSR1 (the signal interrupts KVM_RUN, immediate_exit covers the race
+ * where it arrives just before the thread enters it).
+ *
+ *          cpu_pause_all()                 cpu_resume_all()
+ *  running ───────────────► want_pause ──────────────────────► running
+ *                  kick, wait for every cpu->paused    broadcast
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vm.h"
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void sigusr1_handler(int sig)
+{
+	(void)sig;
+}
+
+/* Exit counters are read by the control thread while the vCPU runs. */
+static inline void cpu_count(struct cpu *c, enum cpu_exit_kind k)
+{
+	__atomic_fetch_add(&c->exits[k], 1, __ATOMIC_RELAXED);
+}
+
+static void cpu_kick(struct cpu *c)
+{
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(c->thread, SIGUSR1);
+}
+
+/*
+ * Long mode, paging on, and the guest code entered at CPL 3 with IOPL 3 so
+ * that its port IO still exits to us.  Why not CPL 0: some KVM backends
+ * (PVM, which runs guests without VMX/SVM and is what this project's own
+ * machines have) run unmodified supervisor code through the instruction
+ * emulator at a few MIPS, but user-mode code natively.  On VMX/SVM both run
+ * natively, so CPL 3 costs nothing there; the guest needs no interrupts, no
+ * privileged instructions (it naps through GUEST_PORT_SLEEP, not hlt) and
+ * no IDT.
+ */
+static int cpu_setup_regs(struct cpu *c)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct kvm_segment code = {
+		.base = 0, .limit = 0xffffffff, .selector = 0x1b, .type = 11,
+		.present = 1, .dpl = 3, .db = 0, .s = 1, .l = 1, .g = 1,
+	};
+	struct kvm_segment data = {
+		.base = 0, .limit = 0xffffffff, .selector = 0x23, .type = 3,
+		.present = 1, .dpl = 3, .db = 1, .s = 1, .l = 0, .g = 1,
+	};
+
+	if (ioctl(c->fd, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs = code;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	sregs.gdt.base = GUEST_GDT_GPA;
+	sregs.gdt.limit = 5 * 8 - 1;
+	sregs.cr3 = GUEST_PML4_GPA;
+	sregs.cr4 = 0x20 | 0x200 | 0x400;		/* PAE | OSFXSR | OSXMMEXCPT */
+	sregs.cr0 = 0x80050033;				/* PG|AM|WP|NE|ET|MP|PE */
+	sregs.efer = 0x500;				/* LMA | LME */
+	if (ioctl(c->fd, KVM_SET_SREGS, &sregs))
+		return -errno;
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 0x3002;				/* IOPL 3 */
+	regs.rip = GUEST_CODE_GPA;			/* guest_main */
+	regs.rdi = c->id;
+	regs.rsp = GUEST_STACK_GPA + (c->id + 1) * GUEST_STACK_SIZE;
+	if (ioctl(c->fd, KVM_SET_REGS, &regs))
+		return -errno;
+	return 0;
+}
+
+static int cpu_setup_cpuid(struct vm *vm, struct cpu *c)
+{
+	struct kvm_cpuid2 *cpuid;
+	int n = 128, r = 0;
+
+	for (;;) {
+		cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
+		if (!cpuid)
+			return -ENOMEM;
+		cpuid->nent = n;
+		if (!ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid))
+			break;
+		r = -errno;
+		free(cpuid);
+		if (r != -E2BIG || n >= 4096)
+			return r;
+		n *= 2;
+	}
+	r = ioctl(c->fd, KVM_SET_CPUID2, cpuid) ? -errno : 0;
+	free(cpuid);
+	return r;
+}
+
+/* Returns true when the thread should leave the loop. */
+static bool cpu_wait_runnable(struct cpu *c)
+{
+	struct vm *vm = c->vm;
+	bool quit;
+
+	pthread_mutex_lock(&vm->lock);
+	while (vm->want_pause && !vm->want_quit) {
+		if (!c->paused) {
+			c->paused = true;
+			pthread_cond_broadcast(&vm->cond);
+		}
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	}
+	c->paused = false;
+	quit = vm->want_quit;
+	pthread_mutex_unlock(&vm->lock);
+	return quit;
+}
+
+static void cpu_sleep_us(uint32_t us)
+{
+	struct timespec ts = {
+		.tv_sec = us / 1000000,
+		.tv_nsec = (long)(us % 1000000) * 1000,
+	};
+
+	/* EINTR (a kick) ends the sleep early: the loop re-checks state. */
+	nanosleep(&ts, NULL);
+}
+
+/* Returns 0 to go on, or -errno after reporting a fatal error. */
+static int cpu_handle_io(struct cpu *c)
+{
+	struct kvm_run *run = c->run;
+	uint32_t val;
+
+	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 ||
+	    run->io.count != 1) {
+		vm_fail(c->vm, "vcpu %u: unexpected port IO: port 0x%x dir %u size %u",
+			c->id, run->io.port, run->io.direction, run->io.size);
+		return -EIO;
+	}
+	memcpy(&val, (char *)run + run->io.data_offset, sizeof(val));
+	switch (run->io.port) {
+	case GUEST_PORT_SLEEP:
+		cpu_count(c, CPU_EXIT_SLEEP);
+		cpu_sleep_us(val);
+		return 0;
+	case GUEST_PORT_IO:
+		cpu_count(c, CPU_EXIT_IO);
+		if (val && c->vm->tsc_khz) {
+			pthread_mutex_lock(&c->hist_lock);
+			hist_add(&c->io_hist, (uint64_t)val * 1000000 /
+				 c->vm->tsc_khz);
+			pthread_mutex_unlock(&c->hist_lock);
+		}
+		return 0;
+	case GUEST_PORT_EVENT:
+		cpu_count(c, CPU_EXIT_IO);
+		pthread_mutex_lock(&c->vm->lock);
+		if (val == GUEST_EVENT_STARTED)
+			c->started = true;
+		pthread_cond_broadcast(&c->vm->cond);
+		pthread_mutex_unlock(&c->vm->lock);
+		return 0;
+	case GUEST_PORT_PANIC:
+		vm_fail(c->vm, "vcpu %u: guest assertion failed at guest.c:%u",
+			c->id, val);
+		return -EIO;
+	default:
+		vm_fail(c->vm, "vcpu %u: write to unknown port 0x%x", c->id,
+			run->io.port);
+		return -EIO;
+	}
+}
+
+static void *cpu_thread(void *arg)
+{
+	struct cpu *c = arg;
+	struct kvm_run *run = c->run;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	for (;;) {
+		if (cpu_wait_runnable(c))
+			break;
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				__atomic_store_n(&run->immediate_exit, 0,
+						 __ATOMIC_SEQ_CST);
+				cpu_count(c, CPU_EXIT_INTR);
+				continue;
+			}
+			vm_fail(c->vm, "vcpu %u: KVM_RUN: %s", c->id,
+				strerror(errno));
+			break;
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			if (cpu_handle_io(c))
+				return NULL;
+			break;
+		case KVM_EXIT_HLT:
+			/* idle guest: no interrupts to wait for, nap instead */
+			cpu_count(c, CPU_EXIT_HLT);
+			cpu_sleep_us(10000);
+			break;
+		case KVM_EXIT_INTR:
+			cpu_count(c, CPU_EXIT_INTR);
+			break;
+		case KVM_EXIT_MMIO:
+			cpu_count(c, CPU_EXIT_MMIO);
+			vm_fail(c->vm, "vcpu %u: MMIO at gpa 0x%llx (outside RAM)",
+				c->id, (unsigned long long)run->mmio.phys_addr);
+			return NULL;
+		case KVM_EXIT_SHUTDOWN:
+			vm_fail(c->vm, "vcpu %u: guest triple fault (shutdown)",
+				c->id);
+			return NULL;
+		case KVM_EXIT_FAIL_ENTRY:
+			vm_fail(c->vm, "vcpu %u: entry failed, reason 0x%llx",
+				c->id, (unsigned long long)
+				run->fail_entry.hardware_entry_failure_reason);
+			return NULL;
+		case KVM_EXIT_INTERNAL_ERROR:
+			vm_fail(c->vm, "vcpu %u: KVM internal error, suberror %u",
+				c->id, run->internal.suberror);
+			return NULL;
+		default:
+			cpu_count(c, CPU_EXIT_OTHER);
+			vm_fail(c->vm, "vcpu %u: unhandled exit reason %u", c->id,
+				run->exit_reason);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+int cpu_start_all(struct vm *vm)
+{
+	struct sigaction sa = { .sa_handler = sigusr1_handler };
+	sigset_t set, old;
+	unsigned int i;
+	int r, tsc;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	vm->cpus = calloc(vm->nr_cpus, sizeof(*vm->cpus));
+	if (!vm->cpus)
+		return -ENOMEM;
+	for (i = 0; i < vm->nr_cpus; i++) {
+		struct cpu *c = &vm->cpus[i];
+
+		c->vm = vm;
+		c->id = i;
+		c->block = vm_gpa_to_hva(vm, GUEST_VCPU_GPA + i * GUEST_VCPU_SIZE,
+					 GUEST_VCPU_SIZE);
+		pthread_mutex_init(&c->hist_lock, NULL);
+		c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
+		if (c->fd < 0) {
+			r = -errno;
+			fprintf(stderr, "kvmig-vm: KVM_CREATE_VCPU %u: %s\n", i,
+				strerror(errno));
+			return r;
+		}
+		c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, c->fd, 0);
+		if (c->run == MAP_FAILED) {
+			r = -errno;
+			fprintf(stderr, "kvmig-vm: mmap kvm_run of vcpu %u: %s\n",
+				i, strerror(errno));
+			return r;
+		}
+		r = cpu_setup_cpuid(vm, c);
+		if (!r)
+			r = cpu_setup_regs(c);
+		if (r) {
+			fprintf(stderr, "kvmig-vm: setting up vcpu %u: %s\n", i,
+				strerror(-r));
+			return r;
+		}
+	}
+	tsc = ioctl(vm->cpus[0].fd, KVM_GET_TSC_KHZ, 0);
+	if (tsc <= 0) {
+		fprintf(stderr, "kvmig-vm: KVM_GET_TSC_KHZ returned %d: the guest "
+			"cannot pace itself without a TSC frequency\n", tsc);
+		return -ENOTSUP;
+	}
+	vm->tsc_khz = (uint64_t)tsc;
+	vm_params(vm)->tsc_khz = vm->tsc_khz;
+
+	/* vCPU threads get SIGUSR1 unblocked; everyone else keeps it blocked */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	vm->start_ns = now_ns();
+	for (i = 0; i < vm->nr_cpus; i++) {
+		r = pthread_create(&vm->cpus[i].thread, NULL, cpu_thread,
+				   &vm->cpus[i]);
+		if (r) {
+			fprintf(stderr, "kvmig-vm: cannot start vcpu thread %u: %s\n",
+				i, strerror(r));
+			vm->nr_cpus = i;	/* join only what started */
+			return -r;
+		}
+	}
+	return 0;
+}
+
+/* Stop every vCPU and wait until each is parked outside KVM_RUN. */
+void cpu_pause_all(struct vm *vm)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&vm->lock);
+	vm->want_pause = true;
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < vm->nr_cpus; i++)
+		cpu_kick(&vm->cpus[i]);
+	pthread_mutex_lock(&vm->lock);
+	for (;;) {
+		bool all = true;
+
+		for (i = 0; i < vm->nr_cpus; i++)
+			all &= vm->cpus[i].paused;
+		/* a vCPU that died with vm->failure set will never park */
+		if (all || vm->want_quit || vm->failure)
+			break;
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void cpu_resume_all(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->want_pause = false;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	bool p;
+
+	pthread_mutex_lock(&vm->lock);
+	p = vm->want_pause;
+	pthread_mutex_unlock(&vm->lock);
+	return p;
+}
+
+void cpu_stop_all(struct vm *vm)
+{
+	unsigned int i;
+
+	if (!vm->cpus)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	vm->want_quit = true;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < vm->nr_cpus; i++) {
+		if (vm->cpus[i].thread)
+			cpu_kick(&vm->cpus[i]);
+	}
+	for (i = 0; i < vm->nr_cpus; i++) {
+		struct cpu *c = &vm->cpus[i];
+
+		if (c->thread)
+			pthread_join(c->thread, NULL);
+		if (c->run && c->run != MAP_FAILED)
+			munmap(c->run, c->vm->run_size);
+		if (c->fd > 0)
+			close(c->fd);
+		pthread_mutex_destroy(&c->hist_lock);
+	}
+}
+
+/*
+ * Ask every running guest to check its own pages (GUEST_CMD_CHECK) and wait
+ * for the answers.  The vCPUs must be running.  Returns 0, or -ETIMEDOUT if
+ * a guest did not answer within 30 s.
+ */
+int cpu_guest_check(struct vm *vm, uint64_t *pages, uint64_t *bad)
+{
+	uint64_t deadline = now_ns() + 30000000000ULL;
+	unsigned int i;
+	int r = 0;
+
+	*pages = 0;
+	*bad = 0;
+	for (i = 0; i < vm->nr_cpus; i++) {
+		struct guest_vcpu *g = vm->cpus[i].block;
+
+		g->cmd = GUEST_CMD_CHECK;
+		__atomic_store_n(&g->cmd_seq, g->cmd_seq + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_lock(&vm->lock);
+	for (i = 0; i < vm->nr_cpus; i++) {
+		struct guest_vcpu *g = vm->cpus[i].block;
+
+		while (__atomic_load_n(&g->cmd_ack, __ATOMIC_ACQUIRE) !=
+		       g->cmd_seq) {
+			struct timespec ts;
+
+			if (vm->failure || now_ns() > deadline) {
+				r = -ETIMEDOUT;
+				goto out;
+			}
+			/* woken by GUEST_EVENT_CHECKED; poll as a safety net */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+		}
+		*pages += g->check_pages;
+		*bad += g->check_bad;
+	}
+out:
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}

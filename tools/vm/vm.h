@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvmig-vm: the reference VMM.  One file per concern, as in kvmtool:
+ *   kvm.c       /dev/kvm, capabilities, the VM, memfd RAM and memslots
+ *   cpu.c       vCPU threads: the KVM_RUN loop, pause/resume
+ *   workload.c  workload specs from the command line into guest memory
+ *   verify.c    host-side check of the guest's stamped pages
+ *   control.c   the JSON control socket
+ *   hist.c      latency histogram
+ *   main.c      command line, start-up, the main loop
+ */
+#ifndef KVMIG_VM_H
+#define KVMIG_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+#include <jansson.h>
+#include <linux/kvm.h>
+
+#include "guest_abi.h"
+
+#define VM_MAX_SLOTS	GUEST_MAX_RANGES
+
+/* A latency histogram: log2 octaves split in 16 linear sub-buckets. */
+#define HIST_SUB_BITS	4
+#define HIST_BUCKETS	(64 << HIST_SUB_BITS)
+
+struct hist {
+	uint64_t count;
+	uint64_t max;
+	uint64_t sum;
+	uint64_t bucket[HIST_BUCKETS];
+};
+
+void hist_add(struct hist *h, uint64_t v);
+uint64_t hist_percentile(const struct hist *h, double pct);
+void hist_merge(struct hist *dst, const struct hist *src);
+
+struct vm_slot {
+	uint32_t id;
+	uint64_t gpa;
+	uint64_t size;
+	int memfd;
+	void *hva;
+};
+
+/* Exit reasons we count; everything else lands in CPU_EXIT_OTHER. */
+enum cpu_exit_kind {
+	CPU_EXIT_IO,
+	CPU_EXIT_HLT,
+	CPU_EXIT_SLEEP,
+	CPU_EXIT_INTR,
+	CPU_EXIT_MMIO,
+	CPU_EXIT_DIRTY_RING_FULL,
+	CPU_EXIT_OTHER,
+	CPU_EXIT_NR,
+};
+
+struct workload_spec {
+	enum guest_workload kind;
+	uint64_t rate_pages;		/* dirty: pages/s, 0 = unpaced */
+	uint64_t ws_bytes;		/* dirty: working set, 0 = share of rest */
+	enum guest_pattern pattern;
+	double zipf_s;
+	enum guest_data data;
+	uint64_t period_us;		/* io */
+};
+
+struct vm;
+
+struct cpu {
+	struct vm *vm;			/* set once */
+	unsigned int id;		/* set once */
+	int fd;				/* set once */
+	struct kvm_run *run;		/* set once */
+	pthread_t thread;
+	struct guest_vcpu *block;	/* the guest's view, in guest RAM */
+
+	/* protected by vm->lock */
+	bool paused;			/* acknowledged a pause request */
+	bool started;			/* guest reported GUEST_EVENT_STARTED */
+
+	/* written by this vCPU's thread only, read racily for stats */
+	uint64_t exits[CPU_EXIT_NR];
+	struct hist io_hist;		/* IO round trips, nanoseconds */
+	pthread_mutex_t hist_lock;	/* io_hist vs. query-stats */
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	unsigned int run_size;
+	uint64_t tsc_khz;
+
+	unsigned int nr_slots;
+	struct vm_slot slots[VM_MAX_SLOTS];
+	uint64_t ram_bytes;
+	/*
+	 * The host's own copy of the data-page layout given to the guest:
+	 * the verifier must not trust guest memory to tell it where to look.
+	 */
+	struct guest_params layout;
+
+	unsigned int nr_cpus;
+	struct cpu *cpus;
+	struct workload_spec *specs;	/* nr_cpus */
+
+	/*
+	 * Run state.  A vCPU thread checks want_pause before every KVM_RUN
+	 * and parks on @cond; the requester kicks threads out of KVM_RUN with
+	 * immediate_exit + SIGUSR1 and waits until every vCPU says paused.
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool want_pause;		/* protected by lock */
+	bool want_quit;			/* protected by lock */
+	char *failure;			/* first fatal vCPU error, under lock */
+	uint64_t start_ns;
+};
+
+/* kvm.c */
+struct vm_config {
+	unsigned int nr_cpus;
+	unsigned int nr_slots;
+	uint64_t slot_size[VM_MAX_SLOTS];
+	uint64_t slot_gap[VM_MAX_SLOTS];	/* hole before slot i (i > 0) */
+	uint64_t seed;
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+void vm_destroy(struct vm *vm);
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+struct guest_params *vm_params(struct vm *vm);
+uint32_t *vm_ledger(struct vm *vm);
+uint64_t vm_data_page_gpa(struct vm *vm, uint64_t n);
+
+/* cpu.c */
+int cpu_start_all(struct vm *vm);
+void cpu_pause_all(struct vm *vm);
+void cpu_resume_all(struct vm *vm);
+void cpu_stop_all(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+int cpu_guest_check(struct vm *vm, uint64_t *pages, uint64_t *bad);
+uint64_t now_ns(void);
+
+/* workload.c */
+int workload_parse(const char *s, struct workload_spec *spec, char *err,
+		   size_t errlen);
+int workload_setup(struct vm *vm, char *err, size_t errlen);
+const char *workload_name(enum guest_workload w);
+
+/* verify.c */
+struct verify_result {
+	uint64_t pages;		/* data pages examined */
+	uint64_t bad;		/* pages that failed guest_page_check() */
+	uint64_t first_bad_gpa;	/* valid when bad != 0 */
+	enum guest_page_state first_bad_state;
+};
+void verify_pages(struct vm *vm, struct verify_result *res);
+const char *verify_state_name(enum guest_page_state s);
+
+/* control.c */
+enum control_end {
+	CONTROL_END_QUIT,	/* a "quit" request */
+	CONTROL_END_SIGNAL,	/* SIGINT / SIGTERM */
+	CONTROL_END_DEADLINE,	/* --duration elapsed */
+	CONTROL_END_FAILURE,	/* a vCPU failed, vm->failure says why */
+};
+int control_listen(const char *path);
+enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
+			     uint64_t deadline_ns);
+json_t *control_stats_json(struct vm *vm);
+
+/* main.c */
+noreturn void die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+void vm_fail(struct vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif /* KVMIG_VM_H */
