@@ -264,7 +264,7 @@ json_t *test_vm_cmd_fds(struct test_vm *vm, const char *cmd, int *fds,
 	send_line(vm, line);
 	o = read_reply(vm, fds, max_fds, nr_fds);
 	ret = json_object_get(o, "return");
-	TEST_ASSERT(ret, "%s failed: %s", cmd, json_dumps(o, JSON_COMPACT));
+	TEST_ASSERT(ret, "%s failed: %s", cmd, json_text(o));
 	json_incref(ret);
 	json_decref(o);
 	return ret;
@@ -286,6 +286,20 @@ int test_vm_quit(struct test_vm *vm)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+const char *json_text(json_t *o)
+{
+	static char buf[4][4096];
+	static unsigned int next;
+	char *b = buf[next++ % 4];
+	size_t n = json_dumpb(o, b, sizeof(buf[0]) - 1, JSON_COMPACT);
+
+	if (n >= sizeof(buf[0]) - 1)
+		strcpy(b + sizeof(buf[0]) - 5, "...");
+	else
+		b[n] = 0;
+	return b;
+}
+
 int64_t json_path_int(json_t *o, const char *path)
 {
 	char buf[256], *tok, *save = NULL;
@@ -297,7 +311,7 @@ int64_t json_path_int(json_t *o, const char *path)
 			cur = json_array_get(cur, strtoul(tok, NULL, 10));
 		else
 			cur = json_object_get(cur, tok);
-		TEST_ASSERT(cur, "no '%s' in %s", path, json_dumps(o, JSON_COMPACT));
+		TEST_ASSERT(cur, "no '%s' in %s", path, json_text(o));
 	}
 	TEST_ASSERT(json_is_integer(cur) || json_is_boolean(cur),
 		    "'%s' is not an integer", path);

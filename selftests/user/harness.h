@@ -73,6 +73,9 @@ json_t *test_vm_cmd(struct test_vm *vm, const char *cmd);
 json_t *test_vm_cmd_fds(struct test_vm *vm, const char *cmd, int *fds,
 			unsigned int max_fds, unsigned int *nr_fds);
 
+/* Compact text of @o for messages; valid until the fourth next call. */
+const char *json_text(json_t *o);
+
 /* Integer member of a JSON object by dotted path ("vcpus.0.pages-written"). */
 int64_t json_path_int(json_t *o, const char *path);
 

@@ -191,16 +191,21 @@ static void cmd_verify(struct vm *vm, struct reply *r)
 	}
 }
 
+/*
+ * The guest checks its own pages.  A paused VM is resumed for the check and
+ * paused again: each guest takes the request before its next page write,
+ * so nothing but the page in flight at the pause changes meanwhile.
+ */
 static void cmd_guest_check(struct vm *vm, struct reply *r)
 {
+	bool was_paused = vm_is_paused(vm);
 	uint64_t pages, bad;
+	int err;
 
-	if (vm_is_paused(vm)) {
-		reply_error(r, "GenericError", "guest-check needs running vCPUs: "
-			    "the VM is paused");
-		return;
-	}
-	if (cpu_guest_check(vm, &pages, &bad)) {
+	err = cpu_guest_check(vm, was_paused, &pages, &bad);
+	if (was_paused)
+		cpu_pause_all(vm);
+	if (err) {
 		reply_error(r, "GenericError", "the guest did not answer the "
 			    "self-check request");
 		return;
@@ -293,7 +298,7 @@ static void dispatch(struct vm *vm, const char *line, size_t len,
 	json_t *val;
 	size_t i;
 
-	req = json_loadb(line, len, 0, &jerr);
+	req = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
 	if (!req) {
 		reply_error(r, "GenericError", "malformed JSON at column %d: %s",
 			    jerr.column, jerr.text);

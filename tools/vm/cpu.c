@@ -399,11 +399,11 @@ void cpu_stop_all(struct vm *vm)
 }
 
 /*
- * Ask every running guest to check its own pages (GUEST_CMD_CHECK) and wait
- * for the answers.  The vCPUs must be running.  Returns 0, or -ETIMEDOUT if
- * a guest did not answer within 30 s.
+ * Ask every guest to check its own pages (GUEST_CMD_CHECK) and wait for the
+ * answers; with @resume, post the request first and then let the paused
+ * vCPUs run.  Returns 0, or -ETIMEDOUT if a guest did not answer in 30 s.
  */
-int cpu_guest_check(struct vm *vm, uint64_t *pages, uint64_t *bad)
+int cpu_guest_check(struct vm *vm, bool resume, uint64_t *pages, uint64_t *bad)
 {
 	uint64_t deadline = now_ns() + 30000000000ULL;
 	unsigned int i;
@@ -417,6 +417,8 @@ int cpu_guest_check(struct vm *vm, uint64_t *pages, uint64_t *bad)
 		g->cmd = GUEST_CMD_CHECK;
 		__atomic_store_n(&g->cmd_seq, g->cmd_seq + 1, __ATOMIC_RELEASE);
 	}
+	if (resume)
+		cpu_resume_all(vm);
 	pthread_mutex_lock(&vm->lock);
 	for (i = 0; i < vm->nr_cpus; i++) {
 		struct guest_vcpu *g = vm->cpus[i].block;

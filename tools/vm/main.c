@@ -206,6 +206,7 @@ int main(int argc, char **argv)
 	};
 	struct vm_config cfg = { .nr_cpus = 1, .nr_slots = 1,
 				 .slot_size = { 64ULL << 20 }, .seed = 1 };
+	struct workload_spec specs[GUEST_MAX_VCPUS] = { 0 };
 	const char *workloads[64];
 	unsigned int nr_workloads = 0, i;
 	const char *control_path = NULL, *end_reason;
@@ -235,10 +236,11 @@ int main(int argc, char **argv)
 			cfg.slot_size[0] = parse_size_arg("--mem", optarg);
 			break;
 		case OPT_SLOT: {
-			char *copy = strdup(optarg), *comma;
+			char copy[64], *comma;
 
-			if (!copy)
-				die("out of memory");
+			if (strlen(optarg) >= sizeof(copy))
+				die("--slot: '%s' is too long", optarg);
+			strcpy(copy, optarg);
 			if (cfg.nr_slots == VM_MAX_SLOTS)
 				die("--slot: at most %d memslots", VM_MAX_SLOTS);
 			comma = strchr(copy, ',');
@@ -252,7 +254,6 @@ int main(int argc, char **argv)
 			}
 			cfg.slot_size[cfg.nr_slots++] =
 				parse_size_arg("--slot", copy);
-			free(copy);
 			break;
 		}
 		case 'w':
@@ -298,12 +299,7 @@ int main(int argc, char **argv)
 		die("nothing would ever stop this VM: give --duration or --control");
 
 	/* the workloads need nr_cpus, so they are parsed after the options */
-	vm.specs = NULL;
 	{
-		struct workload_spec *specs = calloc(cfg.nr_cpus, sizeof(*specs));
-
-		if (!specs)
-			die("out of memory");
 		for (i = 0; i < nr_workloads; i++) {
 			const char *w = workloads[i], *colon = strchr(w, ':');
 			const char *comma = strchr(w, ',');
@@ -323,7 +319,6 @@ int main(int argc, char **argv)
 		}
 		/* vm_create() clears *vm, so hand the specs over afterwards */
 		if (vm_create(&vm, &cfg)) {
-			free(specs);
 			vm_destroy(&vm);
 			return 2;
 		}
@@ -368,9 +363,8 @@ int main(int argc, char **argv)
 		ret = 1;
 	} else if (verify_after) {
 		/* the guest checks itself while running; the host after a stop */
-		if (vm_is_paused(&vm))
-			cpu_resume_all(&vm);
-		if (cpu_guest_check(&vm, &guest_pages, &guest_bad)) {
+		if (cpu_guest_check(&vm, vm_is_paused(&vm), &guest_pages,
+				    &guest_bad)) {
 			fprintf(stderr, "kvmig-vm: the guest did not answer the "
 				"self-check%s%s\n", vm.failure ? ": " : "",
 				vm.failure ? vm.failure : "");
@@ -388,7 +382,6 @@ int main(int argc, char **argv)
 	cpu_stop_all(&vm);
 	if (control_path)
 		unlink(control_path);
-	free(vm.specs);
 	vm_destroy(&vm);
 	return ret;
 
@@ -396,7 +389,6 @@ err_stop:
 	cpu_stop_all(&vm);
 	if (control_path)
 		unlink(control_path);
-	free(vm.specs);
 	vm_destroy(&vm);
 	return 2;
 }

@@ -142,7 +142,8 @@ void cpu_pause_all(struct vm *vm);
 void cpu_resume_all(struct vm *vm);
 void cpu_stop_all(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
-int cpu_guest_check(struct vm *vm, uint64_t *pages, uint64_t *bad);
+int cpu_guest_check(struct vm *vm, bool resume, uint64_t *pages,
+		    uint64_t *bad);
 uint64_t now_ns(void);
 
 /* workload.c */

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Start-up errors are clear: bad sizes, bad workloads, too many vCPUs, and a
+ * missing /dev/kvm each stop kvmig-vm with exit 2 and a message that names
+ * the problem.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+struct bad_cmd {
+	const char *args[8];
+	const char *msg;
+};
+
+static const struct bad_cmd cmds[] = {
+	{ { "-d", "1", "--mem", "2M" }, "slot 0 needs at least 8 MiB" },
+	{ { "-d", "1", "--mem", "9M" }, "multiples of 2 MiB" },
+	{ { "-d", "1", "--mem", "lots" }, "'lots' is not a size" },
+	{ { "-d", "1", "--slot", "8M,gap=3M" }, "multiples of 2 MiB" },
+	{ { "-d", "1", "--slot", "8M,hole=2M" }, "expected SIZE[,gap=SIZE]" },
+	{ { "-d", "1", "--mem", "60G" }, "the limit is 56 GiB" },
+	{ { "-d", "1", "--vcpus", "0" }, "--vcpus: must be 1..16" },
+	{ { "-d", "1", "--vcpus", "17" }, "--vcpus: must be 1..16" },
+	{ { "-d", "1", "-w", "sing" }, "unknown workload 'sing'" },
+	{ { "-d", "1", "-w", "dirty,rate=fast" }, "bad value 'fast' for rate" },
+	{ { "-d", "1", "-w", "dirty,rate=100" }, "below one page per second" },
+	{ { "-d", "1", "-w", "dirty,ws=5000" }, "multiple of 4K" },
+	{ { "-d", "1", "-w", "dirty,pattern=zipf:-1" }, "zipf exponent" },
+	{ { "-d", "1", "-w", "dirty,data=music" }, "bad value 'music' for data" },
+	{ { "-d", "1", "-w", "dirty,colour=red" }, "unknown option 'colour'" },
+	{ { "-d", "1", "-w", "io,period=0" }, "period=0" },
+	{ { "-d", "1", "-w", "dirty,ws=1G" }, "does not fit" },
+	{ { "-d", "1", "-w", "3:idle" }, "out of range" },
+	{ { "-d", "0" }, "not a positive number" },
+	{ { "--mem", "64M" }, "nothing would ever stop this VM" },
+};
+
+/* kvmig-vm in a mount namespace where /dev is an empty tmpfs */
+static int run_without_kvm(char *out, size_t len)
+{
+	const char *const argv[] = { test_bin("kvmig-vm"), "-d", "1", NULL };
+	int pipefd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	TEST_ASSERT(!pipe(pipefd), "pipe");
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		if (unshare(CLONE_NEWNS) ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("tmpfs", "/dev", "tmpfs", 0, NULL))
+			_exit(99);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], out, len - 1);
+	out[n > 0 ? n : 0] = 0;
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	return WEXITSTATUS(status);
+}
+
+int main(void)
+{
+	char out[4096];
+	size_t i;
+	int rc;
+
+	ksft_print_header();
+	test_require_kvm();
+	ksft_set_plan(sizeof(cmds) / sizeof(cmds[0]) + 2);
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		const char *argv[10] = { test_bin("kvmig-vm") };
+		unsigned int k;
+
+		for (k = 0; cmds[i].args[k]; k++)
+			argv[k + 1] = cmds[i].args[k];
+		rc = test_run(argv, out, sizeof(out));
+		ksft_test_result(rc == 2 && strstr(out, cmds[i].msg),
+				 "%s %s %s %s: exit %d, '%s'", argv[1], argv[2],
+				 argv[3] ? argv[3] : "", argv[4] ? argv[4] : "",
+				 rc, cmds[i].msg);
+		if (rc != 2 || !strstr(out, cmds[i].msg))
+			ksft_print_msg("got: %s", out);
+	}
+
+	rc = run_without_kvm(out, sizeof(out));
+	if (rc == 99) {
+		ksft_test_result_skip("missing /dev/kvm: cannot make a mount namespace here");
+	} else {
+		ksft_test_result(rc == 2 && strstr(out, "cannot open /dev/kvm"),
+				 "missing /dev/kvm is reported: %s", out);
+	}
+
+	{
+		const char *const argv[] = { test_bin("kvmig-vm"), "--help", NULL };
+
+		rc = test_run(argv, out, sizeof(out));
+		ksft_test_result(rc == 0 && strstr(out, "--workload"), "--help");
+	}
+	ksft_finished();
+}
