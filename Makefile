@@ -5,6 +5,7 @@
 #   build/lib/        libkvmig.a, libkvmig.so
 #   build/tests/      test programs (TAP)
 #   build/asan/       the same library and tests under ASan + UBSan
+#   build/tsan/       ... and under ThreadSanitizer
 #
 # make            build everything
 # make deps       install the Debian packages the project needs
@@ -56,6 +57,32 @@ $(B)/guest/guest.elf: tools/vm/guest/guest.c tools/vm/guest_abi.h tools/vm/guest
 $(B)/guest/guest.bin: $(B)/guest/guest.elf
 	$(call msg,OBJCOPY,$@)objcopy -O binary $< $@
 
+# ---------------------------------------------------------------- libkvmig
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+LIB_PIC  := $(LIB_SRCS:%.c=$(B)/pic/%.o)
+LIB_A    := $(B)/lib/libkvmig.a
+LIB_SO   := $(B)/lib/libkvmig.so
+LIB_SONAME := libkvmig.so.0
+LIB_LIBS := $(JSON_LIBS) -lpthread
+
+$(LIB_A): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_PIC) user/lib/libkvmig.map
+	@mkdir -p $(dir $@)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
+		-Wl,--version-script=user/lib/libkvmig.map -o $@.0 $(LIB_PIC) $(LIB_LIBS)
+	@ln -sf libkvmig.so.0 $@
+
+$(B)/obj/user/lib/%.o: user/lib/%.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -D_GNU_SOURCE -fvisibility=hidden -c -o $@ $<
+$(B)/pic/user/lib/%.o: user/lib/%.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -D_GNU_SOURCE -fPIC -fvisibility=hidden -c -o $@ $<
+
 # ---------------------------------------------------------------- kvmig-vm
 VM_SRCS := $(wildcard tools/vm/*.c)
 VM_OBJS := $(VM_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/tools/vm/guest_image.o
@@ -64,9 +91,9 @@ $(B)/obj/tools/vm/guest_image.o: tools/vm/guest_image.S $(B)/guest/guest.bin
 	@mkdir -p $(dir $@)
 	$(call msg,AS,$@)$(CC) -c -DGUEST_BIN='"$(B)/guest/guest.bin"' -o $@ $<
 
-$(B)/bin/kvmig-vm: $(VM_OBJS)
+$(B)/bin/kvmig-vm: $(VM_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(JSON_LIBS) -lm
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,14 +104,14 @@ TEST_SRCS  := $(wildcard selftests/user/test_*.c)
 TEST_BINS  := $(TEST_SRCS:selftests/user/%.c=$(B)/tests/%)
 HARNESS    := $(B)/obj/selftests/user/harness.o
 
-$(B)/tests/%: $(B)/obj/selftests/user/%.o $(HARNESS)
+$(B)/tests/%: $(B)/obj/selftests/user/%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(JSON_LIBS) -lm
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
 # ---------------------------------------------------------------- top level
 BINS := $(B)/bin/kvmig-vm
 
-all: $(BINS) $(TEST_BINS)
+all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -92,12 +119,17 @@ deps:
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory asan
-	$(Q)scripts/run-tests.sh $(B) $(B)/asan
+	$(Q)$(MAKE) --no-print-directory tsan
+	$(Q)scripts/run-tests.sh $(B) $(B)/asan $(B)/tsan
 
-# The sanitizer build: the same sources, objects and binaries under $(B)/asan.
+# The sanitizer builds: the same sources and tests under $(B)/asan (ASan +
+# UBSan) and $(B)/tsan (ThreadSanitizer, for the threaded code).
 asan:
 	$(Q)$(MAKE) --no-print-directory B=$(B)/asan \
 		CFLAGS="-O1 -g $(SAN_FLAGS)" all
+tsan:
+	$(Q)$(MAKE) --no-print-directory B=$(B)/tsan \
+		CFLAGS="-O1 -g -fsanitize=thread" all
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -114,8 +146,8 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps check asan demo bench install clean
+.PHONY: all deps check asan tsan demo bench install clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)

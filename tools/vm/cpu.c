@@ -124,6 +124,10 @@ static bool cpu_wait_runnable(struct cpu *c)
 	bool quit;
 
 	pthread_mutex_lock(&vm->lock);
+	if (c->kick_ack != vm->kick_seq) {
+		c->kick_ack = vm->kick_seq;
+		pthread_cond_broadcast(&vm->cond);
+	}
 	while (vm->want_pause && !vm->want_quit) {
 		if (!c->paused) {
 			c->paused = true;
@@ -194,6 +198,22 @@ static int cpu_handle_io(struct cpu *c)
 	}
 }
 
+static int cpu_ring_full(struct cpu *c)
+{
+	struct vm *vm = c->vm;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&vm->dirty_lock);
+	if (vm->dirty)
+		r = kvmig_dirty_ring_full(vm->dirty, c->id);
+	pthread_rwlock_unlock(&vm->dirty_lock);
+	if (r)
+		vm_fail(vm, "vcpu %u: dirty ring full and %s", c->id,
+			r == -ENOENT ? "no dirty logging to harvest it" :
+			strerror(-r));
+	return r;
+}
+
 static void *cpu_thread(void *arg)
 {
 	struct cpu *c = arg;
@@ -230,6 +250,12 @@ static void *cpu_thread(void *arg)
 			break;
 		case KVM_EXIT_INTR:
 			cpu_count(c, CPU_EXIT_INTR);
+			break;
+		case KVM_EXIT_DIRTY_RING_FULL:
+			/* harvest our ring before the vCPU may go on */
+			cpu_count(c, CPU_EXIT_DIRTY_RING_FULL);
+			if (cpu_ring_full(c))
+				return NULL;
 			break;
 		case KVM_EXIT_MMIO:
 			cpu_count(c, CPU_EXIT_MMIO);
@@ -351,6 +377,37 @@ void cpu_pause_all(struct vm *vm)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	}
 	pthread_mutex_unlock(&vm->lock);
+}
+
+/*
+ * Make every vCPU leave KVM_RUN once, and wait until each has come back to
+ * the top of its loop (cpu_wait_runnable), which also covers paused vCPUs
+ * and those napping in a sleep exit.  The dirty ring backend needs this:
+ * KVM may flush a vCPU's hardware dirty log into its ring only on exit.
+ */
+int cpu_kick_all(void *opaque)
+{
+	struct vm *vm = opaque;
+	uint64_t seq;
+	unsigned int i;
+
+	pthread_mutex_lock(&vm->lock);
+	seq = ++vm->kick_seq;
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < vm->nr_cpus; i++)
+		cpu_kick(&vm->cpus[i]);
+	pthread_mutex_lock(&vm->lock);
+	for (;;) {
+		bool all = true;
+
+		for (i = 0; i < vm->nr_cpus; i++)
+			all &= vm->cpus[i].kick_ack >= seq || vm->cpus[i].paused;
+		if (all || vm->want_quit || vm->failure)
+			break;
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return vm->failure ? -EIO : 0;
 }
 
 void cpu_resume_all(struct vm *vm)

@@ -179,7 +179,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = -1;
 	vm->vm_fd = -1;
+	vm->dirty_bm_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_rwlock_init(&vm->dirty_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	for (i = 0; i < VM_MAX_SLOTS; i++)
 		vm->slots[i].memfd = -1;
@@ -254,11 +256,41 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	}
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0)
 		ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
+	/* dirty rings must exist before the first vCPU does */
+	if (cfg->ring_entries) {
+		int max = kvmig_dirty_ring_max_entries(vm->vm_fd);
+
+		r = kvmig_enable_dirty_ring(vm->vm_fd, cfg->ring_entries);
+		if (r == -EOPNOTSUPP) {
+			fprintf(stderr, "kvmig-vm: --dirty-ring: the kernel lacks "
+				"KVM_CAP_DIRTY_LOG_RING\n");
+			return r;
+		}
+		if (r) {
+			fprintf(stderr, "kvmig-vm: --dirty-ring %u: must be a power "
+				"of two from %zu to %d entries (%s)\n",
+				cfg->ring_entries, (size_t)getpagesize() /
+				sizeof(struct kvm_dirty_gfn), max, strerror(-r));
+			return r;
+		}
+		vm->ring_entries = cfg->ring_entries;
+	}
+	vm->mem = kvmig_memmap_new(NULL);
+	if (!vm->mem)
+		return -ENOMEM;
 
 	gpa = 0;
 	for (i = 0; i < cfg->nr_slots; i++) {
 		gpa += cfg->slot_gap[i];
 		r = slot_create(vm, i, gpa, cfg->slot_size[i]);
+		if (!r) {
+			struct kvmig_slot_desc d = {
+				.sz = sizeof(d), .id = i, .gpa = gpa,
+				.size = cfg->slot_size[i], .hva = vm->slots[i].hva,
+			};
+
+			r = kvmig_memmap_add(vm->mem, &d);
+		}
 		if (r)
 			return r;
 		gpa += cfg->slot_size[i];
@@ -304,6 +336,8 @@ void vm_destroy(struct vm *vm)
 {
 	unsigned int i;
 
+	kvmig_memmap_free(vm->mem);
+	vm->mem = NULL;
 	for (i = 0; i < vm->nr_slots; i++) {
 		if (vm->slots[i].hva)
 			munmap(vm->slots[i].hva, vm->slots[i].size);

@@ -65,6 +65,8 @@ static void usage(FILE *f)
 "  -s, --control PATH      serve the JSON control protocol on unix socket PATH\n"
 "  -d, --duration SEC      run SEC seconds, then stop (default: until quit)\n"
 "      --paused            start with the vCPUs paused (cont starts them)\n"
+"      --dirty-ring N      give each vCPU a KVM dirty ring of N entries, so a\n"
+"                          peer can use the ring dirty-log backend\n"
 "      --verify-after      at the end, run the guest and host page checks;\n"
 "                          exit 1 if any page is bad\n"
 "      --json              print the final report as JSON\n"
@@ -186,6 +188,7 @@ enum {
 	OPT_VERIFY_AFTER,
 	OPT_JSON,
 	OPT_SEED,
+	OPT_DIRTY_RING,
 };
 
 int main(int argc, char **argv)
@@ -201,6 +204,7 @@ int main(int argc, char **argv)
 		{ "verify-after", no_argument, NULL, OPT_VERIFY_AFTER },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -285,6 +289,16 @@ int main(int argc, char **argv)
 		case OPT_SEED:
 			cfg.seed = strtoull(optarg, NULL, 0);
 			break;
+		case OPT_DIRTY_RING: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 0);
+
+			if (end == optarg || *end || !v || v > UINT32_MAX)
+				die("--dirty-ring: '%s' is not a number of entries",
+				    optarg);
+			cfg.ring_entries = (uint32_t)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -380,6 +394,7 @@ int main(int argc, char **argv)
 	print_report(&vm, json, end_reason, &vr, verify_after, guest_pages,
 		     guest_bad);
 	cpu_stop_all(&vm);
+	control_dirty_release(&vm);
 	if (control_path)
 		unlink(control_path);
 	vm_destroy(&vm);
@@ -387,6 +402,7 @@ int main(int argc, char **argv)
 
 err_stop:
 	cpu_stop_all(&vm);
+	control_dirty_release(&vm);
 	if (control_path)
 		unlink(control_path);
 	vm_destroy(&vm);

@@ -20,6 +20,7 @@
 #include <linux/kvm.h>
 
 #include "guest_abi.h"
+#include "kvmig/kvmig.h"
 
 #define VM_MAX_SLOTS	GUEST_MAX_RANGES
 
@@ -80,6 +81,7 @@ struct cpu {
 
 	/* protected by vm->lock */
 	bool paused;			/* acknowledged a pause request */
+	uint64_t kick_ack;		/* last vm->kick_seq seen outside KVM_RUN */
 	bool started;			/* guest reported GUEST_EVENT_STARTED */
 
 	/* written by this vCPU's thread only, read racily for stats */
@@ -102,6 +104,8 @@ struct vm {
 	 * the verifier must not trust guest memory to tell it where to look.
 	 */
 	struct guest_params layout;
+	struct kvmig_memmap *mem;	/* the slots, for libkvmig */
+	uint32_t ring_entries;		/* per-vCPU dirty ring, 0 = none */
 
 	unsigned int nr_cpus;
 	struct cpu *cpus;
@@ -116,8 +120,22 @@ struct vm {
 	pthread_cond_t cond;
 	bool want_pause;		/* protected by lock */
 	bool want_quit;			/* protected by lock */
+	uint64_t kick_seq;		/* protected by lock, see cpu_kick_all() */
 	char *failure;			/* first fatal vCPU error, under lock */
 	uint64_t start_ns;
+
+	/*
+	 * Dirty logging on behalf of a peer (control.c).  The control thread
+	 * creates and destroys @dirty under the write side of @dirty_lock;
+	 * vCPU threads take the read side to hand a full ring to it.  The
+	 * bitmap memfd is shared with the peer for each sync's result.
+	 */
+	pthread_rwlock_t dirty_lock;
+	struct kvmig_dirty *dirty;
+	bool dirty_on;			/* started; control thread only */
+	int dirty_bm_fd;
+	uint64_t *dirty_bm;
+	size_t dirty_bm_len;
 };
 
 /* kvm.c */
@@ -127,6 +145,7 @@ struct vm_config {
 	uint64_t slot_size[VM_MAX_SLOTS];
 	uint64_t slot_gap[VM_MAX_SLOTS];	/* hole before slot i (i > 0) */
 	uint64_t seed;
+	uint32_t ring_entries;			/* --dirty-ring, 0 = off */
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);
@@ -141,6 +160,7 @@ int cpu_start_all(struct vm *vm);
 void cpu_pause_all(struct vm *vm);
 void cpu_resume_all(struct vm *vm);
 void cpu_stop_all(struct vm *vm);
+int cpu_kick_all(void *vm);
 bool vm_is_paused(struct vm *vm);
 int cpu_guest_check(struct vm *vm, bool resume, uint64_t *pages,
 		    uint64_t *bad);
@@ -173,6 +193,7 @@ int control_listen(const char *path);
 enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
 			     uint64_t deadline_ns);
 json_t *control_stats_json(struct vm *vm);
+void control_dirty_release(struct vm *vm);
 
 /* main.c */
 noreturn void die(const char *fmt, ...)

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * libkvmig: live migration of KVM guests, the library.
+ *
+ * One umbrella header.  Conventions (as in libbpf and zstd):
+ *  - every handle is opaque and owned by whoever created it; the _free()
+ *    functions accept NULL;
+ *  - functions returning int return 0 (or a count >= 0) on success and a
+ *    negative errno on failure; functions returning a pointer return NULL
+ *    and set errno;
+ *  - options structs start with their own size (.sz = sizeof(opts)) so the
+ *    ABI can grow; zero-initialise them and set what you need;
+ *  - the library never exits, never installs signal handlers, owns no
+ *    mutable global state, and prints only through the print callback
+ *    given in the options (by default warnings and errors go to stderr).
+ *
+ * Documentation/libkvmig.rst describes the API in prose.
+ */
+#ifndef KVMIG_KVMIG_H
+#define KVMIG_KVMIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KVMIG_VERSION_MAJOR	0
+#define KVMIG_VERSION_MINOR	1
+
+const char *kvmig_version(void);
+
+/* ------------------------------------------------------------------ logging */
+
+enum kvmig_log_level {
+	KVMIG_LOG_ERROR,
+	KVMIG_LOG_WARN,
+	KVMIG_LOG_INFO,
+	KVMIG_LOG_DEBUG,
+};
+
+/* @msg is one line without the trailing newline. */
+typedef void (*kvmig_print_fn)(enum kvmig_log_level level, const char *msg,
+			       void *opaque);
+
+/* --------------------------------------------------------- guest memory map */
+
+/*
+ * The guest's RAM as a list of slots, each a range of guest-physical
+ * addresses backed by a memfd (or any shared mapping).  Pages are also
+ * numbered 0..kvmig_memmap_pages()-1 in slot order ("page index"), which is
+ * how dirty bitmaps address them.
+ */
+struct kvmig_memmap;
+
+struct kvmig_memmap_opts {
+	size_t sz;
+	kvmig_print_fn print;
+	void *print_opaque;
+};
+
+struct kvmig_slot_desc {
+	size_t sz;
+	uint32_t id;		/* the KVM memslot id */
+	uint64_t gpa;		/* page aligned */
+	uint64_t size;		/* bytes, page aligned, non-zero */
+	/*
+	 * Either an address where the caller has the slot mapped (kept
+	 * mapped by the caller for the map's lifetime) ...
+	 */
+	void *hva;
+	/*
+	 * ... or, with hva NULL, a memfd: the library maps [offset, offset +
+	 * size) shared and unmaps it on free; the fd itself is not kept.
+	 */
+	int memfd;
+	uint64_t offset;
+};
+
+struct kvmig_memmap *kvmig_memmap_new(const struct kvmig_memmap_opts *opts);
+void kvmig_memmap_free(struct kvmig_memmap *map);
+/*
+ * Add a slot.  Errors: -EINVAL (unaligned or zero size, no hva and a
+ * negative memfd), -EEXIST (slot id or gpa range overlaps another slot),
+ * -EBADF (memfd is not an open fd), -ENOTSUP (the fd is not a memfd),
+ * -ERANGE (offset + size beyond the end of the memfd), -ENOSPC (too many
+ * slots), or the errno of mmap.
+ */
+int kvmig_memmap_add(struct kvmig_memmap *map, const struct kvmig_slot_desc *d);
+
+struct kvmig_slot {
+	uint32_t id;
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t first_page;	/* page index of the slot's first page */
+	void *hva;		/* where this process has the slot mapped */
+};
+
+unsigned int kvmig_memmap_nr_slots(const struct kvmig_memmap *map);
+const struct kvmig_slot *kvmig_memmap_slot(const struct kvmig_memmap *map,
+					   unsigned int i);
+/* Slot with KVM memslot id @id, or NULL. */
+const struct kvmig_slot *kvmig_memmap_slot_by_id(const struct kvmig_memmap *map,
+						 uint32_t id);
+uint64_t kvmig_memmap_pages(const struct kvmig_memmap *map);
+uint64_t kvmig_memmap_bytes(const struct kvmig_memmap *map);
+/* Page index <-> gpa; -ERANGE / -EFAULT when outside guest RAM. */
+int kvmig_memmap_index_to_gpa(const struct kvmig_memmap *map, uint64_t index,
+			      uint64_t *gpa);
+int kvmig_memmap_gpa_to_index(const struct kvmig_memmap *map, uint64_t gpa,
+			      uint64_t *index);
+/* Host address of @len bytes at @gpa, or NULL if not inside one slot. */
+void *kvmig_memmap_gpa_to_hva(const struct kvmig_memmap *map, uint64_t gpa,
+			      uint64_t len);
+void *kvmig_memmap_index_to_hva(const struct kvmig_memmap *map, uint64_t index);
+
+/* ------------------------------------------------------------- dirty bitmap */
+
+/* A bitmap over page indexes: bit i of word i / 64 is page index i. */
+static inline size_t kvmig_bitmap_words(uint64_t pages)
+{
+	return (size_t)((pages + 63) / 64);
+}
+
+static inline bool kvmig_bitmap_test(const uint64_t *bm, uint64_t i)
+{
+	return (bm[i / 64] >> (i % 64)) & 1;
+}
+
+static inline void kvmig_bitmap_set(uint64_t *bm, uint64_t i)
+{
+	bm[i / 64] |= 1ULL << (i % 64);
+}
+
+uint64_t kvmig_bitmap_count(const uint64_t *bm, uint64_t pages);
+
+/* ------------------------------------------------------------- dirty source */
+
+/*
+ * A dirty source tells which guest pages were written since the last sync.
+ *
+ *   start ─► sync ─► rearm(pages)* ─► read those pages ─► sync ... ─► stop
+ *
+ * sync() ORs into the caller's bitmap every page written since the previous
+ * sync (or since start) and returns how many pages it reported.  A page
+ * written after its tracking was re-armed is always reported by a later
+ * sync: never a miss; false positives are possible.  Backends differ in
+ * when they re-arm:
+ *
+ *   bitmap  KVM_GET_DIRTY_LOG, which re-protects the pages it reports, so
+ *           sync() itself re-arms everything; rearm() is a no-op.
+ *   clear   KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: sync() only fetches the log;
+ *           rearm() runs KVM_CLEAR_DIRTY_LOG on exactly the pages about to
+ *           be read, so a page written again meanwhile is not lost and is
+ *           not sent twice.  With KVM_DIRTY_LOG_INITIALLY_SET the first
+ *           sync reports every page and start() is O(1).
+ *   ring    per-vCPU dirty rings (KVM_CAP_DIRTY_LOG_RING[_ACQ_REL]): sync()
+ *           harvests every ring and resets them; per-vCPU counts for free.
+ *           The rings must have been enabled before the vCPUs were created.
+ *   fastwp  reserved for the kernel's O(1) write-protect (not in this build).
+ *   remote  the dirty source runs inside the VMM process (KVM binds a VM to
+ *           the process that created it: its ioctls fail with EIO
+ *           elsewhere) and this process drives it over the control socket.
+ *
+ * auto picks ring if the VM has rings, else clear if the kernel offers it,
+ * else bitmap; kvmig_dirty_reason() says why.
+ */
+struct kvmig_dirty;
+
+enum kvmig_dirty_backend {
+	KVMIG_DIRTY_AUTO = 0,
+	KVMIG_DIRTY_BITMAP,
+	KVMIG_DIRTY_CLEAR,
+	KVMIG_DIRTY_RING,
+	KVMIG_DIRTY_FASTWP,
+	KVMIG_DIRTY_REMOTE,
+	KVMIG_DIRTY_NR_BACKENDS,
+};
+
+const char *kvmig_dirty_backend_name(enum kvmig_dirty_backend b);
+/* "auto", "bitmap", ... -> backend; -EINVAL if unknown. */
+int kvmig_dirty_backend_parse(const char *name, enum kvmig_dirty_backend *b);
+
+/* The KVM side, for the in-process backends (the VMM's view). */
+struct kvmig_kvm_desc {
+	size_t sz;
+	int vm_fd;
+	/*
+	 * The memmap's slots must have hva set to the address the VM's
+	 * memslots were registered with (KVM_SET_USER_MEMORY_REGION), since
+	 * enabling dirty logging re-registers them with
+	 * KVM_MEM_LOG_DIRTY_PAGES.  Not owned.
+	 */
+	struct kvmig_memmap *mem;
+	/* ring backend: vCPU fds and the ring size in entries (0 = none) */
+	unsigned int nr_vcpus;
+	const int *vcpu_fds;
+	uint32_t ring_entries;
+	/*
+	 * ring backend: make every vCPU leave KVM_RUN once and return when
+	 * each has (a paused vCPU counts as done).  A page a vCPU dirtied may
+	 * sit in a per-CPU hardware log (Intel PML, or a PV backend's
+	 * equivalent) until that vCPU exits; only then is it pushed to the
+	 * ring.  sync() calls this before harvesting, as QEMU does.  Must not
+	 * wait for a vCPU that is inside kvmig_dirty_ring_full().
+	 */
+	int (*kick_vcpus)(void *opaque);
+	void *kick_opaque;
+};
+
+struct kvmig_dirty_opts {
+	size_t sz;
+	enum kvmig_dirty_backend backend;
+	/* clear: pages per KVM_CLEAR_DIRTY_LOG call (default 262144 = 1 GiB) */
+	uint64_t clear_chunk_pages;
+	kvmig_print_fn print;
+	void *print_opaque;
+};
+
+struct kvmig_dirty *kvmig_dirty_new(const struct kvmig_kvm_desc *kvm,
+				    const struct kvmig_dirty_opts *opts);
+void kvmig_dirty_free(struct kvmig_dirty *d);
+enum kvmig_dirty_backend kvmig_dirty_backend(const struct kvmig_dirty *d);
+/* Why this backend was chosen (a sentence, for logs and operators). */
+const char *kvmig_dirty_reason(const struct kvmig_dirty *d);
+
+int kvmig_dirty_start(struct kvmig_dirty *d);
+int kvmig_dirty_sync(struct kvmig_dirty *d, uint64_t *bitmap);
+/*
+ * Re-arm tracking for the pages set in @bitmap within [@first, @first +
+ * @count) — exactly the pages the caller is about to read.  Only those: a
+ * page re-armed but not read would lose a write made since the last sync.
+ * -ERANGE if the range is outside guest RAM.
+ */
+int kvmig_dirty_rearm(struct kvmig_dirty *d, const uint64_t *bitmap,
+		      uint64_t first, uint64_t count);
+int kvmig_dirty_stop(struct kvmig_dirty *d);
+/*
+ * Pages each vCPU dirtied during the last sync interval, into @counts
+ * (@nr entries).  -EOPNOTSUPP when the backend cannot tell.
+ */
+int kvmig_dirty_vcpu_counts(struct kvmig_dirty *d, uint64_t *counts,
+			    unsigned int nr);
+/*
+ * ring backend: call from vCPU @vcpu's thread on KVM_EXIT_DIRTY_RING_FULL.
+ * Harvests the ring (the pages go to the next sync) and resets it; when it
+ * returns the vCPU may re-enter KVM_RUN.  -EOPNOTSUPP on other backends.
+ */
+int kvmig_dirty_ring_full(struct kvmig_dirty *d, unsigned int vcpu);
+/* Statistics of the source since start. */
+struct kvmig_dirty_stats {
+	uint64_t syncs;
+	uint64_t pages_reported;	/* sum over syncs */
+	uint64_t sync_ns;		/* time spent in sync() */
+	uint64_t rearm_ns;		/* time spent in rearm() */
+	uint64_t ring_full;		/* ring-full exits handled */
+};
+void kvmig_dirty_get_stats(const struct kvmig_dirty *d,
+			   struct kvmig_dirty_stats *st);
+
+/*
+ * Ring size (entries) to pass to kvmig_enable_dirty_ring(): the kernel's
+ * maximum for the VM, or 0 if it has no dirty ring.
+ */
+int kvmig_dirty_ring_max_entries(int vm_fd);
+/*
+ * For VMMs: enable per-vCPU dirty rings of @entries (a power of two) on the
+ * VM; must run before the first vCPU is created.  Prefers the ACQ_REL
+ * variant.  Returns 0 or -errno (-EOPNOTSUPP if the kernel has no ring).
+ */
+int kvmig_enable_dirty_ring(int vm_fd, uint32_t entries);
+
+/* --------------------------------------------------------- VMM control link */
+
+/*
+ * A connection to a VMM's control socket (Documentation/control-protocol.rst).
+ */
+struct kvmig_vmm;
+
+struct kvmig_vmm_opts {
+	size_t sz;
+	int timeout_ms;		/* per request; 0 = 60000 */
+	kvmig_print_fn print;
+	void *print_opaque;
+};
+
+struct kvmig_vmm *kvmig_vmm_connect(const char *path,
+				    const struct kvmig_vmm_opts *opts);
+void kvmig_vmm_close(struct kvmig_vmm *vmm);
+/*
+ * Send {"execute": @cmd, "arguments": @args_json} (@args_json may be NULL)
+ * and wait for the answer.  On success *reply_json (if non-NULL) gets the
+ * "return" value as a malloc'd JSON text.  A VMM error is -EREMOTEIO with
+ * its description in kvmig_vmm_last_error().  Up to @max_fds fds passed
+ * with the reply land in @fds, their count in *nr_fds.
+ */
+int kvmig_vmm_request(struct kvmig_vmm *vmm, const char *cmd,
+		      const char *args_json, char **reply_json,
+		      int *fds, unsigned int max_fds, unsigned int *nr_fds);
+const char *kvmig_vmm_last_error(const struct kvmig_vmm *vmm);
+/*
+ * Ask the VMM for its RAM (get-fds) and map every slot into a new memmap.
+ */
+struct kvmig_memmap *kvmig_vmm_map_memory(struct kvmig_vmm *vmm);
+
+/*
+ * A dirty source driven over the control socket: the VMM runs @opts->backend
+ * (auto by default) and shares the bitmap through a memfd.  @map must be
+ * the VMM's RAM layout (kvmig_vmm_map_memory()).  Neither is owned.
+ */
+struct kvmig_dirty *kvmig_dirty_remote_new(struct kvmig_vmm *vmm,
+					   const struct kvmig_memmap *map,
+					   const struct kvmig_dirty_opts *opts);
+/* The backend the VMM runs for a remote source. */
+enum kvmig_dirty_backend kvmig_dirty_remote_backend(const struct kvmig_dirty *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KVMIG_KVMIG_H */

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/* libkvmig internals shared between its files; not installed. */
+#ifndef KVMIG_INTERNAL_H
+#define KVMIG_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "kvmig/kvmig.h"
+
+#define KVMIG_PAGE_SIZE		4096ULL
+#define KVMIG_PAGE_SHIFT	12
+#define KVMIG_MAX_SLOTS		512
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
+#define KVMIG_EXPORT	__attribute__((visibility("default")))
+
+/*
+ * Options structs grow at the end; a caller built against an older header
+ * passes a smaller .sz.  OPTS_GET reads a field only if the caller's struct
+ * has it, else gives the default.
+ */
+#define OPTS_HAS(opts, field)						\
+	((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) +	\
+				 sizeof((opts)->field))
+#define OPTS_GET(opts, field, def)					\
+	(OPTS_HAS(opts, field) ? (opts)->field : (def))
+
+/* Where an object's messages go. */
+struct kvmig_log {
+	kvmig_print_fn fn;
+	void *opaque;
+};
+
+void kvmig_log(const struct kvmig_log *log, enum kvmig_log_level level,
+	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define pr_err(log, ...)	kvmig_log(log, KVMIG_LOG_ERROR, __VA_ARGS__)
+#define pr_warn(log, ...)	kvmig_log(log, KVMIG_LOG_WARN, __VA_ARGS__)
+#define pr_info(log, ...)	kvmig_log(log, KVMIG_LOG_INFO, __VA_ARGS__)
+#define pr_debug(log, ...)	kvmig_log(log, KVMIG_LOG_DEBUG, __VA_ARGS__)
+
+uint64_t kvmig_now_ns(void);
+
+/* Set errno from a negative error code and return NULL (pointer APIs). */
+static inline void *err_ptr(int err)
+{
+	errno = -err;
+	return NULL;
+}
+
+/* ---- dirty sources: one ops table per backend (dirty_*.c) ---- */
+
+struct kvmig_dirty_ops {
+	enum kvmig_dirty_backend backend;
+	/* may the backend run on this VM?  0, or -errno with *why filled */
+	int (*probe)(const struct kvmig_kvm_desc *kvm, char *why, size_t len);
+	int (*init)(struct kvmig_dirty *d);
+	void (*fini)(struct kvmig_dirty *d);
+	int (*start)(struct kvmig_dirty *d);
+	int (*sync)(struct kvmig_dirty *d, uint64_t *bitmap);
+	int (*rearm)(struct kvmig_dirty *d, const uint64_t *bitmap,
+		     uint64_t first, uint64_t count);
+	int (*stop)(struct kvmig_dirty *d);
+	int (*vcpu_counts)(struct kvmig_dirty *d, uint64_t *counts,
+			   unsigned int nr);
+	int (*ring_full)(struct kvmig_dirty *d, unsigned int vcpu);
+};
+
+struct kvmig_dirty {
+	/* set once at creation */
+	const struct kvmig_dirty_ops *ops;
+	struct kvmig_kvm_desc kvm;	/* in-process backends */
+	int *vcpu_fds;			/* our copy of kvm.vcpu_fds */
+	const struct kvmig_memmap *mem;
+	uint64_t clear_chunk_pages;
+	struct kvmig_log log;
+	char reason[512];
+
+	/* owned by the thread that drives start/sync/rearm/stop */
+	bool started;
+	struct kvmig_dirty_stats stats;
+	void *priv;			/* the backend's state */
+};
+
+extern const struct kvmig_dirty_ops kvmig_dirty_bitmap_ops;
+extern const struct kvmig_dirty_ops kvmig_dirty_clear_ops;
+extern const struct kvmig_dirty_ops kvmig_dirty_ring_ops;
+extern const struct kvmig_dirty_ops kvmig_dirty_remote_ops;
+
+/* OR @nbits bits of @src (from bit 0) into @dst at bit @off; returns the
+ * number of bits set in @src. */
+uint64_t kvmig_bitmap_or_at(uint64_t *dst, uint64_t off, const uint64_t *src,
+			    uint64_t nbits);
+/* Copy bits [@off, @off + @nbits) of @src to @dst from bit 0. */
+void kvmig_bitmap_extract(uint64_t *dst, const uint64_t *src, uint64_t off,
+			  uint64_t nbits);
+
+/* KVM_GET_DIRTY_LOG helpers shared by the bitmap and clear backends. */
+int kvmig_dirty_log_init(struct kvmig_dirty *d);
+void kvmig_dirty_log_fini(struct kvmig_dirty *d);
+int kvmig_dirty_log_fetch(struct kvmig_dirty *d, uint64_t *buf,
+			  uint64_t *bitmap);
+
+/* Turn KVM_MEM_LOG_DIRTY_PAGES on or off on every slot of the VM. */
+int kvmig_dirty_set_logging(struct kvmig_dirty *d, bool on);
+/* KVM_CHECK_EXTENSION on the VM fd: > 0 if present. */
+int kvmig_vm_check_extension(int vm_fd, long cap);
+
+#endif /* KVMIG_INTERNAL_H */
