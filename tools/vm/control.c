@@ -310,12 +310,16 @@ void control_dirty_release(struct vm *vm)
 	vm->dirty_bm_fd = -1;
 }
 
+/* libkvmig's messages: warnings to stderr, the last error kept for replies */
 static void print_to_stderr(enum kvmig_log_level level, const char *msg,
 			    void *opaque)
 {
-	(void)opaque;
+	char *last = opaque;
+
 	if (level <= KVMIG_LOG_WARN)
 		fprintf(stderr, "kvmig-vm: %s\n", msg);
+	if (level == KVMIG_LOG_ERROR && last)
+		snprintf(last, 256, "%s", msg);
 }
 
 static int dirty_bitmap_create(struct vm *vm)
@@ -352,8 +356,10 @@ static struct kvmig_dirty *dirty_source(struct vm *vm,
 		.ring_entries = vm->ring_entries,
 		.kick_vcpus = cpu_kick_all, .kick_opaque = vm,
 	};
+	char last_err[256] = "";
 	struct kvmig_dirty_opts o = {
 		.sz = sizeof(o), .backend = want, .print = print_to_stderr,
+		.print_opaque = last_err,
 	};
 	struct kvmig_dirty *d;
 	unsigned int i;
@@ -374,8 +380,9 @@ static struct kvmig_dirty *dirty_source(struct vm *vm,
 		vcpu_fds[i] = vm->cpus[i].fd;
 	d = kvmig_dirty_new(&kd, &o);
 	if (!d) {
-		snprintf(err, errlen, "dirty-log backend '%s' cannot run here: %s",
-			 kvmig_dirty_backend_name(want), strerror(errno));
+		snprintf(err, errlen, "dirty-log backend '%s' cannot run here: %.180s",
+			 kvmig_dirty_backend_name(want),
+			 last_err[0] ? last_err : strerror(errno));
 		return NULL;
 	}
 	pthread_rwlock_wrlock(&vm->dirty_lock);

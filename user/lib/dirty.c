@@ -276,7 +276,11 @@ KVMIG_EXPORT int kvmig_dirty_start(struct kvmig_dirty *d)
 
 	if (d->started)
 		return -EBUSY;
-	memset(&d->stats, 0, sizeof(d->stats));
+	d->stats.syncs = 0;
+	d->stats.pages_reported = 0;
+	d->stats.sync_ns = 0;
+	d->stats.rearm_ns = 0;
+	__atomic_store_n(&d->stats.ring_full, 0, __ATOMIC_RELAXED);
 	r = d->ops->start(d);
 	if (!r)
 		d->started = true;
@@ -352,6 +356,10 @@ KVMIG_EXPORT int kvmig_dirty_ring_full(struct kvmig_dirty *d, unsigned int vcpu)
 KVMIG_EXPORT void kvmig_dirty_get_stats(const struct kvmig_dirty *d,
 					struct kvmig_dirty_stats *st)
 {
-	*st = d->stats;
+	/* ring_full is counted by vCPU threads: read it on its own */
+	st->syncs = d->stats.syncs;
+	st->pages_reported = d->stats.pages_reported;
+	st->sync_ns = d->stats.sync_ns;
+	st->rearm_ns = d->stats.rearm_ns;
 	st->ring_full = __atomic_load_n(&d->stats.ring_full, __ATOMIC_RELAXED);
 }
