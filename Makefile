@@ -38,7 +38,7 @@ WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Winit-self -Wnested-externs \
 	-Wsign-compare -Wstrict-prototypes -Wundef -Wvolatile-register-var \
 	-Wwrite-strings -Wno-format-nonliteral -Wmissing-prototypes
 CFLAGS	?= -O2 -g
-ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -pthread \
+ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -pthread \
 	-Iuser/include -MMD -MP
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -78,10 +78,10 @@ $(LIB_SO): $(LIB_PIC) user/lib/libkvmig.map
 
 $(B)/obj/user/lib/%.o: user/lib/%.c
 	@mkdir -p $(dir $@)
-	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -D_GNU_SOURCE -fvisibility=hidden -c -o $@ $<
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -fvisibility=hidden -c -o $@ $<
 $(B)/pic/user/lib/%.o: user/lib/%.c
 	@mkdir -p $(dir $@)
-	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -D_GNU_SOURCE -fPIC -fvisibility=hidden -c -o $@ $<
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
 # ---------------------------------------------------------------- kvmig-vm
 VM_SRCS := $(wildcard tools/vm/*.c)

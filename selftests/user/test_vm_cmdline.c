@@ -4,7 +4,6 @@
  * missing /dev/kvm each stop kvmig-vm with exit 2 and a message that names
  * the problem.
  */
-#define _GNU_SOURCE
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -37,6 +36,9 @@ static const struct bad_cmd cmds[] = {
 	{ { "-d", "1", "-w", "dirty,ws=1G" }, "does not fit" },
 	{ { "-d", "1", "-w", "3:idle" }, "out of range" },
 	{ { "-d", "0" }, "not a positive number" },
+	{ { "-d", "1", "--seed", "abc" }, "--seed: 'abc' is not a number" },
+	{ { "-d", "1", "--mem", "99999999999G" }, "is too large" },
+	{ { "-d", "1", "--dirty-ring", "1000" }, "must be a power of two" },
 	{ { "--mem", "64M" }, "nothing would ever stop this VM" },
 };
 

@@ -8,6 +8,7 @@
  * to point at the damaged page.
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -108,7 +109,7 @@ int main(void)
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(10);
+	ksft_set_plan(11);
 
 	test_vm_start(&vm, args);
 	msleep(500);
@@ -178,5 +179,27 @@ int main(void)
 	json_decref(test_vm_cmd(&vm, "cont"));
 	rc = test_vm_quit(&vm);
 	ksft_test_result(rc == 0, "kvmig-vm quits cleanly (exit %d)", rc);
+
+	/* verify reads untouched RAM as holes, it does not allocate it */
+	{
+		const char *const big[] = {
+			"--mem", "512M", "--workload", "dirty,rate=1000p,ws=1M", NULL,
+		};
+		struct stat st;
+		int fds[4];
+		unsigned int nr;
+
+		test_vm_start(&vm, big);
+		msleep(100);
+		json_decref(test_vm_cmd(&vm, "verify"));
+		json_decref(test_vm_cmd_fds(&vm, "get-fds", fds, 4, &nr));
+		TEST_ASSERT(nr == 2 && !fstat(fds[0], &st), "fstat memfd");
+		ksft_test_result(st.st_blocks * 512 < (32 << 20),
+				 "verify of a 512 MiB guest leaves %lld KiB allocated",
+				 (long long)st.st_blocks / 2);
+		close(fds[0]);
+		close(fds[1]);
+		TEST_ASSERT(test_vm_quit(&vm) == 0, "kvmig-vm exit status");
+	}
 	ksft_finished();
 }

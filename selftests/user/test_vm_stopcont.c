@@ -47,7 +47,7 @@ int main(void)
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(6);
+	ksft_set_plan(8);
 
 	test_vm_start(&vm, args);
 	msleep(300);
@@ -80,6 +80,19 @@ int main(void)
 	r = test_vm_cmd(&vm, "guest-check");
 	ksft_test_result(json_path_int(r, "bad") == 0, "50 stop/cont cycles: guest self-check clean");
 	json_decref(r);
+
+	/* checking a paused guest lets it finish the page in flight, no more */
+	json_decref(test_vm_cmd(&vm, "stop"));
+	read_counters(&vm, &a);
+	json_decref(test_vm_cmd(&vm, "guest-check"));
+	read_counters(&vm, &b);
+	ksft_test_result(b.pages - a.pages <= 1 && !strcmp(status(&vm), "paused"),
+			 "guest-check of a paused VM: %lld pages written meanwhile, still paused",
+			 (long long)(b.pages - a.pages));
+	json_decref(test_vm_cmd(&vm, "cont"));
+	msleep(100);
+	read_counters(&vm, &c);
+	ksft_test_result(c.pages > b.pages, "the guest writes again after cont");
 	r = test_vm_cmd(&vm, "verify");
 	ksft_test_result(json_path_int(r, "bad") == 0, "50 stop/cont cycles: host verify clean");
 	json_decref(r);

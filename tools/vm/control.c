@@ -10,7 +10,6 @@
  * request is answered with an error and the connection (and the VM) go on.
  * Documentation/control-protocol.rst is the reference.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
@@ -25,13 +24,13 @@
 #include "vm.h"
 
 #define CONTROL_MAX_CLIENTS	16
-#define CONTROL_MAX_LINE	65536
+#define CONTROL_MAX_LINE	65536	/* a request, without its newline */
 
 struct client {
 	int fd;
 	size_t len;		/* bytes in buf */
 	bool discarding;	/* dropping the rest of an overlong line */
-	char buf[CONTROL_MAX_LINE];
+	char buf[CONTROL_MAX_LINE + 1];
 };
 
 struct reply {
@@ -69,8 +68,12 @@ int control_listen(const char *path)
 	}
 	strcpy(addr.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		int r = -errno;
+
+		fprintf(stderr, "kvmig-vm: control socket: %s\n", strerror(errno));
+		return r;
+	}
 	unlink(path);
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
 	    listen(fd, 8)) {
@@ -195,8 +198,8 @@ static void cmd_verify(struct vm *vm, json_t *args, struct reply *r)
 
 /*
  * The guest checks its own pages.  A paused VM is resumed for the check and
- * paused again: each guest takes the request before its next page write,
- * so nothing but the page in flight at the pause changes meanwhile.
+ * paused again; the guests hold still after checking (GUEST_CMD_CHECK_HOLD),
+ * so nothing but the pages in flight at the pause changes meanwhile.
  */
 static void cmd_guest_check(struct vm *vm, json_t *args, struct reply *r)
 {
@@ -206,8 +209,6 @@ static void cmd_guest_check(struct vm *vm, json_t *args, struct reply *r)
 	int err;
 
 	err = cpu_guest_check(vm, was_paused, &pages, &bad);
-	if (was_paused)
-		cpu_pause_all(vm);
 	if (err) {
 		reply_error(r, "GenericError", "the guest did not answer the "
 			    "self-check request");
@@ -672,10 +673,6 @@ static int send_reply(int fd, struct reply *r, json_t *id)
 		cm->cmsg_len = CMSG_LEN(sizeof(int) * r->nr_fds);
 		memcpy(CMSG_DATA(cm), r->fds, sizeof(int) * r->nr_fds);
 	}
-	/*
-	 * Replies are small; a client that does not read them fills its socket
-	 * buffer and is dropped rather than blocking the VMM.
-	 */
 	n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n != (ssize_t)len)
 		ret = -EPIPE;
@@ -683,9 +680,15 @@ static int send_reply(int fd, struct reply *r, json_t *id)
 	return ret;
 }
 
-/* Handle every complete line in the client's buffer; false = drop client. */
+/*
+ * Handle every complete line in the client's buffer; false = drop client.
+ * Replies are small and sent without blocking: a client that does not read
+ * them fills its socket buffer and is dropped, rather than stalling the VMM
+ * or getting half a line.
+ */
 static bool client_process(struct vm *vm, struct client *c, bool *quit)
 {
+	bool drop = false;
 	char *nl;
 
 	while ((nl = memchr(c->buf, '\n', c->len))) {
@@ -706,13 +709,16 @@ static bool client_process(struct vm *vm, struct client *c, bool *quit)
 			dispatch(vm, c->buf, line_len, &r, &id);
 		}
 		/* a reply that cannot be sent does not cancel a quit */
-		if (!blank || r.err_class)
-			send_reply(c->fd, &r, id);
+		if ((!blank || r.err_class) && send_reply(c->fd, &r, id))
+			drop = true;
 		*quit |= r.quit;
 		json_decref(r.ret);
 		json_decref(id);
 		memmove(c->buf, nl + 1, c->len - line_len - 1);
 		c->len -= line_len + 1;
+		/* after a quit or a lost reply, the rest of the input is moot */
+		if (drop || *quit)
+			return !drop;
 	}
 	if (c->len == sizeof(c->buf)) {
 		c->discarding = true;	/* answered when its newline comes */
@@ -773,8 +779,12 @@ enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
 			pfd[n++] = (struct pollfd){ .fd = clients[i]->fd,
 						    .events = POLLIN };
 		}
-		if (poll(pfd, n, timeout) < 0 && errno != EINTR)
+		if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
+			fprintf(stderr, "kvmig-vm: control loop: poll: %s\n",
+				strerror(errno));
+			end = CONTROL_END_FAILURE;
 			break;
+		}
 		for (i = 0; i < n; i++) {
 			if (!pfd[i].revents)
 				continue;

@@ -10,7 +10,6 @@
  *  running ───────────────► want_pause ──────────────────────► running
  *                  kick, wait for every cpu->paused    broadcast
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -129,6 +128,9 @@ static bool cpu_wait_runnable(struct cpu *c)
 		pthread_cond_broadcast(&vm->cond);
 	}
 	while (vm->want_pause && !vm->want_quit) {
+		/* a pause inside an IO round trip is not IO latency */
+		if (c->io_exit)
+			c->io_tainted = true;
 		if (!c->paused) {
 			c->paused = true;
 			pthread_cond_broadcast(&vm->cond);
@@ -165,6 +167,7 @@ static int cpu_handle_io(struct cpu *c)
 		return -EIO;
 	}
 	memcpy(&val, (char *)run + run->io.data_offset, sizeof(val));
+	c->io_exit = false;
 	switch (run->io.port) {
 	case GUEST_PORT_SLEEP:
 		cpu_count(c, CPU_EXIT_SLEEP);
@@ -172,7 +175,11 @@ static int cpu_handle_io(struct cpu *c)
 		return 0;
 	case GUEST_PORT_IO:
 		cpu_count(c, CPU_EXIT_IO);
-		if (val && c->vm->tsc_khz) {
+		c->io_exit = true;
+		/* @val is the previous round trip's; drop it if we paused in it */
+		if (c->io_tainted) {
+			c->io_tainted = false;
+		} else if (val && c->vm->tsc_khz) {
 			pthread_mutex_lock(&c->hist_lock);
 			hist_add(&c->io_hist, (uint64_t)val * 1000000 /
 				 c->vm->tsc_khz);
@@ -181,9 +188,8 @@ static int cpu_handle_io(struct cpu *c)
 		return 0;
 	case GUEST_PORT_EVENT:
 		cpu_count(c, CPU_EXIT_IO);
+		/* GUEST_EVENT_CHECKED: wake cpu_guest_check() */
 		pthread_mutex_lock(&c->vm->lock);
-		if (val == GUEST_EVENT_STARTED)
-			c->started = true;
 		pthread_cond_broadcast(&c->vm->cond);
 		pthread_mutex_unlock(&c->vm->lock);
 		return 0;
@@ -238,6 +244,8 @@ static void *cpu_thread(void *arg)
 				strerror(errno));
 			break;
 		}
+		if (run->exit_reason != KVM_EXIT_IO)
+			c->io_exit = false;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			if (cpu_handle_io(c))
@@ -455,12 +463,26 @@ void cpu_stop_all(struct vm *vm)
 	}
 }
 
+static void cpu_post_cmd(struct vm *vm, enum guest_cmd cmd)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_cpus; i++) {
+		struct guest_vcpu *g = vm->cpus[i].block;
+
+		g->cmd = cmd;
+		__atomic_store_n(&g->cmd_seq, g->cmd_seq + 1, __ATOMIC_RELEASE);
+	}
+}
+
 /*
- * Ask every guest to check its own pages (GUEST_CMD_CHECK) and wait for the
- * answers; with @resume, post the request first and then let the paused
- * vCPUs run.  Returns 0, or -ETIMEDOUT if a guest did not answer in 30 s.
+ * Ask every guest to check its own pages and wait for the answers.  With
+ * @paused (the VM is paused), the guests get GUEST_CMD_CHECK_HOLD, run for
+ * the check, hold still, are paused again, and are released from the hold
+ * for when they next run: nothing but the pages in flight at the original
+ * pause changes.  Returns 0, or -ETIMEDOUT if a guest did not answer in 30 s.
  */
-int cpu_guest_check(struct vm *vm, bool resume, uint64_t *pages, uint64_t *bad)
+int cpu_guest_check(struct vm *vm, bool paused, uint64_t *pages, uint64_t *bad)
 {
 	uint64_t deadline = now_ns() + 30000000000ULL;
 	unsigned int i;
@@ -468,13 +490,8 @@ int cpu_guest_check(struct vm *vm, bool resume, uint64_t *pages, uint64_t *bad)
 
 	*pages = 0;
 	*bad = 0;
-	for (i = 0; i < vm->nr_cpus; i++) {
-		struct guest_vcpu *g = vm->cpus[i].block;
-
-		g->cmd = GUEST_CMD_CHECK;
-		__atomic_store_n(&g->cmd_seq, g->cmd_seq + 1, __ATOMIC_RELEASE);
-	}
-	if (resume)
+	cpu_post_cmd(vm, paused ? GUEST_CMD_CHECK_HOLD : GUEST_CMD_CHECK);
+	if (paused)
 		cpu_resume_all(vm);
 	pthread_mutex_lock(&vm->lock);
 	for (i = 0; i < vm->nr_cpus; i++) {
@@ -502,5 +519,9 @@ int cpu_guest_check(struct vm *vm, bool resume, uint64_t *pages, uint64_t *bad)
 	}
 out:
 	pthread_mutex_unlock(&vm->lock);
+	if (paused) {
+		cpu_pause_all(vm);
+		cpu_post_cmd(vm, GUEST_CMD_NONE);	/* end the hold */
+	}
 	return r;
 }

@@ -97,6 +97,12 @@ enum guest_data {
 enum guest_cmd {
 	GUEST_CMD_NONE = 0,
 	GUEST_CMD_CHECK = 1,	/* check own working set, result in check_bad */
+	/*
+	 * Like CHECK, then write nothing more (nap in sleep exits) until the
+	 * next command: lets the VMM check a paused VM and pause it again
+	 * without the workload moving on in between.
+	 */
+	GUEST_CMD_CHECK_HOLD = 2,
 };
 
 struct guest_range {

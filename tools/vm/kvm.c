@@ -4,7 +4,6 @@
  * memslot, so that a helper process can map it) and the long-mode
  * environment the guest code starts in.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -212,9 +211,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		return -EINVAL;
 	}
 	if (top > (uint64_t)GUEST_MAX_PD << 30) {
-		fprintf(stderr, "kvmig-vm: guest memory ends at %llu GiB, "
+		fprintf(stderr, "kvmig-vm: guest memory ends at %llu MiB, "
 			"the limit is %d GiB\n",
-			(unsigned long long)(top >> 30), GUEST_MAX_PD);
+			(unsigned long long)(top >> 20), GUEST_MAX_PD);
 		return -EINVAL;
 	}
 

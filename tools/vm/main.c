@@ -3,7 +3,6 @@
  * kvmig-vm: command line, start-up, and the end-of-run report.
  * Documentation/vm.rst describes the options.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -78,19 +77,22 @@ static uint64_t parse_size_arg(const char *opt, const char *s)
 {
 	char *end;
 	unsigned long long v;
+	int shift = 0;
 
 	errno = 0;
 	v = strtoull(s, &end, 0);
 	if (errno || end == s || *s == '-')
 		die("%s: '%s' is not a size", opt, s);
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	}
 	if (*end)
 		die("%s: '%s' is not a size", opt, s);
-	return v;
+	if (v > (~0ULL >> shift))
+		die("%s: '%s' is too large", opt, s);
+	return v << shift;
 }
 
 /* "all", "3", "1-3" -> [*lo, *hi] */
@@ -286,9 +288,15 @@ int main(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
-		case OPT_SEED:
-			cfg.seed = strtoull(optarg, NULL, 0);
+		case OPT_SEED: {
+			char *end;
+
+			errno = 0;
+			cfg.seed = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end || *optarg == '-')
+				die("--seed: '%s' is not a number", optarg);
 			break;
+		}
 		case OPT_DIRTY_RING: {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 0);
@@ -373,8 +381,10 @@ int main(int argc, char **argv)
 	end_reason = (const char *[]){ "quit", "signal", "duration",
 				       "failure" }[end];
 	if (end == CONTROL_END_FAILURE) {
-		fprintf(stderr, "kvmig-vm: %s\n", vm.failure);
+		if (vm.failure)
+			fprintf(stderr, "kvmig-vm: %s\n", vm.failure);
 		ret = 1;
+		verify_after = false;	/* nothing was checked: say nothing */
 	} else if (verify_after) {
 		/* the guest checks itself while running; the host after a stop */
 		if (cpu_guest_check(&vm, vm_is_paused(&vm), &guest_pages,

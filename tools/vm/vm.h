@@ -82,11 +82,12 @@ struct cpu {
 	/* protected by vm->lock */
 	bool paused;			/* acknowledged a pause request */
 	uint64_t kick_ack;		/* last vm->kick_seq seen outside KVM_RUN */
-	bool started;			/* guest reported GUEST_EVENT_STARTED */
 
 	/* written by this vCPU's thread only, read racily for stats */
 	uint64_t exits[CPU_EXIT_NR];
 	struct hist io_hist;		/* IO round trips, nanoseconds */
+	bool io_exit;			/* the last exit was a GUEST_PORT_IO */
+	bool io_tainted;		/* paused during it: drop its sample */
 	pthread_mutex_t hist_lock;	/* io_hist vs. query-stats */
 };
 
@@ -162,7 +163,7 @@ void cpu_resume_all(struct vm *vm);
 void cpu_stop_all(struct vm *vm);
 int cpu_kick_all(void *vm);
 bool vm_is_paused(struct vm *vm);
-int cpu_guest_check(struct vm *vm, bool resume, uint64_t *pages,
+int cpu_guest_check(struct vm *vm, bool paused, uint64_t *pages,
 		    uint64_t *bad);
 uint64_t now_ns(void);
 

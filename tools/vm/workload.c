@@ -4,7 +4,6 @@
  * "dirty[,rate=R][,ws=SIZE][,pattern=seq|random|zipf:S][,data=zero|text|counter|random]"
  * parsed from the command line and laid out in each vCPU's guest block.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -244,11 +243,11 @@ int workload_setup(struct vm *vm, char *err, size_t errlen)
 			continue;
 		}
 		if (w->ws_bytes / GUEST_PAGE_SIZE > p->nr_data_pages - next) {
-			snprintf(err, errlen, "vcpu %u: ws=%llu MiB does not fit: "
-				 "%llu MiB of data pages are left", i,
-				 (unsigned long long)(w->ws_bytes >> 20),
+			snprintf(err, errlen, "vcpu %u: ws=%llu KiB does not fit: "
+				 "%llu KiB of data pages are left", i,
+				 (unsigned long long)(w->ws_bytes >> 10),
 				 (unsigned long long)((p->nr_data_pages - next) *
-						      GUEST_PAGE_SIZE >> 20));
+						      GUEST_PAGE_SIZE >> 10));
 			return -ENOSPC;
 		}
 		next += w->ws_bytes / GUEST_PAGE_SIZE;

@@ -190,11 +190,12 @@ static void self_check(struct guest_vcpu *v)
 static void handle_cmd(struct guest_vcpu *v)
 {
 	uint64_t seq = v->cmd_seq;
+	uint64_t cmd = v->cmd;
 
 	barrier();
 	if (v->cmd_ack == seq)
 		return;
-	if (v->cmd == GUEST_CMD_CHECK) {
+	if (cmd == GUEST_CMD_CHECK || cmd == GUEST_CMD_CHECK_HOLD) {
 		if (v->workload == GUEST_WL_DIRTY) {
 			self_check(v);
 		} else {
@@ -205,6 +206,12 @@ static void handle_cmd(struct guest_vcpu *v)
 	barrier();
 	v->cmd_ack = seq;
 	outl(GUEST_PORT_EVENT, GUEST_EVENT_CHECKED);
+	if (cmd != GUEST_CMD_CHECK_HOLD)
+		return;
+	/* hold: touch no memory until the VMM posts the next command */
+	while (v->cmd_seq == seq)
+		outl(GUEST_PORT_SLEEP, 1000);
+	handle_cmd(v);
 }
 
 /*
