@@ -108,10 +108,18 @@ $(B)/tests/%: $(B)/obj/selftests/user/%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
+# ---------------------------------------------------------------- benchmarks
+BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRCS:tools/bench/%.c=$(B)/bin/%)
+
+$(B)/bin/bench_%: $(B)/obj/tools/bench/bench_%.o $(HARNESS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
+
 # ---------------------------------------------------------------- top level
 BINS := $(B)/bin/kvmig-vm
 
-all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS)
+all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 
 deps:
 	$(Q)scripts/deps.sh

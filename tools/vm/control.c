@@ -458,19 +458,21 @@ static bool dirty_required(struct vm *vm, struct reply *r)
 
 static void cmd_dirty_sync(struct vm *vm, json_t *args, struct reply *r)
 {
-	uint64_t counts[GUEST_MAX_VCPUS];
+	uint64_t counts[GUEST_MAX_VCPUS], t0;
 	int n, nc;
 
 	(void)args;
 	if (!dirty_required(vm, r))
 		return;
+	t0 = now_ns();
 	memset(vm->dirty_bm, 0, vm->dirty_bm_len);
 	n = kvmig_dirty_sync(vm->dirty, vm->dirty_bm);
 	if (n < 0) {
 		reply_error(r, "GenericError", "dirty sync: %s", strerror(-n));
 		return;
 	}
-	r->ret = json_pack("{sI}", "pages", (json_int_t)n);
+	r->ret = json_pack("{sI sI}", "pages", (json_int_t)n,
+			   "sync-ns", (json_int_t)(now_ns() - t0));
 	nc = kvmig_dirty_vcpu_counts(vm->dirty, counts, vm->nr_cpus);
 	if (nc >= 0) {
 		json_t *a = json_array();

@@ -279,6 +279,7 @@ KVMIG_EXPORT int kvmig_dirty_start(struct kvmig_dirty *d)
 	d->stats.syncs = 0;
 	d->stats.pages_reported = 0;
 	d->stats.sync_ns = 0;
+	d->stats.remote_sync_ns = 0;
 	d->stats.rearm_ns = 0;
 	__atomic_store_n(&d->stats.ring_full, 0, __ATOMIC_RELAXED);
 	r = d->ops->start(d);
@@ -360,6 +361,7 @@ KVMIG_EXPORT void kvmig_dirty_get_stats(const struct kvmig_dirty *d,
 	st->syncs = d->stats.syncs;
 	st->pages_reported = d->stats.pages_reported;
 	st->sync_ns = d->stats.sync_ns;
+	st->remote_sync_ns = d->stats.remote_sync_ns;
 	st->rearm_ns = d->stats.rearm_ns;
 	st->ring_full = __atomic_load_n(&d->stats.ring_full, __ATOMIC_RELAXED);
 }

@@ -104,6 +104,8 @@ static int remote_sync(struct kvmig_dirty *d, uint64_t *bitmap)
 	}
 	ret = json_loads(text, 0, NULL);
 	free(text);
+	d->stats.remote_sync_ns +=
+		(uint64_t)json_integer_value(json_object_get(ret, "sync-ns"));
 	counts = json_object_get(ret, "vcpu-pages");
 	rm->has_vcpu_pages = json_is_array(counts);
 	if (rm->has_vcpu_pages) {

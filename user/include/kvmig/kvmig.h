@@ -254,6 +254,7 @@ struct kvmig_dirty_stats {
 	uint64_t syncs;
 	uint64_t pages_reported;	/* sum over syncs */
 	uint64_t sync_ns;		/* time spent in sync() */
+	uint64_t remote_sync_ns;	/* remote: of that, inside the VMM */
 	uint64_t rearm_ns;		/* time spent in rearm() */
 	uint64_t ring_full;		/* ring-full exits handled */
 };
