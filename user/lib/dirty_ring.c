@@ -41,6 +41,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -115,6 +116,29 @@ static int ring_probe(const struct kvmig_kvm_desc *kvm, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * KVM does not say how large the rings are, and mmap of a vCPU fd takes any
+ * length: a page past the ring only faults (SIGBUS) when touched.  A wrong
+ * size would crash a harvest or wrap at the wrong entry, so probe: the
+ * ring's last page must be readable and the page after it must not be.
+ * process_vm_readv on ourselves reports EFAULT instead of raising SIGBUS.
+ */
+static bool page_readable(const void *p)
+{
+	char b;
+	struct iovec local = { &b, 1 };
+	struct iovec remote = { (void *)p, 1 };
+
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == 1;
+}
+
+static bool ring_size_ok(const void *map, size_t len)
+{
+	const char *p = map;
+
+	return page_readable(p + len - 1) && !page_readable(p + len);
+}
+
 static void ring_fini(struct kvmig_dirty *d)
 {
 	struct ring_state *rs = d->priv;
@@ -124,7 +148,7 @@ static void ring_fini(struct kvmig_dirty *d)
 		return;
 	for (i = 0; i < rs->nr; i++)
 		if (rs->rings[i].gfns)
-			munmap(rs->rings[i].gfns, rs->map_len);
+			munmap(rs->rings[i].gfns, rs->map_len + (size_t)getpagesize());
 	pthread_mutex_destroy(&rs->harvest_lock);
 	free(rs->rings);
 	free(rs->pending);
@@ -162,16 +186,22 @@ static int ring_init(struct kvmig_dirty *d)
 	for (i = 0; i < rs->nr; i++) {
 		struct ring *rg = &rs->rings[i];
 
-		rg->gfns = mmap(NULL, rs->map_len, PROT_READ | PROT_WRITE,
+		/* one page more than the ring, for ring_size_ok()'s probe */
+		rg->gfns = mmap(NULL, rs->map_len + (size_t)getpagesize(),
+				PROT_READ | PROT_WRITE,
 				MAP_SHARED, d->kvm.vcpu_fds[i],
 				(off_t)KVM_DIRTY_LOG_PAGE_OFFSET * getpagesize());
 		if (rg->gfns == MAP_FAILED) {
 			r = -errno;
 			rg->gfns = NULL;
-			pr_err(&d->log, "vCPU %u: cannot map a dirty ring of %u "
-			       "entries (%s): %s", i, entries,
-			       errno == EINVAL ? "not the size the VM was given" :
-			       "mmap", strerror(errno));
+			pr_err(&d->log, "vCPU %u: cannot map its dirty ring: %s", i,
+			       strerror(errno));
+			goto err;
+		}
+		if (!ring_size_ok(rg->gfns, rs->map_len)) {
+			pr_err(&d->log, "vCPU %u: a dirty ring of %u entries is not "
+			       "the size the VM was given", i, entries);
+			r = -EINVAL;
 			goto err;
 		}
 	}
