@@ -102,7 +102,15 @@ $(B)/obj/%.o: %.c
 # ---------------------------------------------------------------- tests
 TEST_SRCS  := $(wildcard selftests/user/test_*.c)
 TEST_BINS  := $(TEST_SRCS:selftests/user/%.c=$(B)/tests/%)
+# the install test links a plain program: only for the plain build
+ifeq ($(B),build)
+TEST_BINS  += $(B)/tests/test_install
+endif
 HARNESS    := $(B)/obj/selftests/user/harness.o
+
+$(B)/tests/test_install: selftests/user/test_install.sh
+	@mkdir -p $(dir $@)
+	$(call msg,CP,$@)cp $< $@ && chmod +x $@
 
 $(B)/tests/%: $(B)/obj/selftests/user/%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -147,14 +155,33 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh $(B)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+LIBDIR	?= $(PREFIX)/lib
+INCDIR	?= $(PREFIX)/include
+
+# written at install time: it records PREFIX
+$(B)/kvmig.pc: FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+		'Name: kvmig' 'Description: live migration of KVM guests' \
+		'Version: 0.1' 'Requires.private: jansson' \
+		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lpthread' \
+		'Cflags: -I$${includedir}' > $@
+
+install: all $(B)/kvmig.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCDIR)/kvmig
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(LIB_SO).0 $(DESTDIR)$(LIBDIR)/
+	ln -sf libkvmig.so.0 $(DESTDIR)$(LIBDIR)/libkvmig.so
+	install -m 0644 user/include/kvmig/kvmig.h $(DESTDIR)$(INCDIR)/kvmig/
+	install -m 0644 $(B)/kvmig.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps check asan tsan demo bench install clean
+FORCE:
+.PHONY: all deps check asan tsan demo bench install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
