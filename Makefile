@@ -64,7 +64,7 @@ LIB_PIC  := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 LIB_A    := $(B)/lib/libkvmig.a
 LIB_SO   := $(B)/lib/libkvmig.so
 LIB_SONAME := libkvmig.so.0
-LIB_LIBS := $(JSON_LIBS) -lpthread
+LIB_LIBS := $(JSON_LIBS) -lxxhash -lpthread
 
 $(LIB_A): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -116,6 +116,12 @@ $(B)/tests/%: $(B)/obj/selftests/user/%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
+# ---------------------------------------------------------------- kvmig (helper)
+KVMIG_SRCS := $(wildcard user/kvmig/*.c)
+$(B)/bin/kvmig: $(KVMIG_SRCS:%.c=$(B)/obj/%.o) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS)
+
 # ---------------------------------------------------------------- benchmarks
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:tools/bench/%.c=$(B)/bin/%)
@@ -125,7 +131,7 @@ $(B)/bin/bench_%: $(B)/obj/tools/bench/bench_%.o $(HARNESS) $(LIB_A)
 	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
 # ---------------------------------------------------------------- top level
-BINS := $(B)/bin/kvmig-vm
+BINS := $(B)/bin/kvmig-vm $(B)/bin/kvmig
 
 all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -164,7 +170,7 @@ $(B)/kvmig.pc: FORCE
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
 		'Name: kvmig' 'Description: live migration of KVM guests' \
 		'Version: 0.1' 'Requires.private: jansson' \
-		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lpthread' \
+		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lxxhash -lpthread' \
 		'Cflags: -I$${includedir}' > $@
 
 install: all $(B)/kvmig.pc

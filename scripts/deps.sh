@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libjansson-dev zlib1g-dev libzstd-dev
-liblz4-dev python3"
+liblz4-dev libxxhash-dev python3"
 
 missing=""
 for p in $PKGS; do

@@ -230,7 +230,8 @@ static void cmd_query_status(struct vm *vm, json_t *args, struct reply *r)
 	bool paused = vm_is_paused(vm);
 
 	r->ret = json_pack("{ss sb sI sI}",
-			   "status", paused ? "paused" : "running",
+			   "status", paused ? (vm->incoming && !vm->ever_ran ?
+					       "inmigrate" : "paused") : "running",
 			   "running", !paused,
 			   "vcpus", (json_int_t)vm->nr_cpus,
 			   "uptime-ms", (json_int_t)((now_ns() - vm->start_ns) /
@@ -542,7 +543,85 @@ static void cmd_dirty_stop(struct vm *vm, json_t *args, struct reply *r)
 			   "ring-full", (json_int_t)st.ring_full);
 }
 
+static bool paused_required(struct vm *vm, struct reply *r, const char *what)
+{
+	if (vm_is_paused(vm))
+		return true;
+	reply_error(r, "GenericError", "%s needs a paused VM (stop)", what);
+	return false;
+}
+
+static void cmd_get_device_state(struct vm *vm, json_t *args, struct reply *r)
+{
+	char err[256];
+	int e;
+
+	(void)args;
+	if (!paused_required(vm, r, "get-device-state"))
+		return;
+	e = state_get(vm, &r->ret, err, sizeof(err));
+	if (e)
+		reply_error(r, "GenericError", "%s", e == -ENOMEM ? "out of memory" : err);
+}
+
+static void cmd_set_device_state(struct vm *vm, json_t *args, struct reply *r)
+{
+	char err[256];
+
+	if (!paused_required(vm, r, "set-device-state"))
+		return;
+	if (state_set(vm, args, err, sizeof(err))) {
+		reply_error(r, "GenericError", "set-device-state: %s", err);
+		return;
+	}
+	r->ret = json_object();
+}
+
+/*
+ * A migration helper publishes its statistics here (so that query-migrate
+ * and "kvmig query" show them) and learns whether it was cancelled.
+ */
+static void cmd_migrate_set_status(struct vm *vm, json_t *args, struct reply *r)
+{
+	json_t *st = json_object_get(args, "status");
+
+	if (!json_is_object(st)) {
+		reply_error(r, "GenericError", "'status' must be an object");
+		return;
+	}
+	json_decref(vm->migration);
+	vm->migration = json_incref(st);
+	r->ret = json_pack("{sb}", "cancel", vm->migration_cancel);
+	/* a finished migration clears the cancel request for the next one */
+	if (json_is_string(json_object_get(st, "status")) &&
+	    strcmp(json_string_value(json_object_get(st, "status")), "active") &&
+	    strcmp(json_string_value(json_object_get(st, "status")), "setup"))
+		vm->migration_cancel = false;
+}
+
+static void cmd_query_migrate(struct vm *vm, json_t *args, struct reply *r)
+{
+	(void)args;
+	r->ret = vm->migration ? json_deep_copy(vm->migration) :
+		 json_pack("{ss}", "status", "none");
+}
+
+static void cmd_migrate_cancel(struct vm *vm, json_t *args, struct reply *r)
+{
+	const char *st = json_string_value(json_object_get(vm->migration, "status"));
+
+	(void)args;
+	if (!st || (strcmp(st, "active") && strcmp(st, "setup"))) {
+		reply_error(r, "GenericError", "no migration is running");
+		return;
+	}
+	vm->migration_cancel = true;
+	r->ret = json_object();
+}
+
 static const char *const dirty_start_args[] = { "backend", NULL };
+static const char *const device_state_args[] = { "format", "vcpus", "blob", NULL };
+static const char *const set_status_args[] = { "status", NULL };
 static const char *const dirty_rearm_args[] = { "first", "count", NULL };
 
 static const struct command commands[] = {
@@ -559,6 +638,11 @@ static const struct command commands[] = {
 	{ "dirty-sync", cmd_dirty_sync, NULL },
 	{ "dirty-rearm", cmd_dirty_rearm, dirty_rearm_args },
 	{ "dirty-stop", cmd_dirty_stop, NULL },
+	{ "get-device-state", cmd_get_device_state, NULL },
+	{ "set-device-state", cmd_set_device_state, device_state_args },
+	{ "migrate-set-status", cmd_migrate_set_status, set_status_args },
+	{ "query-migrate", cmd_query_migrate, NULL },
+	{ "migrate-cancel", cmd_migrate_cancel, NULL },
 };
 
 static void dispatch(struct vm *vm, const char *line, size_t len,

@@ -116,6 +116,15 @@ static int cpu_setup_cpuid(struct vm *vm, struct cpu *c)
 	return r;
 }
 
+static void cpu_complete_io(struct cpu *c)
+{
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(c->fd, KVM_RUN, 0) == 0)	/* cannot happen: EINTR */
+		vm_fail(c->vm, "vcpu %u: KVM_RUN ran despite immediate_exit", c->id);
+	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	c->io_completed = true;
+}
+
 /* Returns true when the thread should leave the loop. */
 static bool cpu_wait_runnable(struct cpu *c)
 {
@@ -131,6 +140,19 @@ static bool cpu_wait_runnable(struct cpu *c)
 		/* a pause inside an IO round trip is not IO latency */
 		if (c->io_exit)
 			c->io_tainted = true;
+		if (!c->paused && !c->io_completed) {
+			/*
+			 * Finish the exit we just handled before parking: KVM
+			 * advances RIP past an OUT only on the next KVM_RUN, so
+			 * a state saved now would replay the OUT elsewhere.
+			 * KVM_RUN with immediate_exit completes it and returns
+			 * without entering the guest.
+			 */
+			pthread_mutex_unlock(&vm->lock);
+			cpu_complete_io(c);
+			pthread_mutex_lock(&vm->lock);
+			continue;
+		}
 		if (!c->paused) {
 			c->paused = true;
 			pthread_cond_broadcast(&vm->cond);
@@ -138,6 +160,7 @@ static bool cpu_wait_runnable(struct cpu *c)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	}
 	c->paused = false;
+	c->io_completed = false;
 	quit = vm->want_quit;
 	pthread_mutex_unlock(&vm->lock);
 	return quit;
@@ -422,6 +445,7 @@ void cpu_resume_all(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
 	vm->want_pause = false;
+	vm->ever_ran = true;
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 }

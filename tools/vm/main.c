@@ -64,6 +64,8 @@ static void usage(FILE *f)
 "  -s, --control PATH      serve the JSON control protocol on unix socket PATH\n"
 "  -d, --duration SEC      run SEC seconds, then stop (default: until quit)\n"
 "      --paused            start with the vCPUs paused (cont starts them)\n"
+"      --incoming          wait for an incoming migration: start paused, and\n"
+"                          exit 3 if quit before the guest ever ran\n"
 "      --dirty-ring N      give each vCPU a KVM dirty ring of N entries, so a\n"
 "                          peer can use the ring dirty-log backend\n"
 "      --verify-after      at the end, run the guest and host page checks;\n"
@@ -191,6 +193,7 @@ enum {
 	OPT_JSON,
 	OPT_SEED,
 	OPT_DIRTY_RING,
+	OPT_INCOMING,
 };
 
 int main(int argc, char **argv)
@@ -207,6 +210,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
+		{ "incoming", no_argument, NULL, OPT_INCOMING },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -217,7 +221,7 @@ int main(int argc, char **argv)
 	unsigned int nr_workloads = 0, i;
 	const char *control_path = NULL, *end_reason;
 	double duration = 0;
-	bool paused = false, verify_after = false, json = false;
+	bool paused = false, verify_after = false, json = false, incoming = false;
 	struct verify_result vr = { 0 };
 	uint64_t guest_pages = 0, guest_bad = 0;
 	enum control_end end;
@@ -225,6 +229,7 @@ int main(int argc, char **argv)
 	char err[256];
 	sigset_t sigs;
 	int opt, listen_fd = -1, sig_fd, ret = 0;
+	bool never_ran;
 
 	while ((opt = getopt_long(argc, argv, "c:m:w:s:d:h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -281,6 +286,9 @@ int main(int argc, char **argv)
 		}
 		case OPT_PAUSED:
 			paused = true;
+			break;
+		case OPT_INCOMING:
+			paused = incoming = true;
 			break;
 		case OPT_VERIFY_AFTER:
 			verify_after = true;
@@ -372,6 +380,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvmig-vm: %s\n", err);
 		goto err_stop;
 	}
+	vm.incoming = incoming;
 	/* the guest blocks are ready: only now may the vCPUs leave the gate */
 	if (!paused)
 		cpu_resume_all(&vm);
@@ -380,6 +389,21 @@ int main(int argc, char **argv)
 			  now_ns() + (uint64_t)(duration * 1e9) : 0);
 	end_reason = (const char *[]){ "quit", "signal", "duration",
 				       "failure" }[end];
+	pthread_mutex_lock(&vm.lock);
+	never_ran = !vm.ever_ran;
+	pthread_mutex_unlock(&vm.lock);
+	if (incoming && never_ran) {
+		/* the migration never completed: this guest must not run */
+		fprintf(stderr, "kvmig-vm: incoming migration did not complete; "
+			"the guest never ran\n");
+		cpu_stop_all(&vm);
+		control_dirty_release(&vm);
+		if (control_path)
+			unlink(control_path);
+		json_decref(vm.migration);
+		vm_destroy(&vm);
+		return 3;
+	}
 	if (end == CONTROL_END_FAILURE) {
 		if (vm.failure)
 			fprintf(stderr, "kvmig-vm: %s\n", vm.failure);
@@ -407,6 +431,7 @@ int main(int argc, char **argv)
 	control_dirty_release(&vm);
 	if (control_path)
 		unlink(control_path);
+	json_decref(vm.migration);
 	vm_destroy(&vm);
 	return ret;
 

@@ -88,6 +88,7 @@ struct cpu {
 	struct hist io_hist;		/* IO round trips, nanoseconds */
 	bool io_exit;			/* the last exit was a GUEST_PORT_IO */
 	bool io_tainted;		/* paused during it: drop its sample */
+	bool io_completed;		/* pending exit completed before parking */
 	pthread_mutex_t hist_lock;	/* io_hist vs. query-stats */
 };
 
@@ -121,6 +122,8 @@ struct vm {
 	pthread_cond_t cond;
 	bool want_pause;		/* protected by lock */
 	bool want_quit;			/* protected by lock */
+	bool ever_ran;			/* protected by lock: vCPUs were let run */
+	bool incoming;			/* --incoming: set once */
 	uint64_t kick_seq;		/* protected by lock, see cpu_kick_all() */
 	char *failure;			/* first fatal vCPU error, under lock */
 	uint64_t start_ns;
@@ -137,6 +140,10 @@ struct vm {
 	int dirty_bm_fd;
 	uint64_t *dirty_bm;
 	size_t dirty_bm_len;
+
+	/* migration status published by a helper; control thread only */
+	json_t *migration;
+	bool migration_cancel;
 };
 
 /* kvm.c */
@@ -195,6 +202,10 @@ enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
 			     uint64_t deadline_ns);
 json_t *control_stats_json(struct vm *vm);
 void control_dirty_release(struct vm *vm);
+
+/* state.c */
+int state_get(struct vm *vm, json_t **out, char *err, size_t errlen);
+int state_set(struct vm *vm, json_t *args, char *err, size_t errlen);
 
 /* main.c */
 noreturn void die(const char *fmt, ...)

@@ -3,6 +3,7 @@
 #ifndef KVMIG_INTERNAL_H
 #define KVMIG_INTERNAL_H
 
+#include <errno.h>
 #include <stdarg.h>
 
 #include "kvmig/kvmig.h"

@@ -317,6 +317,103 @@ struct kvmig_dirty *kvmig_dirty_remote_new(struct kvmig_vmm *vmm,
 /* The backend the VMM runs for a remote source. */
 enum kvmig_dirty_backend kvmig_dirty_remote_backend(const struct kvmig_dirty *d);
 
+/* ---------------------------------------------------------------- migration */
+
+/*
+ * Statistics of a migration, named after QEMU's query-migrate where a name
+ * exists (kvmig_migration_stats_json() writes them under those names).
+ * Bytes are wire bytes (after zero-page detection and encoding) unless
+ * the name says otherwise.
+ */
+struct kvmig_migration_stats {
+	char status[16];		/* setup, active, completed, failed, cancelled */
+	char error[512];		/* why, when failed */
+	uint64_t total_time_ms;		/* from start to completion (so far) */
+	uint64_t setup_time_ms;		/* connecting, handshake, tracking on */
+	uint64_t downtime_ms;		/* vCPUs stopped until the destination acked */
+	uint64_t expected_downtime_ms;	/* remaining wire bytes / bandwidth */
+	struct {
+		uint64_t transferred;	/* bytes on the wire, all channels */
+		uint64_t remaining;	/* dirty bytes not yet sent (raw) */
+		uint64_t total;		/* guest RAM bytes */
+		uint64_t duplicate;	/* zero pages (sent as a flag) */
+		uint64_t normal;	/* pages sent with data */
+		uint64_t normal_bytes;	/* their raw size */
+		uint64_t dirty_pages_rate;	/* pages/s, last pass */
+		double mbps;		/* wire throughput, last pass, Mbit/s */
+		uint64_t dirty_sync_count;
+		uint64_t pages_per_second;	/* pages sent/s, last pass */
+		uint64_t precopy_bytes;	/* wire bytes while the guest ran */
+		uint64_t downtime_bytes;	/* wire bytes while it was stopped */
+		uint64_t iterations;	/* passes over dirty memory */
+	} ram;
+	struct {
+		bool done;
+		uint64_t pages;		/* pages compared at switchover */
+		uint64_t mismatches;
+	} verify;
+	char dirty_backend[16];
+	uint32_t channels;
+};
+
+/*
+ * Called after each pass and about every 100 ms during one; return
+ * non-zero to cancel the migration.
+ */
+typedef int (*kvmig_progress_fn)(const struct kvmig_migration_stats *st,
+				 void *opaque);
+
+struct kvmig_migrate_opts {
+	size_t sz;
+	unsigned int channels;		/* TCP connections, default 2 */
+	uint64_t max_bandwidth;		/* wire bytes/s, 0 = unlimited */
+	uint32_t downtime_limit_ms;	/* default 300 */
+	uint32_t max_iterations;	/* passes before forcing, default 30 */
+	enum kvmig_dirty_backend dirty_backend;	/* default auto */
+	bool verify;			/* hash every page on both sides */
+	int timeout_ms;			/* no progress for this long = failure,
+					 * default 30000 */
+	kvmig_progress_fn progress;
+	void *progress_opaque;
+	kvmig_print_fn print;
+	void *print_opaque;
+};
+
+/*
+ * Migrate the VM behind @vmm to the destination listening at @host:@port.
+ * On success (0) the source VM is left paused and the destination runs it.
+ * On failure the source VM runs on (if it was paused for switchover, it is
+ * resumed), *stats says why, and the return value is a negative errno:
+ * -ECONNREFUSED etc. from the network, -EPROTO/-EBADMSG for a stream the
+ * destination refused or sent, -ECANCELED when cancelled, -ETIMEDOUT.
+ */
+int kvmig_migrate(struct kvmig_vmm *vmm, const char *host, const char *port,
+		  const struct kvmig_migrate_opts *opts,
+		  struct kvmig_migration_stats *stats);
+
+struct kvmig_incoming_opts {
+	size_t sz;
+	bool no_start;			/* leave the VM paused after success */
+	int timeout_ms;			/* default 30000 */
+	kvmig_progress_fn progress;
+	void *progress_opaque;
+	kvmig_print_fn print;
+	void *print_opaque;
+};
+
+/*
+ * Listen at @host:@port (host may be NULL for any), receive one migration
+ * into the (paused) VM behind @vmm, and start it.  On any error the stream
+ * is refused with a message naming the frame and field, nothing is
+ * started, and a negative errno is returned.
+ */
+int kvmig_incoming(struct kvmig_vmm *vmm, const char *host, const char *port,
+		   const struct kvmig_incoming_opts *opts,
+		   struct kvmig_migration_stats *stats);
+
+/* The statistics as a JSON object text (malloc'd), QEMU's names. */
+char *kvmig_migration_stats_json(const struct kvmig_migration_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

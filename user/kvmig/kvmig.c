@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmig: the migration helper.
+ *
+ *   kvmig migrate  --vm SOCK --to tcp:HOST:PORT [options]
+ *   kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [options]
+ *   kvmig query    --vm SOCK
+ *   kvmig cancel   --vm SOCK
+ *
+ * It talks to the VMM over its control socket (Documentation/
+ * control-protocol.rst) and runs libkvmig's source or destination.  While a
+ * migration runs, it publishes the statistics to the VMM (migrate-set-status)
+ * so that "kvmig query" and "kvmig cancel", from any shell, reach it.
+ * Documentation/kvmig.rst is the manual.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kvmig/kvmig.h"
+
+struct cli {
+	struct kvmig_vmm *vmm;
+	bool json;
+	bool tty;
+	bool quiet;
+	int last_width;
+	uint64_t last_iter;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void print_msg(enum kvmig_log_level l, const char *msg, void *opaque)
+{
+	struct cli *c = opaque;
+
+	if (l > KVMIG_LOG_WARN && !(c && !c->quiet && l == KVMIG_LOG_INFO))
+		return;
+	if (c && c->tty && c->last_width)
+		fputc('\n', stderr), c->last_width = 0;
+	fprintf(stderr, "kvmig: %s%s\n", l == KVMIG_LOG_ERROR ? "error: " :
+		l == KVMIG_LOG_WARN ? "warning: " : "", msg);
+}
+
+static void usage(FILE *f)
+{
+	fputs(
+"usage: kvmig migrate  --vm SOCK --to tcp:HOST:PORT [--channels N]\n"
+"                      [--max-bandwidth BYTES/s] [--downtime-limit MS]\n"
+"                      [--max-iterations N] [--dirty-log auto|bitmap|clear|ring]\n"
+"                      [--verify] [--keep-vm] [--json] [--timeout S]\n"
+"       kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [--no-start]\n"
+"                      [--json] [--timeout S]\n"
+"       kvmig query    --vm SOCK\n"
+"       kvmig cancel   --vm SOCK\n"
+"Sizes take K/M/G suffixes (binary); --max-bandwidth also accepts\n"
+"Kbit/Mbit/Gbit (decimal bits per second).\n", f);
+}
+
+static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kvmig: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static uint64_t parse_num(const char *opt, const char *s)
+{
+	char *end;
+	unsigned long long v;
+	double bits;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		die("%s: '%s' is not a number", opt, s);
+	if (!strcmp(end, "Kbit") || !strcmp(end, "Mbit") || !strcmp(end, "Gbit")) {
+		bits = (double)v * (end[0] == 'K' ? 1e3 : end[0] == 'M' ? 1e6 : 1e9);
+		return (uint64_t)(bits / 8);
+	}
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	}
+	if (*end)
+		die("%s: '%s' is not a number", opt, s);
+	return v;
+}
+
+/* "tcp:HOST:PORT" -> host, port (host may be empty: any) */
+static void parse_tcp(const char *opt, const char *s, char **host, char **port)
+{
+	const char *colon;
+
+	if (strncmp(s, "tcp:", 4) || !(colon = strrchr(s + 4, ':')) || !colon[1])
+		die("%s: '%s' is not tcp:HOST:PORT", opt, s);
+	*host = strndup(s + 4, (size_t)(colon - (s + 4)));
+	*port = strdup(colon + 1);
+	if (!*host || !*port)
+		die("out of memory");
+	/* [::1] style */
+	if ((*host)[0] == '[' && (*host)[strlen(*host) - 1] == ']') {
+		memmove(*host, *host + 1, strlen(*host));
+		(*host)[strlen(*host) - 1] = 0;
+	}
+}
+
+static struct kvmig_vmm *connect_vmm(const char *path, struct cli *c)
+{
+	struct kvmig_vmm_opts o = {
+		.sz = sizeof(o), .print = print_msg, .print_opaque = c,
+	};
+	struct kvmig_vmm *v;
+
+	if (!path)
+		die("--vm SOCK is required");
+	v = kvmig_vmm_connect(path, &o);
+	if (!v)
+		die("cannot reach the VMM at %s: %s", path, strerror(errno));
+	return v;
+}
+
+static void show_progress(struct cli *c, const struct kvmig_migration_stats *st)
+{
+	double pct = st->ram.total ? 100.0 * (double)(st->ram.total -
+		     (st->ram.remaining < st->ram.total ? st->ram.remaining :
+		      st->ram.total)) / (double)st->ram.total : 0;
+	char line[256];
+
+	if (c->json || c->quiet)
+		return;
+	snprintf(line, sizeof(line), "%-9s pass %-3llu %5.1f%%  sent %8.1f MiB  "
+		 "%7.1f Mbit/s  dirty %7llu pages/s  expected downtime %llu ms",
+		 st->status, (unsigned long long)st->ram.iterations, pct,
+		 (double)st->ram.transferred / 1048576.0, st->ram.mbps,
+		 (unsigned long long)st->ram.dirty_pages_rate,
+		 (unsigned long long)st->expected_downtime_ms);
+	if (c->tty) {
+		fprintf(stderr, "\r%s%*s", line,
+			c->last_width > (int)strlen(line) ?
+			c->last_width - (int)strlen(line) : 0, "");
+		c->last_width = (int)strlen(line);
+	} else if (st->ram.iterations != c->last_iter ||
+		   strcmp(st->status, "active")) {
+		/* plain lines: one per pass and one at the end */
+		fprintf(stderr, "%s\n", line);
+		c->last_iter = st->ram.iterations;
+	}
+}
+
+/* Publish the statistics to the VMM; returns non-zero to cancel. */
+static int on_progress(const struct kvmig_migration_stats *st, void *opaque)
+{
+	struct cli *c = opaque;
+	char *text = kvmig_migration_stats_json(st), *args = NULL, *reply = NULL;
+	int cancel = 0;
+
+	show_progress(c, st);
+	if (text && asprintf(&args, "{\"status\": %s}", text) > 0 &&
+	    !kvmig_vmm_request(c->vmm, "migrate-set-status", args, &reply, NULL,
+			       0, NULL)) {
+		json_t *r = json_loads(reply, 0, NULL);
+
+		cancel = json_is_true(json_object_get(r, "cancel"));
+		json_decref(r);
+	}
+	free(text);
+	free(args);
+	free(reply);
+	return cancel || interrupted;
+}
+
+static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
+{
+	char *text = kvmig_migration_stats_json(st);
+
+	if (c->tty && c->last_width)
+		fputc('\n', stderr);
+	if (c->json) {
+		json_t *o = json_loads(text, 0, NULL);
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+	} else {
+		printf("status: %s%s%s\n", st->status, st->error[0] ? " — " : "",
+		       st->error);
+		printf("total-time: %llu ms, setup-time: %llu ms, downtime: %llu ms\n",
+		       (unsigned long long)st->total_time_ms,
+		       (unsigned long long)st->setup_time_ms,
+		       (unsigned long long)st->downtime_ms);
+		printf("ram: total %llu MiB, transferred %.1f MiB, %llu pages with "
+		       "data, %llu zero pages, %llu passes, %llu syncs (%s)\n",
+		       (unsigned long long)(st->ram.total >> 20),
+		       (double)st->ram.transferred / 1048576.0,
+		       (unsigned long long)st->ram.normal,
+		       (unsigned long long)st->ram.duplicate,
+		       (unsigned long long)st->ram.iterations,
+		       (unsigned long long)st->ram.dirty_sync_count,
+		       st->dirty_backend[0] ? st->dirty_backend : "-");
+		if (st->verify.done)
+			printf("verify: %llu pages compared, %llu mismatches\n",
+			       (unsigned long long)st->verify.pages,
+			       (unsigned long long)st->verify.mismatches);
+	}
+	free(text);
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, 'v' },
+		{ "to", required_argument, NULL, 't' },
+		{ "channels", required_argument, NULL, 'c' },
+		{ "max-bandwidth", required_argument, NULL, 'b' },
+		{ "downtime-limit", required_argument, NULL, 'd' },
+		{ "max-iterations", required_argument, NULL, 'i' },
+		{ "dirty-log", required_argument, NULL, 'l' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ "keep-vm", no_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ 0 }
+	};
+	struct cli c = { .tty = isatty(2) };
+	struct kvmig_migrate_opts mo = {
+		.sz = sizeof(mo), .progress = on_progress, .progress_opaque = &c,
+		.print = print_msg, .print_opaque = &c,
+	};
+	struct kvmig_migration_stats st;
+	const char *vm = NULL, *to = NULL;
+	char *host, *port;
+	bool keep = false;
+	int opt, r;
+	uint64_t v;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'v': vm = optarg; break;
+		case 't': to = optarg; break;
+		case 'c':
+			v = parse_num("--channels", optarg);
+			if (!v || v > 64)
+				die("--channels: 1..64, not %s", optarg);
+			mo.channels = (unsigned int)v;
+			break;
+		case 'b': mo.max_bandwidth = parse_num("--max-bandwidth", optarg); break;
+		case 'd':
+			v = parse_num("--downtime-limit", optarg);
+			if (!v || v > 3600000)
+				die("--downtime-limit: 1..3600000 ms, not %s", optarg);
+			mo.downtime_limit_ms = (uint32_t)v;
+			break;
+		case 'i':
+			v = parse_num("--max-iterations", optarg);
+			if (!v || v > 100000)
+				die("--max-iterations: 1..100000, not %s", optarg);
+			mo.max_iterations = (uint32_t)v;
+			break;
+		case 'l':
+			if (kvmig_dirty_backend_parse(optarg, &mo.dirty_backend) ||
+			    mo.dirty_backend == KVMIG_DIRTY_REMOTE)
+				die("--dirty-log: auto, bitmap, clear, ring or fastwp, "
+				    "not '%s'", optarg);
+			break;
+		case 'V': mo.verify = true; break;
+		case 'k': keep = true; break;
+		case 'j': c.json = true; break;
+		case 'q': c.quiet = true; break;
+		case 'T':
+			v = parse_num("--timeout", optarg);
+			if (!v || v > 86400)
+				die("--timeout: 1..86400 s, not %s", optarg);
+			mo.timeout_ms = (int)(v * 1000);
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!to)
+		die("migrate: --to tcp:HOST:PORT is required");
+	parse_tcp("--to", to, &host, &port);
+	c.vmm = connect_vmm(vm, &c);
+	r = kvmig_migrate(c.vmm, host, port, &mo, &st);
+	print_final(&c, &st);
+	/* the destination runs the guest now: this VMM may go */
+	if (!r && !keep &&
+	    kvmig_vmm_request(c.vmm, "quit", NULL, NULL, NULL, 0, NULL))
+		fprintf(stderr, "kvmig: telling the source VMM to quit: %s\n",
+			kvmig_vmm_last_error(c.vmm));
+	kvmig_vmm_close(c.vmm);
+	free(host);
+	free(port);
+	return r ? 1 : 0;
+}
+
+static int cmd_incoming(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, 'v' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "no-start", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ 0 }
+	};
+	struct cli c = { .tty = isatty(2) };
+	struct kvmig_incoming_opts io = {
+		.sz = sizeof(io), .progress = on_progress, .progress_opaque = &c,
+		.print = print_msg, .print_opaque = &c,
+	};
+	struct kvmig_migration_stats st;
+	const char *vm = NULL, *listen = NULL;
+	char *host, *port;
+	int opt, r;
+	uint64_t v;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'v': vm = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'n': io.no_start = true; break;
+		case 'j': c.json = true; break;
+		case 'q': c.quiet = true; break;
+		case 'T':
+			v = parse_num("--timeout", optarg);
+			if (!v || v > 86400)
+				die("--timeout: 1..86400 s, not %s", optarg);
+			io.timeout_ms = (int)(v * 1000);
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!listen)
+		die("incoming: --listen tcp:[ADDR]:PORT is required");
+	parse_tcp("--listen", listen, &host, &port);
+	c.vmm = connect_vmm(vm, &c);
+	r = kvmig_incoming(c.vmm, host[0] ? host : NULL, port, &io, &st);
+	print_final(&c, &st);
+	/* a refused migration: this VM must not run; its VMM exits non-zero */
+	if (r && kvmig_vmm_request(c.vmm, "quit", NULL, NULL, NULL, 0, NULL))
+		fprintf(stderr, "kvmig: telling the destination VMM to quit: %s\n",
+			kvmig_vmm_last_error(c.vmm));
+	kvmig_vmm_close(c.vmm);
+	free(host);
+	free(port);
+	return r ? 1 : 0;
+}
+
+static int cmd_simple(int argc, char **argv, const char *what)
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, 'v' },
+		{ 0 }
+	};
+	struct cli c = { 0 };
+	const char *vm = NULL;
+	char *reply = NULL;
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'v') {
+			usage(stderr);
+			return 2;
+		}
+		vm = optarg;
+	}
+	c.vmm = connect_vmm(vm, &c);
+	r = kvmig_vmm_request(c.vmm, what, NULL, &reply, NULL, 0, NULL);
+	if (r) {
+		fprintf(stderr, "kvmig: %s\n", kvmig_vmm_last_error(c.vmm));
+	} else if (!strcmp(what, "query-migrate")) {
+		json_t *o = json_loads(reply, 0, NULL);
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+	}
+	free(reply);
+	kvmig_vmm_close(c.vmm);
+	return r ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!strcmp(argv[1], "migrate"))
+		return cmd_migrate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "incoming"))
+		return cmd_incoming(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "query"))
+		return cmd_simple(argc - 1, argv + 1, "query-migrate");
+	if (!strcmp(argv[1], "cancel"))
+		return cmd_simple(argc - 1, argv + 1, "migrate-cancel");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "kvmig: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

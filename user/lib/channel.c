@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * A migration channel: one TCP connection carrying wire frames, with its
+ * own sequence numbers in each direction.  Reads wait with poll() so a
+ * silent peer becomes a timeout, not a hang; every received header is
+ * validated (wire_get_hdr) and its channel and sequence checked before the
+ * payload is read into a buffer bounded by WIRE_MAX_PAYLOAD.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "chan.h"
+
+int chan_init(struct chan *c, int fd, uint16_t index, int timeout_ms)
+{
+	int one = 1;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->index = index;
+	c->timeout_ms = timeout_ms;
+	c->rx = malloc(WIRE_MAX_PAYLOAD);
+	if (!c->rx)
+		return -ENOMEM;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}
+
+void chan_fini(struct chan *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->rx);
+	c->rx = NULL;
+	c->fd = -1;
+}
+
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r;
+
+	do {
+		r = poll(&p, 1, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r ? 0 : -ETIMEDOUT;
+}
+
+static int write_all(struct chan *c, struct iovec *iov, int cnt)
+{
+	while (cnt) {
+		ssize_t n = writev(c->fd, iov, cnt);
+
+		if (n < 0 && (errno == EINTR))
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			int r = wait_fd(c->fd, POLLOUT, c->timeout_ms);
+
+			if (r)
+				return r;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		c->bytes_sent += (uint64_t)n;
+		while (cnt && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+int chan_send(struct chan *c, uint8_t type, const void *p1, uint32_t len1,
+	      const void *p2, uint32_t len2)
+{
+	uint8_t hdr[WIRE_HDR_SIZE];
+	struct wire_hdr h = {
+		.type = type, .channel = c->index, .len = len1 + len2,
+		.seq = c->tx_seq,
+	};
+	struct iovec iov[3] = {
+		{ hdr, sizeof(hdr) }, { (void *)p1, len1 }, { (void *)p2, len2 },
+	};
+	int r;
+
+	if (len1 > WIRE_MAX_PAYLOAD || len2 > WIRE_MAX_PAYLOAD - len1)
+		return -EMSGSIZE;
+	wire_put_hdr(hdr, &h);
+	r = write_all(c, iov, 3);
+	if (!r)
+		c->tx_seq++;
+	return r;
+}
+
+static int read_full(struct chan *c, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n;
+		int r = wait_fd(c->fd, POLLIN, c->timeout_ms);
+
+		if (r)
+			return r;
+		n = read(c->fd, p, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		c->bytes_recv += (uint64_t)n;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int recv_frame(struct chan *c, struct wire_hdr *h, bool any_channel,
+		      char *err, size_t errlen)
+{
+	uint8_t hdr[WIRE_HDR_SIZE];
+	int r;
+
+	r = read_full(c, hdr, sizeof(hdr));
+	if (r) {
+		snprintf(err, errlen, "channel %u: %s", c->index,
+			 r == -ECONNRESET ? "connection closed by the peer" :
+			 r == -ETIMEDOUT ? "timed out waiting for the peer" :
+			 strerror(-r));
+		return r;
+	}
+	r = wire_get_hdr(hdr, h, err, errlen);
+	if (r)
+		return r;
+	if (any_channel)
+		c->index = h->channel;	/* a new connection names itself */
+	if (h->channel != c->index) {
+		snprintf(err, errlen, "%s frame seq %llu: channel field %u, but it "
+			 "came on channel %u", wire_type_name(h->type),
+			 (unsigned long long)h->seq, h->channel, c->index);
+		return -EBADMSG;
+	}
+	if (h->seq != c->rx_seq) {
+		snprintf(err, errlen, "%s frame on channel %u: seq %llu, expected %llu",
+			 wire_type_name(h->type), c->index,
+			 (unsigned long long)h->seq, (unsigned long long)c->rx_seq);
+		return -EBADMSG;
+	}
+	r = read_full(c, c->rx, h->len);
+	if (r) {
+		snprintf(err, errlen, "%s frame seq %llu on channel %u: payload of %u "
+			 "bytes: %s", wire_type_name(h->type),
+			 (unsigned long long)h->seq, c->index, h->len,
+			 r == -ECONNRESET ? "connection closed (truncated frame)" :
+			 strerror(-r));
+		return r;
+	}
+	c->rx_seq++;
+	return 0;
+}
+
+int chan_recv(struct chan *c, struct wire_hdr *h, char *err, size_t errlen)
+{
+	return recv_frame(c, h, false, err, errlen);
+}
+
+int chan_recv_first(struct chan *c, struct wire_hdr *h, char *err,
+		    size_t errlen)
+{
+	return recv_frame(c, h, true, err, errlen);
+}
+
+int chan_send_error(struct chan *c, int code, const char *msg)
+{
+	uint8_t head[8];
+	size_t len = strlen(msg);
+
+	if (len > WIRE_MAX_ERROR_MSG)
+		len = WIRE_MAX_ERROR_MSG;
+	put_u32(head, (uint32_t)(code < 0 ? -code : code));
+	put_u32(head + 4, (uint32_t)len);
+	return chan_send(c, WIRE_ERROR, head, 8, msg, (uint32_t)len);
+}
+
+/* An ERROR frame's message, NUL-terminated into @out. */
+int chan_parse_error(const struct wire_hdr *h, const uint8_t *p, char *out,
+		     size_t outlen)
+{
+	uint32_t len;
+
+	if (h->len < 8 || (len = get_u32(p + 4)) != h->len - 8 ||
+	    len > WIRE_MAX_ERROR_MSG) {
+		snprintf(out, outlen, "(malformed ERROR frame)");
+		return -EBADMSG;
+	}
+	snprintf(out, outlen, "%.*s", (int)len, (const char *)p + 8);
+	return -(int)get_u32(p);
+}
+
+int tcp_connect(const char *host, const char *port, int timeout_ms,
+		char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int fd = -1, r;
+
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r) {
+		snprintf(err, errlen, "%s:%s: %s", host, port, gai_strerror(r));
+		return -EHOSTUNREACH;
+	}
+	r = -ECONNREFUSED;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		{
+			struct timeval tv = { timeout_ms / 1000,
+					      (timeout_ms % 1000) * 1000 };
+
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		}
+		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
+			break;
+		r = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		snprintf(err, errlen, "connecting to %s:%s: %s", host, port,
+			 strerror(-r));
+	return fd >= 0 ? fd : r;
+}
+
+int tcp_listen(const char *host, const char *port, char *err, size_t errlen)
+{
+	struct addrinfo hints = {
+		.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE,
+	}, *res, *ai;
+	int fd = -1, r, one = 1;
+
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r) {
+		snprintf(err, errlen, "%s:%s: %s", host ? host : "*", port,
+			 gai_strerror(r));
+		return -EADDRNOTAVAIL;
+	}
+	r = -EADDRNOTAVAIL;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, 16))
+			break;
+		r = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		snprintf(err, errlen, "listening on %s:%s: %s", host ? host : "*",
+			 port, strerror(-r));
+	return fd >= 0 ? fd : r;
+}
+
+int tcp_accept(int lfd, int timeout_ms, char *err, size_t errlen)
+{
+	int r = wait_fd(lfd, POLLIN, timeout_ms), fd;
+
+	if (r) {
+		snprintf(err, errlen, "waiting for the source to connect: %s",
+			 strerror(-r));
+		return r;
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "accept: %s", strerror(errno));
+		return r;
+	}
+	return fd;
+}

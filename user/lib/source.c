@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * The migration source.  One thread (the caller's) runs it:
+ *
+ *   setup ──► pass 0 (all RAM) ──► pass k (dirty set) ... ──► stop-and-copy
+ *     │            │                      │                     │
+ *     └────────────┴──────── any error ───┴─────────────────────┴──► failed:
+ *                                            resume the VM if we paused it
+ *
+ * Pass k: for each chunk of the dirty bitmap, re-arm tracking for exactly
+ * its dirty pages (clear-log), then read and send them, batched into PAGES
+ * frames spread round-robin over the channels; then ITER_END(k) on every
+ * channel, which the destination uses as a barrier so that a page from
+ * pass k+1 never lands before the same page from pass k.
+ *
+ * Convergence: after a pass, the next dirty set is known; expected
+ * downtime = its pages x the wire bytes a page really took in the last pass
+ * / the wire bandwidth measured in the last pass (not raw bytes: the lesson
+ * from QEMU with compression).  When that fits downtime_limit_ms, or after
+ * max_iterations passes, stop-and-copy: pause the VM, last sync, last pass,
+ * device state, page hashes (verify), END, and wait for COMPLETE.  Only
+ * COMPLETE makes the migration complete; before it, the VM is resumed.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "internal.h"
+#include "chan.h"
+
+#define BATCH_BYTES	(256U << 10)	/* a PAGES frame carries up to this */
+#define CHUNK_PAGES	65536ULL	/* re-arm granularity, 256 MiB */
+
+struct source {
+	struct kvmig_vmm *vmm;
+	struct kvmig_memmap *map;
+	struct kvmig_dirty *dirty;
+	struct kvmig_migrate_opts o;
+	struct kvmig_migration_stats *st;
+	struct kvmig_log log;
+	struct chan *ch;
+	unsigned int nr_ch;
+	unsigned int next_ch;
+	uint64_t pages;
+	uint64_t *bm;
+	bool paused;			/* we stopped the VM */
+	bool tracking;			/* dirty logging on */
+	uint64_t t_start;
+	uint64_t t_progress;		/* last progress callback */
+
+	/* the batch being filled, for the channel next_ch */
+	uint8_t *batch;
+	uint32_t batch_len;
+	uint32_t batch_count;
+	uint32_t iteration;
+
+	/* token bucket on wire bytes */
+	double tokens;
+	uint64_t t_tokens;
+};
+
+static int fail(struct source *s, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct source *s, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->st->error[0]) {
+		va_start(ap, fmt);
+		vsnprintf(s->st->error, sizeof(s->st->error), fmt, ap);
+		va_end(ap);
+		pr_err(&s->log, "migration failed: %s", s->st->error);
+	}
+	return err;
+}
+
+static uint64_t wire_bytes(struct source *s)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < s->nr_ch; i++)
+		n += s->ch[i].bytes_sent;
+	return n;
+}
+
+static int progress(struct source *s, bool force)
+{
+	uint64_t now = kvmig_now_ns();
+
+	s->st->total_time_ms = (now - s->t_start) / 1000000;
+	s->st->ram.transferred = wire_bytes(s);
+	if (!s->o.progress || (!force && now - s->t_progress < 100000000ULL))
+		return 0;
+	s->t_progress = now;
+	if (s->o.progress(s->st, s->o.progress_opaque))
+		return fail(s, -ECANCELED, "cancelled");
+	return 0;
+}
+
+/* Wait until @bytes may go out under max_bandwidth. */
+static void throttle(struct source *s, uint64_t bytes)
+{
+	double rate = (double)s->o.max_bandwidth, burst;
+
+	if (!rate)
+		return;
+	burst = rate / 10 > BATCH_BYTES * 2 ? rate / 10 : BATCH_BYTES * 2;
+	for (;;) {
+		uint64_t now = kvmig_now_ns();
+
+		s->tokens += (double)(now - s->t_tokens) / 1e9 * rate;
+		s->t_tokens = now;
+		if (s->tokens > burst)
+			s->tokens = burst;
+		if (s->tokens >= (double)bytes)
+			break;
+		{
+			double wait = ((double)bytes - s->tokens) / rate;
+			struct timespec ts = {
+				(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9),
+			};
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	s->tokens -= (double)bytes;
+}
+
+static int flush_batch(struct source *s)
+{
+	struct chan *c = &s->ch[s->next_ch];
+	int r;
+
+	if (!s->batch_count)
+		return 0;
+	put_u32(s->batch, s->batch_count);
+	put_u32(s->batch + 4, s->iteration);
+	throttle(s, s->batch_len + WIRE_HDR_SIZE);
+	r = chan_send(c, WIRE_PAGES, s->batch, s->batch_len, NULL, 0);
+	if (r)
+		return fail(s, r, "sending pages on channel %u: %s", c->index,
+			    strerror(-r));
+	s->batch_len = WIRE_PAGES_FIXED;
+	s->batch_count = 0;
+	s->next_ch = (s->next_ch + 1) % s->nr_ch;
+	return progress(s, false);
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	unsigned int i;
+
+	for (i = 0; i < WIRE_PAGE_SIZE / 8; i += 8) {
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
+		    w[i + 6] | w[i + 7])
+			return false;
+	}
+	return true;
+}
+
+static int send_page(struct source *s, uint64_t index, bool downtime)
+{
+	uint8_t *e, *page = kvmig_memmap_index_to_hva(s->map, index);
+	uint64_t gpa = 0, before;
+	bool zero;
+	int r;
+
+	if (s->batch_len + WIRE_PAGE_ENTRY_HDR + WIRE_PAGE_SIZE > BATCH_BYTES) {
+		r = flush_batch(s);
+		if (r)
+			return r;
+	}
+	kvmig_memmap_index_to_gpa(s->map, index, &gpa);
+	zero = page_is_zero(page);
+	e = s->batch + s->batch_len;
+	put_u64(e, gpa);
+	e[8] = zero ? WIRE_ENC_ZERO : WIRE_ENC_RAW;
+	e[9] = 0;
+	put_u16(e + 10, 0);
+	put_u32(e + 12, zero ? 0 : WIRE_PAGE_SIZE);
+	if (!zero)
+		memcpy(e + WIRE_PAGE_ENTRY_HDR, page, WIRE_PAGE_SIZE);
+	before = s->batch_len;
+	s->batch_len += WIRE_PAGE_ENTRY_HDR + (zero ? 0 : WIRE_PAGE_SIZE);
+	s->batch_count++;
+	if (zero) {
+		s->st->ram.duplicate++;
+	} else {
+		s->st->ram.normal++;
+		s->st->ram.normal_bytes += WIRE_PAGE_SIZE;
+	}
+	if (downtime)
+		s->st->ram.downtime_bytes += s->batch_len - before;
+	else
+		s->st->ram.precopy_bytes += s->batch_len - before;
+	return 0;
+}
+
+/* One pass over the pages set in s->bm; returns pages sent or -errno. */
+static int64_t send_pass(struct source *s, bool downtime)
+{
+	uint64_t first, i, sent = 0;
+	int r;
+
+	for (first = 0; first < s->pages; first += CHUNK_PAGES) {
+		uint64_t n = s->pages - first < CHUNK_PAGES ? s->pages - first :
+			     CHUNK_PAGES;
+
+		/* re-arm exactly the pages we are about to read */
+		r = kvmig_dirty_rearm(s->dirty, s->bm, first, n);
+		if (r)
+			return fail(s, r, "re-arming dirty tracking: %s", strerror(-r));
+		for (i = first; i < first + n; i++) {
+			if (!kvmig_bitmap_test(s->bm, i))
+				continue;
+			r = send_page(s, i, downtime);
+			if (r)
+				return r;
+			sent++;
+			s->st->ram.remaining -= s->st->ram.remaining >= WIRE_PAGE_SIZE ?
+						WIRE_PAGE_SIZE : s->st->ram.remaining;
+		}
+	}
+	r = flush_batch(s);
+	if (r)
+		return r;
+	for (i = 0; i < s->nr_ch; i++) {
+		uint8_t p[16];
+
+		put_u32(p, s->iteration);
+		put_u32(p + 4, 0);
+		put_u64(p + 8, s->ch[i].tx_seq);
+		r = chan_send(&s->ch[i], WIRE_ITER_END, p, sizeof(p), NULL, 0);
+		if (r)
+			return fail(s, r, "ending pass %u on channel %u: %s",
+				    s->iteration, s->ch[i].index, strerror(-r));
+	}
+	s->st->ram.iterations++;
+	s->iteration++;
+	return (int64_t)sent;
+}
+
+static int sync_dirty(struct source *s, int64_t *n)
+{
+	*n = kvmig_dirty_sync(s->dirty, s->bm);
+	if (*n < 0)
+		return fail(s, (int)*n, "dirty sync: %s", strerror((int)-*n));
+	s->st->ram.dirty_sync_count++;
+	return 0;
+}
+
+static int vmm_cmd(struct source *s, const char *cmd)
+{
+	int r = kvmig_vmm_request(s->vmm, cmd, NULL, NULL, NULL, 0, NULL);
+
+	if (r)
+		return fail(s, r, "VMM %s: %s", cmd, kvmig_vmm_last_error(s->vmm));
+	return 0;
+}
+
+/* Wait for @type (or the destination's refusal) on channel 0. */
+static int expect(struct source *s, uint8_t type, uint32_t len)
+{
+	struct chan *c = &s->ch[0];
+	struct wire_hdr h;
+	char err[512];
+	int r = chan_recv(c, &h, err, sizeof(err));
+
+	if (r)
+		return fail(s, r, "waiting for %s: %s", wire_type_name(type), err);
+	if (h.type == WIRE_ERROR) {
+		char msg[WIRE_MAX_ERROR_MSG + 1];
+
+		r = chan_parse_error(&h, c->rx, msg, sizeof(msg));
+		return fail(s, r ? r : -EPROTO, "the destination refused: %s", msg);
+	}
+	if (h.type != type)
+		return fail(s, -EPROTO, "expected %s from the destination, got %s",
+			    wire_type_name(type), wire_type_name(h.type));
+	if (h.len != len)
+		return fail(s, -EBADMSG, "%s frame: %u bytes, expected %u",
+			    wire_type_name(type), h.len, len);
+	return 0;
+}
+
+static int handshake(struct source *s, const char *host, const char *port)
+{
+	struct wire_hello *h = calloc(1, sizeof(*h));
+	uint8_t *buf = NULL;
+	char err[512];
+	uint64_t session;
+	unsigned int i;
+	int r = -ENOMEM;
+
+	if (!h)
+		return fail(s, -ENOMEM, "out of memory");
+	session = kvmig_now_ns() ^ ((uint64_t)getpid() << 32);
+	for (i = 0; i < s->nr_ch; i++) {
+		int fd = tcp_connect(host, port, s->o.timeout_ms, err, sizeof(err));
+
+		if (fd < 0) {
+			r = fail(s, fd, "channel %u: %s", i, err);
+			goto out;
+		}
+		r = chan_init(&s->ch[i], fd, (uint16_t)i, s->o.timeout_ms);
+		if (r) {
+			close(fd);
+			r = fail(s, r, "channel %u: out of memory", i);
+			goto out;
+		}
+		if (i == 0) {
+			h->page_size = WIRE_PAGE_SIZE;
+			h->nr_slots = (uint16_t)kvmig_memmap_nr_slots(s->map);
+			h->nr_channels = (uint16_t)s->nr_ch;
+			h->session = session;
+			h->codecs = WIRE_CODECS_V1;
+			h->flags = s->o.verify ? WIRE_HELLO_VERIFY : 0;
+			h->ram_bytes = kvmig_memmap_bytes(s->map);
+			for (unsigned int k = 0; k < h->nr_slots; k++) {
+				const struct kvmig_slot *sl = kvmig_memmap_slot(s->map, k);
+
+				h->slots[k] = (struct wire_slot){ sl->id, sl->gpa, sl->size };
+			}
+			buf = malloc(wire_hello_size(h));
+			if (!buf) {
+				r = fail(s, -ENOMEM, "out of memory");
+				goto out;
+			}
+			wire_put_hello(buf, h);
+			r = chan_send(&s->ch[0], WIRE_HELLO, buf,
+				      (uint32_t)wire_hello_size(h), NULL, 0);
+			if (!r)
+				r = expect(s, WIRE_HELLO_ACK, 8);
+			if (r) {
+				if (!s->st->error[0])
+					fail(s, r, "sending HELLO: %s", strerror(-r));
+				goto out;
+			}
+		} else {
+			uint8_t p[16];
+
+			put_u64(p, session);
+			put_u16(p + 8, (uint16_t)i);
+			put_u16(p + 10, 0);
+			put_u32(p + 12, 0);
+			r = chan_send(&s->ch[i], WIRE_CHANNEL, p, sizeof(p), NULL, 0);
+			if (r) {
+				r = fail(s, r, "channel %u: %s", i, strerror(-r));
+				goto out;
+			}
+		}
+	}
+	r = 0;
+out:
+	free(buf);
+	free(h);
+	return r;
+}
+
+static int send_device_state(struct source *s)
+{
+	char *state = NULL;
+	int r = kvmig_vmm_request(s->vmm, "get-device-state", NULL, &state, NULL,
+				  0, NULL);
+
+	if (r)
+		return fail(s, r, "VMM get-device-state: %s",
+			    kvmig_vmm_last_error(s->vmm));
+	if (strlen(state) > WIRE_MAX_PAYLOAD) {
+		free(state);
+		return fail(s, -E2BIG, "device state larger than a frame");
+	}
+	throttle(s, strlen(state));
+	r = chan_send(&s->ch[0], WIRE_DEVICE_STATE, state, (uint32_t)strlen(state),
+		      NULL, 0);
+	s->st->ram.downtime_bytes += strlen(state);
+	free(state);
+	return r ? fail(s, r, "sending the device state: %s", strerror(-r)) : 0;
+}
+
+/* Hashes of every page, in page-index order, in VERIFY frames. */
+static int send_hashes(struct source *s)
+{
+	const uint32_t per = (WIRE_MAX_PAYLOAD - 16) / 8;
+	uint8_t *buf = malloc(16 + (size_t)per * 8);
+	uint64_t first;
+	int r = 0;
+
+	if (!buf)
+		return fail(s, -ENOMEM, "out of memory");
+	for (first = 0; first < s->pages && !r; first += per) {
+		uint32_t n = (uint32_t)(s->pages - first < per ? s->pages - first : per);
+		uint32_t i;
+
+		put_u64(buf, first);
+		put_u32(buf + 8, n);
+		put_u32(buf + 12, 0);
+		for (i = 0; i < n; i++)
+			put_u64(buf + 16 + i * 8, XXH3_64bits(
+				kvmig_memmap_index_to_hva(s->map, first + i),
+				WIRE_PAGE_SIZE));
+		throttle(s, 16 + (uint64_t)n * 8);
+		r = chan_send(&s->ch[0], WIRE_VERIFY, buf, 16 + n * 8, NULL, 0);
+	}
+	free(buf);
+	s->st->verify.pages = s->pages;
+	return r ? fail(s, r, "sending page hashes: %s", strerror(-r)) : 0;
+}
+
+static int wait_complete(struct source *s)
+{
+	const uint8_t *p = s->ch[0].rx;
+	int r = expect(s, WIRE_COMPLETE, 24);
+	uint32_t status;
+
+	if (r)
+		return r;
+	status = get_u32(p);
+	s->st->verify.done = s->o.verify;
+	s->st->verify.pages = get_u64(p + 8);
+	s->st->verify.mismatches = get_u64(p + 16);
+	if (status)
+		return fail(s, -(int)status, "the destination failed to complete: %s%s",
+			    strerror((int)status), s->st->verify.mismatches ?
+			    " (pages differ)" : "");
+	return 0;
+}
+
+static int run(struct source *s, const char *host, const char *port)
+{
+	uint64_t words = kvmig_bitmap_words(s->pages), t0, bytes0;
+	struct kvmig_dirty_opts dopts = {
+		.sz = sizeof(dopts), .backend = s->o.dirty_backend,
+		.print = s->log.fn, .print_opaque = s->log.opaque,
+	};
+	double bw = 0, bytes_per_page = WIRE_PAGE_SIZE;
+	int64_t sent, dirty = 0;
+	unsigned int i;
+	int r;
+
+	r = handshake(s, host, port);
+	if (r)
+		return r;
+	s->dirty = kvmig_dirty_remote_new(s->vmm, s->map, &dopts);
+	if (!s->dirty)
+		return fail(s, -errno, "dirty source: %s", strerror(errno));
+	r = kvmig_dirty_start(s->dirty);
+	if (r)
+		return fail(s, r, "starting dirty logging: %s",
+			    kvmig_vmm_last_error(s->vmm));
+	s->tracking = true;
+	snprintf(s->st->dirty_backend, sizeof(s->st->dirty_backend), "%s",
+		 kvmig_dirty_backend_name(kvmig_dirty_remote_backend(s->dirty)));
+	s->st->setup_time_ms = (kvmig_now_ns() - s->t_start) / 1000000;
+	snprintf(s->st->status, sizeof(s->st->status), "active");
+
+	/* pass 0: everything, whatever the first sync says */
+	r = sync_dirty(s, &dirty);
+	if (r)
+		return r;
+	for (i = 0; i < words; i++)
+		s->bm[i] = ~0ULL;
+	if (s->pages % 64)
+		s->bm[words - 1] = (1ULL << (s->pages % 64)) - 1;
+	s->st->ram.remaining = s->pages * WIRE_PAGE_SIZE;
+
+	for (;;) {
+		t0 = kvmig_now_ns();
+		bytes0 = wire_bytes(s);
+		sent = send_pass(s, false);
+		if (sent < 0)
+			return (int)sent;
+		{
+			double secs = (double)(kvmig_now_ns() - t0) / 1e9;
+			uint64_t b = wire_bytes(s) - bytes0;
+
+			if (secs > 0 && b) {
+				bw = (double)b / secs;
+				s->st->ram.mbps = bw * 8 / 1e6;
+				s->st->ram.pages_per_second = (uint64_t)((double)sent / secs);
+			}
+			if (sent)
+				bytes_per_page = (double)b / (double)sent;
+			memset(s->bm, 0, words * 8);
+			r = sync_dirty(s, &dirty);
+			if (r)
+				return r;
+			if (secs > 0)
+				s->st->ram.dirty_pages_rate = (uint64_t)((double)dirty / secs);
+		}
+		s->st->ram.remaining = (uint64_t)dirty * WIRE_PAGE_SIZE;
+		s->st->expected_downtime_ms = bw > 0 ?
+			(uint64_t)((double)dirty * bytes_per_page / bw * 1000) : 0;
+		r = progress(s, true);
+		if (r)
+			return r;
+		if (s->st->expected_downtime_ms <= s->o.downtime_limit_ms ||
+		    s->st->ram.iterations >= s->o.max_iterations)
+			break;
+	}
+
+	/* stop-and-copy */
+	{
+		uint64_t t_down = kvmig_now_ns();
+
+		r = vmm_cmd(s, "stop");
+		if (r)
+			return r;
+		s->paused = true;
+		r = sync_dirty(s, &dirty);	/* ORs into what is left */
+		if (r)
+			return r;
+		sent = send_pass(s, true);
+		if (sent < 0)
+			return (int)sent;
+		r = send_device_state(s);
+		if (!r && s->o.verify)
+			r = send_hashes(s);
+		for (i = 0; i < s->nr_ch && !r; i++) {
+			uint8_t p[16];
+
+			put_u32(p, s->iteration);
+			put_u32(p + 4, 0);
+			put_u64(p + 8, s->ch[i].tx_seq);
+			r = chan_send(&s->ch[i], WIRE_END, p, sizeof(p), NULL, 0);
+			if (r)
+				fail(s, r, "sending END on channel %u: %s", i,
+				     strerror(-r));
+		}
+		if (!r)
+			r = wait_complete(s);
+		s->st->downtime_ms = (kvmig_now_ns() - t_down) / 1000000;
+		s->st->ram.remaining = 0;
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void stats_init(struct kvmig_migration_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	snprintf(st->status, sizeof(st->status), "setup");
+}
+
+KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host,
+			       const char *port,
+			       const struct kvmig_migrate_opts *opts,
+			       struct kvmig_migration_stats *stats)
+{
+	struct source s = { 0 };
+	unsigned int i;
+	int r;
+
+	stats_init(stats);
+	s.vmm = vmm;
+	s.st = stats;
+	s.log.fn = OPTS_GET(opts, print, NULL);
+	s.log.opaque = OPTS_GET(opts, print_opaque, NULL);
+	s.o.channels = OPTS_GET(opts, channels, 0) ?: 2;
+	s.o.max_bandwidth = OPTS_GET(opts, max_bandwidth, 0);
+	s.o.downtime_limit_ms = OPTS_GET(opts, downtime_limit_ms, 0) ?: 300;
+	s.o.max_iterations = OPTS_GET(opts, max_iterations, 0) ?: 30;
+	s.o.dirty_backend = OPTS_GET(opts, dirty_backend, KVMIG_DIRTY_AUTO);
+	s.o.verify = OPTS_GET(opts, verify, false);
+	s.o.timeout_ms = OPTS_GET(opts, timeout_ms, 0) ?: 30000;
+	s.o.progress = OPTS_GET(opts, progress, NULL);
+	s.o.progress_opaque = OPTS_GET(opts, progress_opaque, NULL);
+	s.t_start = s.t_progress = s.t_tokens = kvmig_now_ns();
+	if (!vmm || !host || !port || s.o.channels > WIRE_MAX_CHANNELS) {
+		snprintf(stats->status, sizeof(stats->status), "failed");
+		return fail(&s, -EINVAL, "bad arguments (channels 1..%u)",
+			    WIRE_MAX_CHANNELS);
+	}
+	s.nr_ch = s.o.channels;
+	stats->channels = s.nr_ch;
+	s.ch = calloc(s.nr_ch, sizeof(*s.ch));
+	s.batch = malloc(BATCH_BYTES);
+	for (i = 0; s.ch && i < s.nr_ch; i++)
+		s.ch[i].fd = -1;
+	s.map = kvmig_vmm_map_memory(vmm);
+	if (!s.ch || !s.batch || !s.map) {
+		r = fail(&s, s.map ? -ENOMEM : -errno, "%s", s.map ? "out of memory" :
+			 "mapping the guest RAM from the VMM");
+		goto out;
+	}
+	s.pages = kvmig_memmap_pages(s.map);
+	stats->ram.total = kvmig_memmap_bytes(s.map);
+	s.bm = calloc(kvmig_bitmap_words(s.pages), 8);
+	if (!s.bm) {
+		r = fail(&s, -ENOMEM, "out of memory");
+		goto out;
+	}
+	s.batch_len = WIRE_PAGES_FIXED;
+	r = run(&s, host, port);
+out:
+	if (r && s.ch && s.ch[0].fd >= 0)
+		chan_send_error(&s.ch[0], r, stats->error);	/* best effort */
+	if (r && s.paused) {
+		/* never leave the guest stopped for a migration that failed */
+		if (kvmig_vmm_request(vmm, "cont", NULL, NULL, NULL, 0, NULL))
+			pr_err(&s.log, "could not resume the VM: %s",
+			       kvmig_vmm_last_error(vmm));
+	}
+	if (s.tracking)
+		kvmig_dirty_stop(s.dirty);
+	kvmig_dirty_free(s.dirty);
+	for (i = 0; s.ch && i < s.nr_ch; i++)
+		chan_fini(&s.ch[i]);
+	stats->ram.transferred = 0;
+	for (i = 0; s.ch && i < s.nr_ch; i++)
+		stats->ram.transferred += s.ch[i].bytes_sent;
+	stats->total_time_ms = (kvmig_now_ns() - s.t_start) / 1000000;
+	snprintf(stats->status, sizeof(stats->status), "%s", !r ? "completed" :
+		 r == -ECANCELED ? "cancelled" : "failed");
+	if (s.o.progress)
+		s.o.progress(stats, s.o.progress_opaque);
+	free(s.ch);
+	free(s.batch);
+	free(s.bm);
+	kvmig_memmap_free(s.map);
+	return r;
+}

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * Encoding and strict parsing of the migration stream (wire.h).  The
+ * parsers check every length against the protocol maximum and the bytes
+ * left before anything is used, every reserved field for zero, and name
+ * the frame and field in their error message.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "wire.h"
+
+static const char *const type_names[] = {
+	[WIRE_HELLO] = "HELLO",
+	[WIRE_HELLO_ACK] = "HELLO_ACK",
+	[WIRE_CHANNEL] = "CHANNEL",
+	[WIRE_PAGES] = "PAGES",
+	[WIRE_ITER_END] = "ITER_END",
+	[WIRE_DEVICE_STATE] = "DEVICE_STATE",
+	[WIRE_VERIFY] = "VERIFY",
+	[WIRE_END] = "END",
+	[WIRE_COMPLETE] = "COMPLETE",
+	[WIRE_ERROR] = "ERROR",
+};
+
+const char *wire_type_name(unsigned int type)
+{
+	if (type && type <= WIRE_TYPE_MAX)
+		return type_names[type];
+	return "unknown";
+}
+
+void wire_put_hdr(uint8_t *buf, const struct wire_hdr *h)
+{
+	put_u32(buf, WIRE_MAGIC);
+	buf[4] = WIRE_VERSION;
+	buf[5] = h->type;
+	put_u16(buf + 6, h->flags);
+	put_u32(buf + 8, h->len);
+	put_u16(buf + 12, h->channel);
+	put_u16(buf + 14, 0);
+	put_u64(buf + 16, h->seq);
+}
+
+int wire_get_hdr(const uint8_t *buf, struct wire_hdr *h, char *err,
+		 size_t errlen)
+{
+	uint32_t magic = get_u32(buf);
+
+	if (magic != WIRE_MAGIC) {
+		snprintf(err, errlen, "frame header: magic 0x%08x is not KVMF "
+			 "(not a kvmig stream)", magic);
+		return -EBADMSG;
+	}
+	if (buf[4] != WIRE_VERSION) {
+		snprintf(err, errlen, "frame header: version %u, this kvmig speaks "
+			 "version %u", buf[4], WIRE_VERSION);
+		return -EPROTO;
+	}
+	h->type = buf[5];
+	h->flags = get_u16(buf + 6);
+	h->len = get_u32(buf + 8);
+	h->channel = get_u16(buf + 12);
+	h->seq = get_u64(buf + 16);
+	if (!h->type || h->type > WIRE_TYPE_MAX) {
+		snprintf(err, errlen, "frame header: unknown frame type %u", h->type);
+		return -EBADMSG;
+	}
+	if (h->flags) {
+		snprintf(err, errlen, "%s frame: flags 0x%x, none are defined",
+			 wire_type_name(h->type), h->flags);
+		return -EBADMSG;
+	}
+	if (get_u16(buf + 14)) {
+		snprintf(err, errlen, "%s frame: reserved header field is 0x%x, "
+			 "must be 0", wire_type_name(h->type), get_u16(buf + 14));
+		return -EBADMSG;
+	}
+	if (h->len > WIRE_MAX_PAYLOAD) {
+		snprintf(err, errlen, "%s frame: length %u exceeds the maximum %u",
+			 wire_type_name(h->type), h->len, WIRE_MAX_PAYLOAD);
+		return -EBADMSG;
+	}
+	if (h->channel >= WIRE_MAX_CHANNELS) {
+		snprintf(err, errlen, "%s frame: channel %u, at most %u channels",
+			 wire_type_name(h->type), h->channel, WIRE_MAX_CHANNELS);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+size_t wire_hello_size(const struct wire_hello *h)
+{
+	return WIRE_HELLO_FIXED + (size_t)h->nr_slots * WIRE_HELLO_SLOT;
+}
+
+void wire_put_hello(uint8_t *b, const struct wire_hello *h)
+{
+	unsigned int i;
+
+	put_u32(b, h->page_size);
+	put_u16(b + 4, h->nr_slots);
+	put_u16(b + 6, h->nr_channels);
+	put_u64(b + 8, h->session);
+	put_u32(b + 16, h->codecs);
+	put_u32(b + 20, h->flags);
+	put_u64(b + 24, h->ram_bytes);
+	for (i = 0; i < h->nr_slots; i++) {
+		uint8_t *s = b + WIRE_HELLO_FIXED + i * WIRE_HELLO_SLOT;
+
+		put_u32(s, h->slots[i].id);
+		put_u32(s + 4, 0);
+		put_u64(s + 8, h->slots[i].gpa);
+		put_u64(s + 16, h->slots[i].size);
+	}
+}
+
+int wire_get_hello(const uint8_t *p, uint32_t len, struct wire_hello *h,
+		   char *err, size_t errlen)
+{
+	uint64_t total = 0;
+	unsigned int i;
+
+	if (len < WIRE_HELLO_FIXED) {
+		snprintf(err, errlen, "HELLO frame: %u bytes, the fixed part needs %u",
+			 len, WIRE_HELLO_FIXED);
+		return -EBADMSG;
+	}
+	h->page_size = get_u32(p);
+	h->nr_slots = get_u16(p + 4);
+	h->nr_channels = get_u16(p + 6);
+	h->session = get_u64(p + 8);
+	h->codecs = get_u32(p + 16);
+	h->flags = get_u32(p + 20);
+	h->ram_bytes = get_u64(p + 24);
+	if (h->page_size != WIRE_PAGE_SIZE) {
+		snprintf(err, errlen, "HELLO frame: page_size %u, only %u is supported",
+			 h->page_size, WIRE_PAGE_SIZE);
+		return -EPROTO;
+	}
+	if (!h->nr_slots || h->nr_slots > WIRE_MAX_SLOTS) {
+		snprintf(err, errlen, "HELLO frame: nr_slots %u, must be 1..%u",
+			 h->nr_slots, WIRE_MAX_SLOTS);
+		return -EBADMSG;
+	}
+	if (!h->nr_channels || h->nr_channels > WIRE_MAX_CHANNELS) {
+		snprintf(err, errlen, "HELLO frame: nr_channels %u, must be 1..%u",
+			 h->nr_channels, WIRE_MAX_CHANNELS);
+		return -EBADMSG;
+	}
+	if (h->flags & ~WIRE_HELLO_FLAGS) {
+		snprintf(err, errlen, "HELLO frame: unknown flags 0x%x",
+			 h->flags & ~WIRE_HELLO_FLAGS);
+		return -EPROTO;
+	}
+	if (len != wire_hello_size(h)) {
+		snprintf(err, errlen, "HELLO frame: %u bytes, %u slots need %zu",
+			 len, h->nr_slots, wire_hello_size(h));
+		return -EBADMSG;
+	}
+	for (i = 0; i < h->nr_slots; i++) {
+		const uint8_t *s = p + WIRE_HELLO_FIXED + i * WIRE_HELLO_SLOT;
+		struct wire_slot *sl = &h->slots[i];
+
+		sl->id = get_u32(s);
+		sl->gpa = get_u64(s + 8);
+		sl->size = get_u64(s + 16);
+		if (get_u32(s + 4)) {
+			snprintf(err, errlen, "HELLO frame: slot %u: reserved field "
+				 "is not 0", i);
+			return -EBADMSG;
+		}
+		if (!sl->size || sl->size % WIRE_PAGE_SIZE || sl->gpa % WIRE_PAGE_SIZE ||
+		    sl->gpa + sl->size < sl->gpa) {
+			snprintf(err, errlen, "HELLO frame: slot %u (id %u): gpa 0x%llx "
+				 "size 0x%llx is not a page-aligned range", i, sl->id,
+				 (unsigned long long)sl->gpa,
+				 (unsigned long long)sl->size);
+			return -EBADMSG;
+		}
+		total += sl->size;
+	}
+	if (total != h->ram_bytes) {
+		snprintf(err, errlen, "HELLO frame: ram_bytes %llu, the slots add up "
+			 "to %llu", (unsigned long long)h->ram_bytes,
+			 (unsigned long long)total);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int wire_pages_begin(struct wire_pages_iter *it, const uint8_t *p, uint32_t len,
+		     char *err, size_t errlen)
+{
+	if (len < WIRE_PAGES_FIXED) {
+		snprintf(err, errlen, "PAGES frame: %u bytes, the fixed part needs %u",
+			 len, WIRE_PAGES_FIXED);
+		return -EBADMSG;
+	}
+	it->p = p;
+	it->len = len;
+	it->off = WIRE_PAGES_FIXED;
+	it->count = get_u32(p);
+	it->iteration = get_u32(p + 4);
+	it->index = 0;
+	/* every entry takes at least its header: bound count before use */
+	if (it->count > (len - WIRE_PAGES_FIXED) / WIRE_PAGE_ENTRY_HDR) {
+		snprintf(err, errlen, "PAGES frame: count %u entries cannot fit in "
+			 "%u bytes", it->count, len);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int wire_pages_next(struct wire_pages_iter *it, struct wire_page *pg,
+		    char *err, size_t errlen)
+{
+	const uint8_t *e;
+
+	if (it->index == it->count) {
+		if (it->off != it->len) {
+			snprintf(err, errlen, "PAGES frame: %u bytes of trailing "
+				 "garbage after %u entries", it->len - it->off,
+				 it->count);
+			return -EBADMSG;
+		}
+		return 0;
+	}
+	if (it->len - it->off < WIRE_PAGE_ENTRY_HDR) {
+		snprintf(err, errlen, "PAGES frame: entry %u: header truncated "
+			 "(%u bytes left)", it->index, it->len - it->off);
+		return -EBADMSG;
+	}
+	e = it->p + it->off;
+	pg->gpa = get_u64(e);
+	pg->encoding = e[8];
+	pg->len = get_u32(e + 12);
+	if (e[9] || get_u16(e + 10)) {
+		snprintf(err, errlen, "PAGES frame: entry %u: reserved field is "
+			 "not 0", it->index);
+		return -EBADMSG;
+	}
+	if (pg->gpa % WIRE_PAGE_SIZE) {
+		snprintf(err, errlen, "PAGES frame: entry %u: gpa 0x%llx is not page "
+			 "aligned", it->index, (unsigned long long)pg->gpa);
+		return -EBADMSG;
+	}
+	if (pg->encoding >= WIRE_ENC_NR) {
+		snprintf(err, errlen, "PAGES frame: entry %u: unknown encoding %u",
+			 it->index, pg->encoding);
+		return -EPROTO;
+	}
+	if (pg->len > it->len - it->off - WIRE_PAGE_ENTRY_HDR) {
+		snprintf(err, errlen, "PAGES frame: entry %u: len %u overruns the "
+			 "frame (%u bytes left)", it->index, pg->len,
+			 it->len - it->off - WIRE_PAGE_ENTRY_HDR);
+		return -EBADMSG;
+	}
+	if ((pg->encoding == WIRE_ENC_ZERO && pg->len) ||
+	    (pg->encoding == WIRE_ENC_RAW && pg->len != WIRE_PAGE_SIZE)) {
+		snprintf(err, errlen, "PAGES frame: entry %u: len %u is wrong for "
+			 "encoding %s", it->index, pg->len,
+			 pg->encoding == WIRE_ENC_ZERO ? "zero" : "raw");
+		return -EBADMSG;
+	}
+	pg->data = e + WIRE_PAGE_ENTRY_HDR;
+	it->off += WIRE_PAGE_ENTRY_HDR + pg->len;
+	it->index++;
+	return 1;
+}
