@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -352,4 +353,70 @@ int test_run(const char *const *argv, char *out, size_t outlen)
 	close(pipefd[0]);
 	TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid");
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+pid_t test_spawn(const char *const *argv, const char *logfile)
+{
+	pid_t pid = fork();
+
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+int test_wait(pid_t pid, int timeout_s)
+{
+	uint64_t deadline = test_now_ns() + (uint64_t)timeout_s * 1000000000ULL;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		TEST_ASSERT(r >= 0, "waitpid %d", pid);
+		if (r == pid)
+			break;
+		if (test_now_ns() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return 124;
+		}
+		msleep(20);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+const char *test_free_port(void)
+{
+	static char buf[16];
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	TEST_ASSERT(fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
+		    !getsockname(fd, (struct sockaddr *)&a, &len), "free port");
+	snprintf(buf, sizeof(buf), "%u", ntohs(a.sin_port));
+	close(fd);
+	return buf;
+}
+
+const char *test_slurp(const char *path)
+{
+	static char buf[65536];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return buf;
 }

@@ -82,6 +82,15 @@ int64_t json_path_int(json_t *o, const char *path);
 /* Run a program to completion, capturing stdout+stderr; returns exit code. */
 int test_run(const char *const *argv, char *out, size_t outlen);
 
+/* Start a program with stdout+stderr to @logfile; returns its pid. */
+pid_t test_spawn(const char *const *argv, const char *logfile);
+/* Wait for @pid up to @timeout_s (then SIGKILL); returns its exit code. */
+int test_wait(pid_t pid, int timeout_s);
+/* A TCP port on 127.0.0.1 that was free a moment ago, as a string. */
+const char *test_free_port(void);
+/* Whole content of a file (static buffer, truncated at 64 KiB). */
+const char *test_slurp(const char *path);
+
 void msleep(unsigned int ms);
 uint64_t test_now_ns(void);
 
