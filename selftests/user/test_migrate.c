@@ -9,12 +9,18 @@
  *    guest then runs on and its self-check finds 0 bad pages;
  *  - a guest that dirties faster than a bandwidth-limited link still
  *    completes (forced after max-iterations) with the same proofs;
+ *  - an idle guest and a lightly dirtying one converge; a guest that can
+ *    never converge ends by the configured rule: forced switchover, or with
+ *    --no-force a clear failure;
  *  - failures leave the source guest running and the destination guest
- *    never started: a RAM layout the destination refuses, the destination
- *    killed mid-way (connection drop), a cancel from another shell, and a
- *    stream that is not kvmig at all.
+ *    never started: a RAM layout the destination refuses (before writing a
+ *    page), the connection cut by a proxy after N bytes at several points,
+ *    the destination killed, a cancel from another shell, and a stream that
+ *    is not kvmig at all.
  */
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -96,11 +102,15 @@ static int migrate(struct mig *m, const char *const *extra, json_t **out)
 	return rc;
 }
 
+/* Guest progress: main-loop iterations of every vCPU (idle ones too). */
 static int64_t pages_written(struct test_vm *vm)
 {
-	json_t *st = test_vm_cmd(vm, "query-stats");
-	int64_t n = json_path_int(st, "pages-written");
+	json_t *st = test_vm_cmd(vm, "query-stats"), *c;
+	int64_t n = 0;
+	size_t i;
 
+	json_array_foreach(json_object_get(st, "vcpus"), i, c)
+		n += json_integer_value(json_object_get(c, "loops"));
 	json_decref(st);
 	return n;
 }
@@ -169,7 +179,8 @@ static const char *const vm_args_ring[] = {
 
 /* A full migration that must succeed, with every proof. */
 static void migrate_ok(const char *name, const char *const *src_args,
-		       const char *const *dst_args, const char *const *extra)
+		       const char *const *dst_args, const char *const *extra,
+		       const char *switchover)
 {
 	struct mig m;
 	json_t *st, *r;
@@ -195,8 +206,11 @@ static void migrate_ok(const char *name, const char *const *src_args,
 					     "completed") &&
 			 json_path_int(st, "verify.mismatches") == 0 &&
 			 json_path_int(st, "verify.pages") ==
-			 json_path_int(st, "ram.total") / 4096,
-			 "%s: completed, switchover hashes of all pages match", name);
+			 json_path_int(st, "ram.total") / 4096 &&
+			 !strcmp(json_string_value(json_object_get(st, "switchover")) ?: "",
+				 switchover),
+			 "%s: completed (%s), switchover hashes of all pages match", name,
+			 switchover);
 	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming failed: %s", name,
 		    test_slurp(m.inc_log));
 
@@ -245,23 +259,69 @@ static void expect_failed(struct mig *m, json_t *st, int rc, const char *name,
 			 "%s: %s ('%s'), the source guest runs on", name, status, why);
 }
 
+/* XXH-free digest of a VM's RAM through its memfds (kept open by us). */
+struct ram_view {
+	int fds[10];
+	uint64_t size[10];
+	unsigned int nr;
+};
+
+static void ram_view_open(struct test_vm *vm, struct ram_view *v)
+{
+	json_t *r = test_vm_cmd_fds(vm, "get-fds", v->fds, 10, &v->nr);
+	unsigned int i;
+	char path[32];
+
+	v->nr--;	/* the VM fd comes last */
+	close(v->fds[v->nr]);
+	for (i = 0; i < v->nr; i++) {
+		snprintf(path, sizeof(path), "slots.%u.size", i);
+		v->size[i] = (uint64_t)json_path_int(r, path);
+	}
+	json_decref(r);
+}
+
+static uint64_t ram_digest(const struct ram_view *v)
+{
+	uint64_t h = 1469598103934665603ULL, off;
+	unsigned int i;
+
+	for (i = 0; i < v->nr; i++) {
+		const uint64_t *p = mmap(NULL, v->size[i], PROT_READ, MAP_SHARED,
+					 v->fds[i], 0);
+
+		TEST_ASSERT(p != MAP_FAILED, "mmap");
+		for (off = 0; off < v->size[i] / 8; off++)
+			h = (h ^ p[off]) * 1099511628211ULL;
+		munmap((void *)p, v->size[i]);
+	}
+	return h;
+}
+
 static void test_layout_mismatch(void)
 {
 	const char *const small[] = {
 		"--vcpus", "3", "--mem", "32M", "--slot", "16M,gap=32M", NULL,
 	};
+	struct ram_view v;
 	struct mig m;
+	uint64_t before;
 	json_t *st;
 	int rc;
 
 	start_vms(&m, vm_args, small);
+	ram_view_open(&m.dst, &v);
+	before = ram_digest(&v);
 	start_incoming(&m, false);
 	rc = migrate(&m, NULL, &st);
 	expect_failed(&m, st, rc, "layout mismatch", "failed", "HELLO frame: slot 0");
 	json_decref(st);
-	ksft_test_result(test_wait(m.inc, 30) == 1 && test_wait(m.dst.pid, 30) == 3,
-			 "layout mismatch: kvmig incoming fails, the destination VMM "
-			 "exits 3 without running the guest");
+	ksft_test_result(test_wait(m.inc, 30) == 1 && test_wait(m.dst.pid, 30) == 3 &&
+			 ram_digest(&v) == before,
+			 "layout mismatch: refused before any page was written, the "
+			 "destination VMM exits 3 without running the guest");
+	for (unsigned int i = 0; i < v.nr; i++)
+		close(v.fds[i]);
 	close(m.dst.ctl);
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
 }
@@ -348,6 +408,203 @@ static void test_cancel(void)
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
 }
 
+/*
+ * A TCP proxy between source and destination that forwards every
+ * connection both ways and cuts them all once @cut bytes went from the
+ * source to the destination (over all channels together).
+ */
+struct proxy {
+	int lfd;
+	char port[16];		/* where the proxy listens */
+	const char *to;		/* destination port */
+	uint64_t cut;
+	uint64_t fwd;		/* under lock */
+	bool stop;		/* under lock */
+	pthread_mutex_t lock;
+	int fds[64];		/* under lock */
+	unsigned int nr;
+	pthread_t acceptor;
+	pthread_t pumps[64];
+	unsigned int nr_pumps;
+};
+
+struct pump {
+	struct proxy *p;
+	int from, to;
+	bool counted;
+};
+
+static void proxy_cut_all(struct proxy *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nr; i++)
+		shutdown(p->fds[i], SHUT_RDWR);
+}
+
+static void *pump_thread(void *arg)
+{
+	struct pump *pu = arg;
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(pu->from, buf, sizeof(buf)), w = 0;
+		bool cut = false;
+
+		if (n <= 0)
+			break;
+		pthread_mutex_lock(&pu->p->lock);
+		if (pu->counted) {
+			if (pu->p->fwd + (uint64_t)n >= pu->p->cut) {
+				n = (ssize_t)(pu->p->cut - pu->p->fwd);
+				cut = true;
+			}
+			pu->p->fwd += (uint64_t)n;
+		}
+		pthread_mutex_unlock(&pu->p->lock);
+		while (w < n) {
+			ssize_t k = write(pu->to, buf + w, (size_t)(n - w));
+
+			if (k <= 0)
+				break;
+			w += k;
+		}
+		if (cut) {
+			pthread_mutex_lock(&pu->p->lock);
+			proxy_cut_all(pu->p);
+			pthread_mutex_unlock(&pu->p->lock);
+			break;
+		}
+	}
+	shutdown(pu->to, SHUT_WR);
+	free(pu);
+	return NULL;
+}
+
+static void *accept_thread(void *arg)
+{
+	struct proxy *p = arg;
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	a.sin_port = htons((uint16_t)atoi(p->to));
+	for (;;) {
+		struct pollfd pf = { .fd = p->lfd, .events = POLLIN };
+		int c, d, k;
+		bool stop;
+
+		pthread_mutex_lock(&p->lock);
+		stop = p->stop;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			break;
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		c = accept(p->lfd, NULL, NULL);
+		if (c < 0)
+			continue;
+		d = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(d, (struct sockaddr *)&a, sizeof(a))) {
+			close(c);
+			close(d);
+			continue;
+		}
+		pthread_mutex_lock(&p->lock);
+		p->fds[p->nr++] = c;
+		p->fds[p->nr++] = d;
+		if (p->fwd >= p->cut)
+			proxy_cut_all(p);
+		pthread_mutex_unlock(&p->lock);
+		for (k = 0; k < 2; k++) {
+			struct pump *pu = malloc(sizeof(*pu));
+
+			*pu = (struct pump){ p, k ? d : c, k ? c : d, !k };
+			pthread_create(&p->pumps[p->nr_pumps++], NULL, pump_thread, pu);
+		}
+	}
+	return NULL;
+}
+
+static void proxy_start(struct proxy *p, const char *to, uint64_t cut)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->to = to;
+	p->cut = cut;
+	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	TEST_ASSERT(p->lfd >= 0 && !bind(p->lfd, (struct sockaddr *)&a, sizeof(a)) &&
+		    !listen(p->lfd, 16) &&
+		    !getsockname(p->lfd, (struct sockaddr *)&a, &len), "proxy listen");
+	snprintf(p->port, sizeof(p->port), "%u", ntohs(a.sin_port));
+	pthread_create(&p->acceptor, NULL, accept_thread, p);
+}
+
+static void proxy_stop(struct proxy *p)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	proxy_cut_all(p);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->acceptor, NULL);
+	for (i = 0; i < p->nr_pumps; i++)
+		pthread_join(p->pumps[i], NULL);
+	for (i = 0; i < p->nr; i++)
+		close(p->fds[i]);
+	close(p->lfd);
+}
+
+static void test_cut(uint64_t bytes)
+{
+	const char *const extra[] = { "--channels", "3", "--timeout", "10", NULL };
+	struct proxy px;
+	struct mig m;
+	char name[64], dst_port[16];
+	json_t *st;
+	int rc;
+
+	snprintf(name, sizeof(name), "connection cut after %llu bytes",
+		 (unsigned long long)bytes);
+	start_vms(&m, vm_args, vm_args);
+	start_incoming(&m, false);
+	snprintf(dst_port, sizeof(dst_port), "%s", m.port);
+	proxy_start(&px, dst_port, bytes);
+	snprintf(m.port, sizeof(m.port), "%s", px.port);	/* source -> proxy */
+	rc = migrate(&m, extra, &st);
+	expect_failed(&m, st, rc, name, "failed", "");
+	json_decref(st);
+	ksft_test_result(test_wait(m.inc, 30) == 1 && test_wait(m.dst.pid, 30) == 3,
+			 "%s: the destination never starts the guest", name);
+	proxy_stop(&px);
+	close(m.dst.ctl);
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
+}
+
+static void test_no_converge(void)
+{
+	const char *const extra[] = { "--max-bandwidth", "16M", "--max-iterations", "3",
+				      "--no-force", NULL };
+	struct mig m;
+	json_t *st;
+	int rc;
+
+	start_vms(&m, busy_args, busy_args);
+	start_incoming(&m, false);
+	rc = migrate(&m, extra, &st);
+	expect_failed(&m, st, rc, "cannot converge, --no-force", "failed",
+		      "did not converge");
+	json_decref(st);
+	ksft_test_result(test_wait(m.inc, 30) == 1 && test_wait(m.dst.pid, 30) == 3,
+			 "cannot converge, --no-force: the destination never starts the guest");
+	close(m.dst.ctl);
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
+}
+
 static void test_garbage_stream(void)
 {
 	struct mig m;
@@ -377,9 +634,20 @@ static void test_garbage_stream(void)
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
 }
 
+static const char *const idle_args[] = {
+	"--vcpus", "2", "--mem", "48M", "--slot", "16M,gap=32M", NULL,
+};
+
+static const char *const light_args[] = {
+	"--vcpus", "2", "--mem", "48M", "--slot", "16M,gap=32M",
+	"--workload", "0:dirty,rate=500p,ws=4M,pattern=random,data=text",
+	"--workload", "1:idle", NULL,
+};
+
 int main(void)
 {
-	const char *const clear3[] = { "--dirty-log", "clear", "--channels", "3",
+	const char *const plain[] = { "--verify", "--keep-vm", NULL };
+	const char *const clear4[] = { "--dirty-log", "clear", "--channels", "4",
 				       "--verify", "--keep-vm", NULL };
 	const char *const bitmap1[] = { "--dirty-log", "bitmap", "--channels", "1",
 					"--verify", "--keep-vm", NULL };
@@ -387,15 +655,28 @@ int main(void)
 				      NULL };
 	const char *const slow[] = { "--max-bandwidth", "16M", "--max-iterations", "4",
 				     "--verify", "--keep-vm", NULL };
+	/*
+	 * Within the HELLO, after the handshake, inside pass 0, and later;
+	 * this workload moves 4 to 11 MB, so every cut falls before its end.
+	 */
+	static const uint64_t cuts[] = { 10, 300, 64 << 10, 1 << 20, 3 << 20 };
+	unsigned int i;
 
+	signal(SIGPIPE, SIG_IGN);	/* the proxy writes to cut sockets */
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(4 * 3 + 2 + 2 + 3 + 2);
-	migrate_ok("clear, 3 channels", vm_args, vm_args, clear3);
-	migrate_ok("bitmap, 1 channel", vm_args, vm_args, bitmap1);
-	migrate_ok("ring, 2 channels", vm_args_ring, vm_args_ring, ring2);
-	migrate_ok("guest faster than a 16 MiB/s link", busy_args, busy_args, slow);
+	ksft_set_plan(6 * 3 + 2 + 2 * 5 + 2 + 2 + 3 + 2);
+	migrate_ok("idle guest", idle_args, idle_args, plain, "converged");
+	migrate_ok("light dirtying", light_args, light_args, plain, "converged");
+	migrate_ok("clear, 4 channels", vm_args, vm_args, clear4, "converged");
+	migrate_ok("bitmap, 1 channel", vm_args, vm_args, bitmap1, "converged");
+	migrate_ok("ring, 2 channels", vm_args_ring, vm_args_ring, ring2, "converged");
+	migrate_ok("guest faster than a 16 MiB/s link", busy_args, busy_args, slow,
+		   "forced");
 	test_layout_mismatch();
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+		test_cut(cuts[i]);
+	test_no_converge();
 	test_connection_drop();
 	test_cancel();
 	test_garbage_stream();

@@ -59,7 +59,7 @@ static void usage(FILE *f)
 "usage: kvmig migrate  --vm SOCK --to tcp:HOST:PORT [--channels N]\n"
 "                      [--max-bandwidth BYTES/s] [--downtime-limit MS]\n"
 "                      [--max-iterations N] [--dirty-log auto|bitmap|clear|ring]\n"
-"                      [--verify] [--keep-vm] [--json] [--timeout S]\n"
+"                      [--verify] [--no-force] [--keep-vm] [--json] [--timeout S]\n"
 "       kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [--no-start]\n"
 "                      [--json] [--timeout S]\n"
 "       kvmig query    --vm SOCK\n"
@@ -202,10 +202,11 @@ static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
 	} else {
 		printf("status: %s%s%s\n", st->status, st->error[0] ? " — " : "",
 		       st->error);
-		printf("total-time: %llu ms, setup-time: %llu ms, downtime: %llu ms\n",
+		printf("total-time: %llu ms, setup-time: %llu ms, downtime: %llu ms%s%s\n",
 		       (unsigned long long)st->total_time_ms,
 		       (unsigned long long)st->setup_time_ms,
-		       (unsigned long long)st->downtime_ms);
+		       (unsigned long long)st->downtime_ms,
+		       st->switchover[0] ? ", switchover: " : "", st->switchover);
 		printf("ram: total %llu MiB, transferred %.1f MiB, %llu pages with "
 		       "data, %llu zero pages, %llu passes, %llu syncs (%s)\n",
 		       (unsigned long long)(st->ram.total >> 20),
@@ -234,6 +235,7 @@ static int cmd_migrate(int argc, char **argv)
 		{ "max-iterations", required_argument, NULL, 'i' },
 		{ "dirty-log", required_argument, NULL, 'l' },
 		{ "verify", no_argument, NULL, 'V' },
+		{ "no-force", no_argument, NULL, 'F' },
 		{ "keep-vm", no_argument, NULL, 'k' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 'T' },
@@ -282,6 +284,7 @@ static int cmd_migrate(int argc, char **argv)
 				    "not '%s'", optarg);
 			break;
 		case 'V': mo.verify = true; break;
+		case 'F': mo.no_force = true; break;
 		case 'k': keep = true; break;
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;

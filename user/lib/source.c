@@ -501,9 +501,23 @@ static int run(struct source *s, const char *host, const char *port)
 		r = progress(s, true);
 		if (r)
 			return r;
-		if (s->st->expected_downtime_ms <= s->o.downtime_limit_ms ||
-		    s->st->ram.iterations >= s->o.max_iterations)
+		if (s->st->expected_downtime_ms <= s->o.downtime_limit_ms) {
+			snprintf(s->st->switchover, sizeof(s->st->switchover),
+				 "converged");
 			break;
+		}
+		if (s->st->ram.iterations >= s->o.max_iterations) {
+			if (s->o.no_force)
+				return fail(s, -ETIME, "did not converge: expected "
+					    "downtime %llu ms > limit %u ms after %u "
+					    "passes (dirtying %llu pages/s)",
+					    (unsigned long long)s->st->expected_downtime_ms,
+					    s->o.downtime_limit_ms, s->o.max_iterations,
+					    (unsigned long long)s->st->ram.dirty_pages_rate);
+			snprintf(s->st->switchover, sizeof(s->st->switchover),
+				 "forced");
+			break;
+		}
 	}
 
 	/* stop-and-copy */
@@ -568,6 +582,7 @@ KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host,
 	s.o.max_bandwidth = OPTS_GET(opts, max_bandwidth, 0);
 	s.o.downtime_limit_ms = OPTS_GET(opts, downtime_limit_ms, 0) ?: 300;
 	s.o.max_iterations = OPTS_GET(opts, max_iterations, 0) ?: 30;
+	s.o.no_force = OPTS_GET(opts, no_force, false);
 	s.o.dirty_backend = OPTS_GET(opts, dirty_backend, KVMIG_DIRTY_AUTO);
 	s.o.verify = OPTS_GET(opts, verify, false);
 	s.o.timeout_ms = OPTS_GET(opts, timeout_ms, 0) ?: 30000;

@@ -39,6 +39,8 @@ KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats
 		json_object_set_new(o, "verify", json_pack("{sI sI}",
 			"pages", (json_int_t)st->verify.pages,
 			"mismatches", (json_int_t)st->verify.mismatches));
+	if (st->switchover[0])
+		json_object_set_new(o, "switchover", json_string(st->switchover));
 	if (st->error[0])
 		json_object_set_new(o, "error-desc", json_string(st->error));
 	text = json_dumps(o, JSON_COMPACT);

@@ -354,6 +354,9 @@ struct kvmig_migration_stats {
 	} verify;
 	char dirty_backend[16];
 	uint32_t channels;
+	/* how stop-and-copy was reached: "converged" (expected downtime fit the
+	 * limit) or "forced" (max_iterations ran out); empty before */
+	char switchover[16];
 };
 
 /*
@@ -369,6 +372,8 @@ struct kvmig_migrate_opts {
 	uint64_t max_bandwidth;		/* wire bytes/s, 0 = unlimited */
 	uint32_t downtime_limit_ms;	/* default 300 */
 	uint32_t max_iterations;	/* passes before forcing, default 30 */
+	bool no_force;			/* not converged after max_iterations:
+					 * fail (-ETIME) instead of forcing */
 	enum kvmig_dirty_backend dirty_backend;	/* default auto */
 	bool verify;			/* hash every page on both sides */
 	int timeout_ms;			/* no progress for this long = failure,
@@ -385,7 +390,8 @@ struct kvmig_migrate_opts {
  * On failure the source VM runs on (if it was paused for switchover, it is
  * resumed), *stats says why, and the return value is a negative errno:
  * -ECONNREFUSED etc. from the network, -EPROTO/-EBADMSG for a stream the
- * destination refused or sent, -ECANCELED when cancelled, -ETIMEDOUT.
+ * destination refused or sent, -ECANCELED when cancelled, -ETIMEDOUT when
+ * the peer went silent, -ETIME when it did not converge and no_force.
  */
 int kvmig_migrate(struct kvmig_vmm *vmm, const char *host, const char *port,
 		  const struct kvmig_migrate_opts *opts,
