@@ -605,6 +605,72 @@ static void test_no_converge(void)
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
 }
 
+/*
+ * The source helper dies (SIGKILL) mid-migration: the VMM marks the
+ * migration failed, stops the dirty logging the helper started, and the
+ * guest runs on; a new migration of the same VM then succeeds.
+ */
+static void test_helper_killed(void)
+{
+	const char *const again[] = { "--verify", "--keep-vm", NULL };
+	struct mig m;
+	json_t *q, *st;
+	char to[64];
+	const char *argv[] = {
+		test_bin("kvmig"), "migrate", "--vm", NULL, "--to", to, "--json",
+		"--max-bandwidth", "4M", NULL,
+	};
+	pid_t pid;
+	int rc;
+
+	start_vms(&m, busy_args, busy_args);
+	start_incoming(&m, false);
+	snprintf(to, sizeof(to), "tcp:127.0.0.1:%s", m.port);
+	argv[0] = strdup(argv[0]);
+	argv[3] = m.src.sock;
+	pid = test_spawn(argv, m.mig_log);
+	msleep(1500);
+	kill(pid, SIGKILL);
+	test_wait(pid, 10);
+	free((void *)argv[0]);
+	msleep(200);
+	q = test_vm_cmd(&m.src, "query-migrate");
+	ksft_test_result(!strcmp(json_string_value(json_object_get(q, "status")), "failed") &&
+			 strstr(json_string_value(json_object_get(q, "error-desc")) ?: "",
+				"disconnected") && !strcmp(status_of(&m.src), "running"),
+			 "source helper killed: the VMM marks the migration failed, the guest runs");
+	json_decref(q);
+	test_wait(m.inc, 30);
+	test_wait(m.dst.pid, 30);
+	close(m.dst.ctl);
+
+	/* a fresh destination: the same source VM migrates fine now */
+	{
+		struct mig m2 = m;
+		const char *dargs[40];
+		unsigned int n = 0;
+
+		while (busy_args[n]) {
+			dargs[n] = busy_args[n];
+			n++;
+		}
+		dargs[n++] = "--incoming";
+		dargs[n] = NULL;
+		test_vm_start(&m2.dst, dargs);
+		snprintf(m2.port, sizeof(m2.port), "%s", test_free_port());
+		snprintf(m2.inc_log, sizeof(m2.inc_log), "%s/incoming.log", m2.dst.dir);
+		start_incoming(&m2, false);
+		rc = migrate(&m2, again, &st);
+		ksft_test_result(rc == 0 && st && json_path_int(st, "verify.mismatches") == 0,
+				 "... and a new migration of that VM completes (dirty logging "
+				 "was released)");
+		json_decref(st);
+		test_wait(m2.inc, 30);
+		TEST_ASSERT(test_vm_quit(&m2.dst) == 0, "destination exit");
+		TEST_ASSERT(test_vm_quit(&m2.src) == 0, "source exit");
+	}
+}
+
 static void test_garbage_stream(void)
 {
 	struct mig m;
@@ -665,7 +731,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);	/* the proxy writes to cut sockets */
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(6 * 3 + 2 + 2 * 5 + 2 + 2 + 3 + 2);
+	ksft_set_plan(6 * 3 + 2 + 2 * 5 + 2 + 2 + 2 + 3 + 2);
 	migrate_ok("idle guest", idle_args, idle_args, plain, "converged");
 	migrate_ok("light dirtying", light_args, light_args, plain, "converged");
 	migrate_ok("clear, 4 channels", vm_args, vm_args, clear4, "converged");
@@ -677,6 +743,7 @@ int main(void)
 	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
 		test_cut(cuts[i]);
 	test_no_converge();
+	test_helper_killed();
 	test_connection_drop();
 	test_cancel();
 	test_garbage_stream();

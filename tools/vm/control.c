@@ -11,6 +11,7 @@
  * Documentation/control-protocol.rst is the reference.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -201,13 +202,59 @@ static void cmd_verify(struct vm *vm, json_t *args, struct reply *r)
  * paused again; the guests hold still after checking (GUEST_CMD_CHECK_HOLD),
  * so nothing but the pages in flight at the pause changes meanwhile.
  */
+static bool migration_active(struct vm *vm)
+{
+	const char *st = json_string_value(json_object_get(vm->migration, "status"));
+
+	return st && (!strcmp(st, "active") || !strcmp(st, "setup"));
+}
+
+/*
+ * Client @c is gone.  If it was a migration helper in the middle of its
+ * work, undo what only it would have undone.
+ */
+static void client_gone(struct vm *vm, void *c)
+{
+	if (vm->migration_owner == c && migration_active(vm)) {
+		fprintf(stderr, "kvmig-vm: the migration helper went away during "
+			"the migration: marking it failed\n");
+		json_object_set_new(vm->migration, "status", json_string("failed"));
+		json_object_set_new(vm->migration, "error-desc",
+				    json_string("the migration helper disconnected"));
+		vm->migration_cancel = false;
+		if (vm->pause_owner == c) {
+			fprintf(stderr, "kvmig-vm: resuming the guest it paused\n");
+			vm->pause_owner = NULL;
+			cpu_resume_all(vm);
+		}
+	}
+	if (vm->dirty_owner == c && vm->dirty_on) {
+		fprintf(stderr, "kvmig-vm: the client that started dirty logging "
+			"went away: stopping it\n");
+		kvmig_dirty_stop(vm->dirty);
+		vm->dirty_on = false;
+	}
+	if (vm->dirty_owner == c)
+		vm->dirty_owner = NULL;
+	if (vm->pause_owner == c)
+		vm->pause_owner = NULL;
+	if (vm->migration_owner == c)
+		vm->migration_owner = NULL;
+}
+
 static void cmd_guest_check(struct vm *vm, json_t *args, struct reply *r)
 {
-	(void)args;
 	bool was_paused = vm_is_paused(vm);
 	uint64_t pages, bad;
 	int err;
 
+	(void)args;
+	if (vm->incoming && !vm->ever_ran) {
+		/* running it now would break the migration it waits for */
+		reply_error(r, "GenericError", "guest-check: the guest has not run "
+			    "yet (waiting for an incoming migration)");
+		return;
+	}
 	err = cpu_guest_check(vm, was_paused, &pages, &bad);
 	if (err) {
 		reply_error(r, "GenericError", "the guest did not answer the "
@@ -241,6 +288,8 @@ static void cmd_query_status(struct vm *vm, json_t *args, struct reply *r)
 static void cmd_stop(struct vm *vm, json_t *args, struct reply *r)
 {
 	(void)args;
+	if (!vm_is_paused(vm))
+		vm->pause_owner = vm->cur_client;
 	cpu_pause_all(vm);
 	r->ret = json_object();
 }
@@ -248,6 +297,7 @@ static void cmd_stop(struct vm *vm, json_t *args, struct reply *r)
 static void cmd_cont(struct vm *vm, json_t *args, struct reply *r)
 {
 	(void)args;
+	vm->pause_owner = NULL;
 	cpu_resume_all(vm);
 	r->ret = json_object();
 }
@@ -328,9 +378,12 @@ static int dirty_bitmap_create(struct vm *vm)
 {
 	vm->dirty_bm_len = kvmig_bitmap_words(kvmig_memmap_pages(vm->mem)) *
 			   sizeof(uint64_t);
-	vm->dirty_bm_fd = memfd_create("kvmig-dirty-bitmap", MFD_CLOEXEC);
+	vm->dirty_bm_fd = memfd_create("kvmig-dirty-bitmap",
+					MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (vm->dirty_bm_fd < 0 ||
-	    ftruncate(vm->dirty_bm_fd, (off_t)vm->dirty_bm_len))
+	    ftruncate(vm->dirty_bm_fd, (off_t)vm->dirty_bm_len) ||
+	    fcntl(vm->dirty_bm_fd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
 		return -errno;
 	vm->dirty_bm = mmap(NULL, vm->dirty_bm_len, PROT_READ | PROT_WRITE,
 			    MAP_SHARED, vm->dirty_bm_fd, 0);
@@ -439,6 +492,7 @@ static void cmd_dirty_start(struct vm *vm, json_t *args, struct reply *r)
 		return;
 	}
 	vm->dirty_on = true;
+	vm->dirty_owner = vm->cur_client;
 	r->ret = json_pack("{ss ss sI sI sI}",
 			   "backend", kvmig_dirty_backend_name(kvmig_dirty_backend(d)),
 			   "reason", kvmig_dirty_reason(d),
@@ -532,6 +586,7 @@ static void cmd_dirty_stop(struct vm *vm, json_t *args, struct reply *r)
 	 */
 	err = kvmig_dirty_stop(vm->dirty);
 	vm->dirty_on = false;
+	vm->dirty_owner = NULL;
 	if (err) {
 		reply_error(r, "GenericError", "stopping dirty logging: %s",
 			    strerror(-err));
@@ -591,6 +646,7 @@ static void cmd_migrate_set_status(struct vm *vm, json_t *args, struct reply *r)
 	}
 	json_decref(vm->migration);
 	vm->migration = json_incref(st);
+	vm->migration_owner = vm->cur_client;
 	r->ret = json_pack("{sb}", "cancel", vm->migration_cancel);
 	/* a finished migration clears the cancel request for the next one */
 	if (json_is_string(json_object_get(st, "status")) &&
@@ -792,7 +848,9 @@ static bool client_process(struct vm *vm, struct client *c, bool *quit)
 			reply_error(&r, "GenericError", "request longer than %d "
 				    "bytes", CONTROL_MAX_LINE);
 		} else if (!blank) {
+			vm->cur_client = c;
 			dispatch(vm, c->buf, line_len, &r, &id);
+			vm->cur_client = NULL;
 		}
 		/* a reply that cannot be sent does not cancel a quit */
 		if ((!blank || r.err_class) && send_reply(c->fd, &r, id))
@@ -898,6 +956,7 @@ enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
 
 				for (j = 0; j < CONTROL_MAX_CLIENTS; j++) {
 					if (clients[j] == who[i]) {
+						client_gone(vm, who[i]);
 						close(who[i]->fd);
 						free(who[i]);
 						clients[j] = NULL;

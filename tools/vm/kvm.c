@@ -61,16 +61,20 @@ static int slot_create(struct vm *vm, uint32_t id, uint64_t gpa, uint64_t size)
 	s->id = id;
 	s->gpa = gpa;
 	s->size = size;
-	s->memfd = memfd_create(name, MFD_CLOEXEC);
+	s->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (s->memfd < 0) {
 		fprintf(stderr, "kvmig-vm: memfd_create for slot %u: %s\n", id,
 			strerror(errno));
 		return -errno;
 	}
-	if (ftruncate(s->memfd, (off_t)size)) {
+	/* sealed at its size: a peer we hand it to cannot shrink it under us */
+	if (ftruncate(s->memfd, (off_t)size) ||
+	    fcntl(s->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		int r = -errno;
+
 		fprintf(stderr, "kvmig-vm: cannot size slot %u to %llu bytes: %s\n",
 			id, (unsigned long long)size, strerror(errno));
-		return -errno;
+		return r;
 	}
 	s->hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_NORESERVE, s->memfd, 0);

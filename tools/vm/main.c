@@ -392,7 +392,10 @@ int main(int argc, char **argv)
 	pthread_mutex_lock(&vm.lock);
 	never_ran = !vm.ever_ran;
 	pthread_mutex_unlock(&vm.lock);
-	if (incoming && never_ran) {
+	if (incoming && never_ran &&
+	    !(json_is_string(json_object_get(vm.migration, "status")) &&
+	      !strcmp(json_string_value(json_object_get(vm.migration, "status")),
+		      "completed"))) {
 		/* the migration never completed: this guest must not run */
 		fprintf(stderr, "kvmig-vm: incoming migration did not complete; "
 			"the guest never ran\n");

@@ -144,6 +144,17 @@ struct vm {
 	/* migration status published by a helper; control thread only */
 	json_t *migration;
 	bool migration_cancel;
+
+	/*
+	 * Which control client (opaque) owns what, so that a helper that
+	 * dies (SIGKILL, crash) leaves no dirty logging on, no stale "active"
+	 * migration, and no guest paused for a switchover that will never
+	 * come.  Control thread only.
+	 */
+	void *cur_client;		/* the client whose request runs now */
+	void *dirty_owner;		/* started dirty logging */
+	void *pause_owner;		/* paused a running VM */
+	void *migration_owner;		/* publishes the migration status */
 };
 
 /* kvm.c */

@@ -58,10 +58,12 @@ static void usage(FILE *f)
 	fputs(
 "usage: kvmig migrate  --vm SOCK --to tcp:HOST:PORT [--channels N]\n"
 "                      [--max-bandwidth BYTES/s] [--downtime-limit MS]\n"
-"                      [--max-iterations N] [--dirty-log auto|bitmap|clear|ring]\n"
-"                      [--verify] [--no-force] [--keep-vm] [--json] [--timeout S]\n"
+"                      [--max-iterations N]\n"
+"                      [--dirty-log auto|bitmap|clear|ring|fastwp]\n"
+"                      [--verify] [--no-force] [--keep-vm] [--json] [--quiet]\n"
+"                      [--timeout S]\n"
 "       kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [--no-start]\n"
-"                      [--json] [--timeout S]\n"
+"                      [--json] [--quiet] [--timeout S]\n"
 "       kvmig query    --vm SOCK\n"
 "       kvmig cancel   --vm SOCK\n"
 "Sizes take K/M/G suffixes (binary); --max-bandwidth also accepts\n"
@@ -80,11 +82,26 @@ static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt,
 	exit(2);
 }
 
+/* A plain count: no suffixes. */
+static uint64_t parse_count(const char *opt, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-' || *end)
+		die("%s: '%s' is not a number", opt, s);
+	return v;
+}
+
+/* Bytes (K/M/G binary suffixes) or, for rates, Kbit/Mbit/Gbit. */
 static uint64_t parse_num(const char *opt, const char *s)
 {
 	char *end;
 	unsigned long long v;
 	double bits;
+	int shift = 0;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -95,13 +112,15 @@ static uint64_t parse_num(const char *opt, const char *s)
 		return (uint64_t)(bits / 8);
 	}
 	switch (*end) {
-	case 'K': case 'k': v <<= 10; end++; break;
-	case 'M': case 'm': v <<= 20; end++; break;
-	case 'G': case 'g': v <<= 30; end++; break;
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
 	}
 	if (*end)
 		die("%s: '%s' is not a number", opt, s);
-	return v;
+	if (v > (~0ULL >> shift))
+		die("%s: '%s' is too large", opt, s);
+	return v << shift;
 }
 
 /* "tcp:HOST:PORT" -> host, port (host may be empty: any) */
@@ -259,20 +278,20 @@ static int cmd_migrate(int argc, char **argv)
 		case 'v': vm = optarg; break;
 		case 't': to = optarg; break;
 		case 'c':
-			v = parse_num("--channels", optarg);
+			v = parse_count("--channels", optarg);
 			if (!v || v > 64)
 				die("--channels: 1..64, not %s", optarg);
 			mo.channels = (unsigned int)v;
 			break;
 		case 'b': mo.max_bandwidth = parse_num("--max-bandwidth", optarg); break;
 		case 'd':
-			v = parse_num("--downtime-limit", optarg);
+			v = parse_count("--downtime-limit", optarg);
 			if (!v || v > 3600000)
 				die("--downtime-limit: 1..3600000 ms, not %s", optarg);
 			mo.downtime_limit_ms = (uint32_t)v;
 			break;
 		case 'i':
-			v = parse_num("--max-iterations", optarg);
+			v = parse_count("--max-iterations", optarg);
 			if (!v || v > 100000)
 				die("--max-iterations: 1..100000, not %s", optarg);
 			mo.max_iterations = (uint32_t)v;
@@ -289,7 +308,7 @@ static int cmd_migrate(int argc, char **argv)
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;
 		case 'T':
-			v = parse_num("--timeout", optarg);
+			v = parse_count("--timeout", optarg);
 			if (!v || v > 86400)
 				die("--timeout: 1..86400 s, not %s", optarg);
 			mo.timeout_ms = (int)(v * 1000);
@@ -346,7 +365,7 @@ static int cmd_incoming(int argc, char **argv)
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;
 		case 'T':
-			v = parse_num("--timeout", optarg);
+			v = parse_count("--timeout", optarg);
 			if (!v || v > 86400)
 				die("--timeout: 1..86400 s, not %s", optarg);
 			io.timeout_ms = (int)(v * 1000);

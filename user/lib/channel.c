@@ -50,9 +50,11 @@ static int wait_fd(int fd, short events, int timeout_ms)
 	struct pollfd p = { .fd = fd, .events = events };
 	int r;
 
-	do {
-		r = poll(&p, 1, timeout_ms);
-	} while (r < 0 && errno == EINTR);
+	/*
+	 * A signal ends the wait with -EINTR rather than restarting it: the
+	 * caller (Ctrl-C in kvmig) may want to give up now.
+	 */
+	r = poll(&p, 1, timeout_ms);
 	if (r < 0)
 		return -errno;
 	return r ? 0 : -ETIMEDOUT;
@@ -283,6 +285,37 @@ int tcp_listen(const char *host, const char *port, char *err, size_t errlen)
 		snprintf(err, errlen, "listening on %s:%s: %s", host ? host : "*",
 			 port, strerror(-r));
 	return fd >= 0 ? fd : r;
+}
+
+/* Accept on @lfd, but fail if @watch becomes readable (closed, or data
+ * that is not ours to wait for) first. */
+int tcp_accept_watch(int lfd, int watch, int timeout_ms, char *err,
+		     size_t errlen)
+{
+	struct pollfd p[2] = {
+		{ .fd = lfd, .events = POLLIN }, { .fd = watch, .events = POLLIN },
+	};
+	int r, fd;
+
+	r = poll(p, 2, timeout_ms);
+	if (r <= 0) {
+		r = r ? -errno : -ETIMEDOUT;
+		snprintf(err, errlen, "waiting for the source's channels: %s",
+			 strerror(-r));
+		return r;
+	}
+	if (p[1].revents) {
+		snprintf(err, errlen, "channel 0 closed or spoke while the other "
+			 "channels were still connecting");
+		return -ECONNRESET;
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "accept: %s", strerror(errno));
+		return r;
+	}
+	return fd;
 }
 
 int tcp_accept(int lfd, int timeout_ms, char *err, size_t errlen)

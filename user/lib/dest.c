@@ -152,7 +152,9 @@ static int accept_channels(struct dest *d, int lfd)
 		struct chan tmp;
 		uint16_t idx = 0;
 
-		fd = tcp_accept(lfd, d->o.timeout_ms, err, sizeof(err));
+		/* channel 0 closing or refusing ends the wait at once */
+		fd = tcp_accept_watch(lfd, d->ch[0].c.fd, d->o.timeout_ms, err,
+				      sizeof(err));
 		if (fd < 0) {
 			r = refuse(d, fd, "%s", err);
 			goto out;
@@ -493,6 +495,7 @@ KVMIG_EXPORT int kvmig_incoming(struct kvmig_vmm *vmm, const char *host,
 out:
 	if (r && d.ch && d.ch[0].c.fd >= 0 && r != -ECONNRESET)
 		chan_send_error(&d.ch[0].c, r, stats->error);	/* best effort */
+	stats->ram.transferred = 0;
 	for (i = 0; d.ch && i < WIRE_MAX_CHANNELS; i++) {
 		stats->ram.transferred += d.ch[i].c.bytes_recv;
 		if (d.ch[i].c.rx)

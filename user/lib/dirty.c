@@ -149,6 +149,11 @@ static const struct kvmig_dirty_ops *pick_auto(const struct kvmig_kvm_desc *kvm,
 			 "manual protect", why_ring);
 		return &kvmig_dirty_clear_ops;
 	}
+	if (kvmig_dirty_bitmap_ops.probe(kvm, reason, len)) {
+		/* a VM with rings that cannot be used: say why not the ring */
+		snprintf(reason, len, "%s", why_ring);
+		return NULL;
+	}
 	snprintf(reason, len, "auto: bitmap; not ring: %s; not clear: %s",
 		 why_ring, why_clear);
 	return &kvmig_dirty_bitmap_ops;
@@ -177,7 +182,7 @@ kvmig_dirty_new(const struct kvmig_kvm_desc *kvm,
 		if (!kvmig_memmap_slot(kvm->mem, i)->hva)
 			return err_ptr(-EINVAL);
 	}
-	if (kvm->nr_vcpus && !kvm->vcpu_fds) {
+	if (OPTS_GET(kvm, nr_vcpus, 0) && !OPTS_GET(kvm, vcpu_fds, NULL)) {
 		pr_err(&log, "dirty source: %u vCPUs but no vCPU fds", kvm->nr_vcpus);
 		return err_ptr(-EINVAL);
 	}
@@ -185,7 +190,15 @@ kvmig_dirty_new(const struct kvmig_kvm_desc *kvm,
 	if (!d)
 		return NULL;
 	d->log = log;
-	d->kvm = *kvm;
+	/* fields after .mem only if the caller's struct has them */
+	d->kvm.sz = sizeof(d->kvm);
+	d->kvm.vm_fd = kvm->vm_fd;
+	d->kvm.mem = kvm->mem;
+	d->kvm.nr_vcpus = OPTS_GET(kvm, nr_vcpus, 0);
+	d->kvm.vcpu_fds = OPTS_GET(kvm, vcpu_fds, NULL);
+	d->kvm.ring_entries = OPTS_GET(kvm, ring_entries, 0);
+	d->kvm.kick_vcpus = OPTS_GET(kvm, kick_vcpus, NULL);
+	d->kvm.kick_opaque = OPTS_GET(kvm, kick_opaque, NULL);
 	d->mem = kvm->mem;
 	d->clear_chunk_pages = OPTS_GET(opts, clear_chunk_pages, 0);
 	if (!d->clear_chunk_pages)
@@ -196,19 +209,24 @@ kvmig_dirty_new(const struct kvmig_kvm_desc *kvm,
 		r = -EINVAL;
 		goto err_free;
 	}
-	if (kvm->nr_vcpus) {
-		d->vcpu_fds = calloc(kvm->nr_vcpus, sizeof(int));
+	if (d->kvm.nr_vcpus) {
+		d->vcpu_fds = calloc(d->kvm.nr_vcpus, sizeof(int));
 		if (!d->vcpu_fds) {
 			r = -ENOMEM;
 			goto err_free;
 		}
-		memcpy(d->vcpu_fds, kvm->vcpu_fds, kvm->nr_vcpus * sizeof(int));
+		memcpy(d->vcpu_fds, d->kvm.vcpu_fds, d->kvm.nr_vcpus * sizeof(int));
 		d->kvm.vcpu_fds = d->vcpu_fds;
 	}
 
 	switch (want) {
 	case KVMIG_DIRTY_AUTO:
-		ops = pick_auto(kvm, d->reason, sizeof(d->reason));
+		ops = pick_auto(&d->kvm, d->reason, sizeof(d->reason));
+		if (!ops) {
+			pr_err(&log, "dirty source auto: nothing usable: %s", d->reason);
+			r = -EOPNOTSUPP;
+			goto err_free;
+		}
 		break;
 	case KVMIG_DIRTY_FASTWP:
 		pr_err(&log, "dirty source fastwp: this kernel has no fast "
@@ -219,7 +237,7 @@ kvmig_dirty_new(const struct kvmig_kvm_desc *kvm,
 	case KVMIG_DIRTY_CLEAR:
 	case KVMIG_DIRTY_RING:
 		ops = backend_ops(want);
-		r = ops->probe(kvm, why, sizeof(why));
+		r = ops->probe(&d->kvm, why, sizeof(why));
 		if (r) {
 			pr_err(&log, "dirty source %s: %s",
 			       kvmig_dirty_backend_name(want), why);

@@ -49,6 +49,7 @@ struct source {
 	uint64_t pages;
 	uint64_t *bm;
 	bool paused;			/* we stopped the VM */
+	bool was_paused;		/* it was paused before we started */
 	bool tracking;			/* dirty logging on */
 	uint64_t t_start;
 	uint64_t t_progress;		/* last progress callback */
@@ -445,6 +446,16 @@ static int run(struct source *s, const char *host, const char *port)
 	unsigned int i;
 	int r;
 
+	{
+		char *st = NULL;
+
+		r = kvmig_vmm_request(s->vmm, "query-status", NULL, &st, NULL, 0, NULL);
+		if (r)
+			return fail(s, r, "VMM query-status: %s",
+				    kvmig_vmm_last_error(s->vmm));
+		s->was_paused = !strstr(st, "\"running\":true");
+		free(st);
+	}
 	r = handshake(s, host, port);
 	if (r)
 		return r;
@@ -558,6 +569,28 @@ static int run(struct source *s, const char *host, const char *port)
 	return 0;
 }
 
+/*
+ * A send failed: the destination may have refused the stream and closed.
+ * If it left an ERROR frame on channel 0, its message is the real reason.
+ */
+static void dest_reason(struct source *s)
+{
+	struct chan *c = &s->ch[0];
+	struct wire_hdr h;
+	char err[256], msg[WIRE_MAX_ERROR_MSG + 1];
+	size_t len = strlen(s->st->error);
+
+	c->timeout_ms = 500;
+	while (!chan_recv(c, &h, err, sizeof(err))) {
+		if (h.type != WIRE_ERROR)
+			continue;
+		chan_parse_error(&h, c->rx, msg, sizeof(msg));
+		snprintf(s->st->error + len, sizeof(s->st->error) - len,
+			 " (the destination says: %s)", msg);
+		return;
+	}
+}
+
 static void stats_init(struct kvmig_migration_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -616,9 +649,11 @@ KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host,
 	s.batch_len = WIRE_PAGES_FIXED;
 	r = run(&s, host, port);
 out:
-	if (r && s.ch && s.ch[0].fd >= 0)
+	if (r && s.ch && s.ch[0].fd >= 0) {
+		dest_reason(&s);	/* did the destination say why? */
 		chan_send_error(&s.ch[0], r, stats->error);	/* best effort */
-	if (r && s.paused) {
+	}
+	if (r && s.paused && !s.was_paused) {
 		/* never leave the guest stopped for a migration that failed */
 		if (kvmig_vmm_request(vmm, "cont", NULL, NULL, NULL, 0, NULL))
 			pr_err(&s.log, "could not resume the VM: %s",

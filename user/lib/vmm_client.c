@@ -26,6 +26,8 @@ struct kvmig_vmm {
 	struct kvmig_log log;
 	char error[256];
 	char *buf;		/* reply assembly, VMM_MAX_REPLY bytes */
+	bool broken;		/* a reply was lost: requests and replies
+				 * would no longer pair up */
 };
 
 KVMIG_EXPORT struct kvmig_vmm *kvmig_vmm_connect(const char *path,
@@ -169,6 +171,11 @@ KVMIG_EXPORT int kvmig_vmm_request(struct kvmig_vmm *v, const char *cmd,
 		*nr_fds = 0;
 	if (reply_json)
 		*reply_json = NULL;
+	if (v->broken) {
+		snprintf(v->error, sizeof(v->error), "%s: the connection to the VMM "
+			 "lost a reply earlier; reconnect", cmd);
+		return -EPIPE;
+	}
 	req = json_pack("{ss}", "execute", cmd);
 	if (!req)
 		return -ENOMEM;
@@ -196,6 +203,7 @@ KVMIG_EXPORT int kvmig_vmm_request(struct kvmig_vmm *v, const char *cmd,
 		r = recv_line(v, &len, fds, max_fds, nr_fds);
 	if (r) {
 		snprintf(v->error, sizeof(v->error), "%s: %s", cmd, strerror(-r));
+		v->broken = true;
 		goto err_fds;
 	}
 	rep = json_loadb(v->buf, len, 0, &jerr);

@@ -252,8 +252,10 @@ static void dirty_loop(struct guest_vcpu *v)
 		uint64_t n;
 		uint32_t gen;
 
-		handle_cmd(v);
+		/* after the nap, right before a write: a command posted
+		 * while we were paused is taken before anything changes */
 		pace(v, &t0, &done);
+		handle_cmd(v);
 		n = v->ws_first + next_page(v, &cursor, &rng);
 		gen = ledger()[n] + 1;
 		if (!gen)	/* never wrap to "never written" */

@@ -201,10 +201,10 @@ struct kvmig_kvm_desc {
 	/*
 	 * ring backend: make every vCPU leave KVM_RUN once and return when
 	 * each has (a paused vCPU counts as done).  A page a vCPU dirtied may
-	 * sit in a per-CPU hardware log (Intel PML, or a PV backend's
-	 * equivalent) until that vCPU exits; only then is it pushed to the
-	 * ring.  sync() calls this before harvesting, as QEMU does.  Must not
-	 * wait for a vCPU that is inside kvmig_dirty_ring_full().
+	 * sit in a per-CPU hardware log (Intel PML) until that vCPU exits;
+	 * only then is it pushed to the ring.  sync() calls this before it
+	 * takes the harvest lock, as QEMU kicks before reaping, so waiting
+	 * for a vCPU that is inside kvmig_dirty_ring_full() is safe.
 	 */
 	int (*kick_vcpus)(void *opaque);
 	void *kick_opaque;
@@ -238,8 +238,9 @@ int kvmig_dirty_rearm(struct kvmig_dirty *d, const uint64_t *bitmap,
 		      uint64_t first, uint64_t count);
 int kvmig_dirty_stop(struct kvmig_dirty *d);
 /*
- * Pages each vCPU dirtied during the last sync interval, into @counts
- * (@nr entries).  -EOPNOTSUPP when the backend cannot tell.
+ * Dirty-page events of each vCPU during the last sync interval (ring
+ * entries: a page dirtied again after a re-arm counts again), into
+ * @counts (@nr entries).  -EOPNOTSUPP when the backend cannot tell.
  */
 int kvmig_dirty_vcpu_counts(struct kvmig_dirty *d, uint64_t *counts,
 			    unsigned int nr);
@@ -254,9 +255,9 @@ struct kvmig_dirty_stats {
 	uint64_t syncs;
 	uint64_t pages_reported;	/* sum over syncs */
 	uint64_t sync_ns;		/* time spent in sync() */
-	uint64_t remote_sync_ns;	/* remote: of that, inside the VMM */
 	uint64_t rearm_ns;		/* time spent in rearm() */
 	uint64_t ring_full;		/* ring-full exits handled */
+	uint64_t remote_sync_ns;	/* remote: of sync_ns, inside the VMM */
 };
 void kvmig_dirty_get_stats(const struct kvmig_dirty *d,
 			   struct kvmig_dirty_stats *st);
@@ -372,8 +373,6 @@ struct kvmig_migrate_opts {
 	uint64_t max_bandwidth;		/* wire bytes/s, 0 = unlimited */
 	uint32_t downtime_limit_ms;	/* default 300 */
 	uint32_t max_iterations;	/* passes before forcing, default 30 */
-	bool no_force;			/* not converged after max_iterations:
-					 * fail (-ETIME) instead of forcing */
 	enum kvmig_dirty_backend dirty_backend;	/* default auto */
 	bool verify;			/* hash every page on both sides */
 	int timeout_ms;			/* no progress for this long = failure,
@@ -382,6 +381,8 @@ struct kvmig_migrate_opts {
 	void *progress_opaque;
 	kvmig_print_fn print;
 	void *print_opaque;
+	bool no_force;			/* not converged after max_iterations:
+					 * fail (-ETIME) instead of forcing */
 };
 
 /*
