@@ -66,6 +66,8 @@ static void usage(FILE *f)
 "                      [--json] [--quiet] [--timeout S]\n"
 "       kvmig query    --vm SOCK\n"
 "       kvmig cancel   --vm SOCK\n"
+"       kvmig vm       --vm SOCK COMMAND [ARGUMENTS-JSON]\n"
+"                      (any control command of the VMM; prints its answer)\n"
 "Sizes take K/M/G suffixes (binary); --max-bandwidth also accepts\n"
 "Kbit/Mbit/Gbit (decimal bits per second).\n", f);
 }
@@ -391,6 +393,43 @@ static int cmd_incoming(int argc, char **argv)
 	return r ? 1 : 0;
 }
 
+static int cmd_vm(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, 'v' },
+		{ 0 }
+	};
+	struct cli c = { 0 };
+	const char *vm = NULL;
+	char *reply = NULL;
+	int opt, r;
+	json_t *o;
+
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (opt != 'v') {
+			usage(stderr);
+			return 2;
+		}
+		vm = optarg;
+	}
+	if (optind >= argc || argc - optind > 2)
+		die("vm: give COMMAND and optionally its arguments as a JSON object");
+	c.vmm = connect_vmm(vm, &c);
+	r = kvmig_vmm_request(c.vmm, argv[optind], argc - optind == 2 ?
+			      argv[optind + 1] : NULL, &reply, NULL, 0, NULL);
+	if (r) {
+		fprintf(stderr, "kvmig: %s\n", kvmig_vmm_last_error(c.vmm));
+	} else {
+		o = json_loads(reply, JSON_DECODE_ANY, NULL);
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+		fputc('\n', stdout);
+		json_decref(o);
+	}
+	free(reply);
+	kvmig_vmm_close(c.vmm);
+	return r ? 1 : 0;
+}
+
 static int cmd_simple(int argc, char **argv, const char *what)
 {
 	static const struct option opts[] = {
@@ -444,6 +483,8 @@ int main(int argc, char **argv)
 		return cmd_simple(argc - 1, argv + 1, "query-migrate");
 	if (!strcmp(argv[1], "cancel"))
 		return cmd_simple(argc - 1, argv + 1, "migrate-cancel");
+	if (!strcmp(argv[1], "vm"))
+		return cmd_vm(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;

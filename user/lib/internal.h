@@ -96,6 +96,19 @@ uint64_t kvmig_bitmap_or_at(uint64_t *dst, uint64_t off, const uint64_t *src,
 void kvmig_bitmap_extract(uint64_t *dst, const uint64_t *src, uint64_t off,
 			  uint64_t nbits);
 
+/* memmap.c: holes of the memfds behind the slots */
+struct kvmig_hole_cache {
+	unsigned int slot;
+	uint64_t lo, hi;	/* memfd offsets of the cached extent */
+	bool is_hole;
+};
+#define KVMIG_HOLE_CACHE_INIT	{ .slot = ~0U }
+bool kvmig_memmap_is_hole(const struct kvmig_memmap *m, uint64_t index,
+			  struct kvmig_hole_cache *hc);
+/* XXH3-64 of page @index for VERIFY; holes hash as a zero page, unread */
+uint64_t kvmig_page_hash(const struct kvmig_memmap *m, uint64_t index,
+			 struct kvmig_hole_cache *hc, uint64_t zero_hash);
+
 /* KVM_GET_DIRTY_LOG helpers shared by the bitmap and clear backends. */
 int kvmig_dirty_log_init(struct kvmig_dirty *d);
 void kvmig_dirty_log_fini(struct kvmig_dirty *d);

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "internal.h"
 
@@ -19,6 +20,8 @@ struct kvmig_memmap {
 	unsigned int nr;
 	struct kvmig_slot slots[KVMIG_MAX_SLOTS];	/* sorted by gpa */
 	bool mapped[KVMIG_MAX_SLOTS];		/* we own the mapping */
+	int fd[KVMIG_MAX_SLOTS];		/* our dup of the memfd, or -1 */
+	uint64_t fd_off[KVMIG_MAX_SLOTS];	/* the slot's offset in it */
 	uint64_t pages;
 };
 
@@ -40,9 +43,12 @@ KVMIG_EXPORT void kvmig_memmap_free(struct kvmig_memmap *m)
 
 	if (!m)
 		return;
-	for (i = 0; i < m->nr; i++)
+	for (i = 0; i < m->nr; i++) {
 		if (m->mapped[i])
 			munmap(m->slots[i].hva, m->slots[i].size);
+		if (m->fd[i] >= 0)
+			close(m->fd[i]);
+	}
 	free(m);
 }
 
@@ -150,6 +156,12 @@ KVMIG_EXPORT int kvmig_memmap_add(struct kvmig_memmap *m,
 		(m->nr - pos) * sizeof(m->slots[0]));
 	memmove(&m->mapped[pos + 1], &m->mapped[pos],
 		(m->nr - pos) * sizeof(m->mapped[0]));
+	memmove(&m->fd[pos + 1], &m->fd[pos], (m->nr - pos) * sizeof(m->fd[0]));
+	memmove(&m->fd_off[pos + 1], &m->fd_off[pos],
+		(m->nr - pos) * sizeof(m->fd_off[0]));
+	/* kept to tell holes (never-touched pages) without faulting them in */
+	m->fd[pos] = memfd >= 0 ? fcntl(memfd, F_DUPFD_CLOEXEC, 0) : -1;
+	m->fd_off[pos] = offset;
 	m->slots[pos] = (struct kvmig_slot){
 		.id = d->id, .gpa = d->gpa, .size = d->size, .hva = hva,
 	};
@@ -268,6 +280,51 @@ KVMIG_EXPORT void *kvmig_memmap_index_to_hva(const struct kvmig_memmap *m,
 	if (!s)
 		return NULL;
 	return (char *)s->hva + (index - s->first_page) * KVMIG_PAGE_SIZE;
+}
+
+/*
+ * Is page @index a hole of its memfd, i.e. never written, so zero?  Reading
+ * it through the shared mapping would allocate it (shmem has no zero page
+ * for shared mappings): pass 0 over a mostly untouched guest would fault
+ * in all of its RAM.  @hc caches the last data extent found.
+ */
+bool kvmig_memmap_is_hole(const struct kvmig_memmap *m, uint64_t index,
+			  struct kvmig_hole_cache *hc)
+{
+	const struct kvmig_slot *s = slot_of_index(m, index);
+	unsigned int i;
+	off_t off, data, hole;
+
+	if (!s)
+		return false;
+	i = (unsigned int)(s - m->slots);
+	if (m->fd[i] < 0)
+		return false;
+	off = (off_t)(m->fd_off[i] + (index - s->first_page) * KVMIG_PAGE_SIZE);
+	if (hc->slot == i && (uint64_t)off >= hc->lo && (uint64_t)off < hc->hi)
+		return hc->is_hole;
+	data = lseek(m->fd[i], off, SEEK_DATA);
+	hc->slot = i;
+	if (data < 0 || data > off) {
+		/* a hole up to the next data (or the end) */
+		hc->lo = (uint64_t)off;
+		hc->hi = data < 0 ? ~0ULL : (uint64_t)data;
+		hc->is_hole = data >= 0 || errno == ENXIO;
+		return hc->is_hole;
+	}
+	hole = lseek(m->fd[i], off, SEEK_HOLE);
+	hc->lo = (uint64_t)off;
+	hc->hi = hole < 0 ? (uint64_t)off + KVMIG_PAGE_SIZE : (uint64_t)hole;
+	hc->is_hole = false;
+	return false;
+}
+
+uint64_t kvmig_page_hash(const struct kvmig_memmap *m, uint64_t index,
+			 struct kvmig_hole_cache *hc, uint64_t zero_hash)
+{
+	if (kvmig_memmap_is_hole(m, index, hc))
+		return zero_hash;
+	return XXH3_64bits(kvmig_memmap_index_to_hva(m, index), KVMIG_PAGE_SIZE);
 }
 
 KVMIG_EXPORT uint64_t kvmig_bitmap_count(const uint64_t *bm, uint64_t pages)

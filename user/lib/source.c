@@ -60,6 +60,8 @@ struct source {
 	uint32_t batch_count;
 	uint32_t iteration;
 
+	struct kvmig_hole_cache holes;	/* pages never touched: zero */
+
 	/* token bucket on wire bytes */
 	double tokens;
 	uint64_t t_tokens;
@@ -179,7 +181,7 @@ static int send_page(struct source *s, uint64_t index, bool downtime)
 			return r;
 	}
 	kvmig_memmap_index_to_gpa(s->map, index, &gpa);
-	zero = page_is_zero(page);
+	zero = kvmig_memmap_is_hole(s->map, index, &s->holes) || page_is_zero(page);
 	e = s->batch + s->batch_len;
 	put_u64(e, gpa);
 	e[8] = zero ? WIRE_ENC_ZERO : WIRE_ENC_RAW;
@@ -391,7 +393,9 @@ static int send_hashes(struct source *s)
 {
 	const uint32_t per = (WIRE_MAX_PAYLOAD - 16) / 8;
 	uint8_t *buf = malloc(16 + (size_t)per * 8);
-	uint64_t first;
+	struct kvmig_hole_cache hc = KVMIG_HOLE_CACHE_INIT;
+	static const uint8_t zero[WIRE_PAGE_SIZE];
+	uint64_t first, zero_hash = XXH3_64bits(zero, sizeof(zero));
 	int r = 0;
 
 	if (!buf)
@@ -404,9 +408,8 @@ static int send_hashes(struct source *s)
 		put_u32(buf + 8, n);
 		put_u32(buf + 12, 0);
 		for (i = 0; i < n; i++)
-			put_u64(buf + 16 + i * 8, XXH3_64bits(
-				kvmig_memmap_index_to_hva(s->map, first + i),
-				WIRE_PAGE_SIZE));
+			put_u64(buf + 16 + i * 8, kvmig_page_hash(s->map, first + i,
+								  &hc, zero_hash));
 		throttle(s, 16 + (uint64_t)n * 8);
 		r = chan_send(&s->ch[0], WIRE_VERIFY, buf, 16 + n * 8, NULL, 0);
 	}
@@ -622,6 +625,7 @@ KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host,
 	s.o.progress = OPTS_GET(opts, progress, NULL);
 	s.o.progress_opaque = OPTS_GET(opts, progress_opaque, NULL);
 	s.t_start = s.t_progress = s.t_tokens = kvmig_now_ns();
+	s.holes = (struct kvmig_hole_cache)KVMIG_HOLE_CACHE_INIT;
 	if (!vmm || !host || !port || s.o.channels > WIRE_MAX_CHANNELS) {
 		snprintf(stats->status, sizeof(stats->status), "failed");
 		return fail(&s, -EINVAL, "bad arguments (channels 1..%u)",
