@@ -420,3 +420,74 @@ const char *test_slurp(const char *path)
 		close(fd);
 	return buf;
 }
+
+/* ---- two kvmig-vm processes and the kvmig helper between them ---- */
+
+
+void start_vms(struct mig *m, const char *const *src_args,
+		      const char *const *dst_args)
+{
+	const char *args[40];
+	unsigned int n = 0;
+
+	test_vm_start(&m->src, src_args);
+	while (dst_args[n]) {
+		args[n] = dst_args[n];
+		n++;
+	}
+	args[n++] = "--incoming";
+	args[n] = NULL;
+	test_vm_start(&m->dst, args);
+	snprintf(m->port, sizeof(m->port), "%s", test_free_port());
+	snprintf(m->inc_log, sizeof(m->inc_log), "%s/incoming.log", m->dst.dir);
+	snprintf(m->mig_log, sizeof(m->mig_log), "%s/migrate.log", m->src.dir);
+}
+
+void start_incoming(struct mig *m, bool no_start)
+{
+	char listen[64];
+	const char *argv[] = {
+		test_bin("kvmig"), "incoming", "--vm", m->dst.sock, "--listen",
+		listen, "--timeout", "20", "--quiet", no_start ? "--no-start" : NULL,
+		NULL,
+	};
+
+	snprintf(listen, sizeof(listen), "tcp:127.0.0.1:%s", m->port);
+	argv[0] = strdup(argv[0]);
+	m->inc = test_spawn(argv, m->inc_log);
+	free((void *)argv[0]);
+	msleep(200);	/* let it listen */
+}
+
+/* kvmig migrate with @extra options; returns its exit code, JSON in *out */
+int migrate(struct mig *m, const char *const *extra, json_t **out)
+{
+	char to[64];
+	const char *argv[32] = {
+		test_bin("kvmig"), "migrate", "--vm", m->src.sock, "--to", to,
+		"--json", "--timeout", "20",
+	};
+	unsigned int n = 9;
+	json_error_t jerr;
+	const char *text;
+	pid_t pid;
+	int rc;
+
+	snprintf(to, sizeof(to), "tcp:127.0.0.1:%s", m->port);
+	argv[0] = strdup(argv[0]);
+	while (extra && *extra)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	pid = test_spawn(argv, m->mig_log);
+	rc = test_wait(pid, 120);
+	free((void *)argv[0]);
+	text = test_slurp(m->mig_log);
+	/* stdout (the JSON object) and stderr share the log: find the object */
+	*out = json_loads(strchr(text, '{') ? strchr(text, '{') : text,
+			  JSON_DISABLE_EOF_CHECK, &jerr);
+	if (!*out)
+		ksft_print_msg("kvmig migrate output: %s\n", text);
+	return rc;
+}
+
+/* Guest progress: main-loop iterations of every vCPU (idle ones too). */

@@ -91,6 +91,23 @@ const char *test_free_port(void);
 /* Whole content of a file (static buffer, truncated at 64 KiB). */
 const char *test_slurp(const char *path);
 
+/*
+ * A migration test bed: a source kvmig-vm, a destination kvmig-vm started
+ * with --incoming, a free port, and "kvmig incoming" / "kvmig migrate"
+ * runs between them, their output in the VMs' private directories.
+ */
+struct mig {
+	struct test_vm src, dst;
+	char port[16];
+	char inc_log[128], mig_log[128];
+	pid_t inc;
+};
+void start_vms(struct mig *m, const char *const *src_args,
+	       const char *const *dst_args);
+void start_incoming(struct mig *m, bool no_start);
+/* kvmig migrate --json with @extra; returns its exit code, the JSON in *out */
+int migrate(struct mig *m, const char *const *extra, json_t **out);
+
 void msleep(unsigned int ms);
 uint64_t test_now_ns(void);
 

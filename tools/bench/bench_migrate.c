@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench_migrate: live migrations of one 256 MiB guest over loopback TCP
+ * with a bandwidth limit, for an idle guest (the baseline), a lightly
+ * dirtying one and a heavy one that dirties faster than the link, in one
+ * run.  For each: total time, downtime, bytes on the wire, passes and how
+ * the switchover came (converged or forced), with ratios to the idle run.
+ * Every migration is verified (--verify) and the destination guest's
+ * self-check must be clean, or the bench fails.
+ */
+#include <getopt.h>
+
+#include "../../selftests/user/harness.h"
+
+struct run {
+	const char *name;
+	const char *workload;
+	double total_ms, downtime_ms, mbytes;
+	int64_t passes;
+	char switchover[16];
+};
+
+static void one(struct run *r, const char *bw)
+{
+	const char *vm[] = {
+		"--vcpus", "2", "--mem", "192M", "--slot", "64M,gap=64M",
+		"--workload", r->workload, "--workload", "1:io,period=1000", NULL,
+	};
+	const char *extra[] = { "--max-bandwidth", bw, "--verify", "--keep-vm",
+				"--max-iterations", "8", NULL };
+	struct mig m;
+	json_t *st, *g;
+	int rc;
+
+	start_vms(&m, vm, vm);
+	msleep(1500);	/* the guest fills its working set */
+	start_incoming(&m, false);
+	rc = migrate(&m, extra, &st);
+	TEST_ASSERT(rc == 0 && st && json_path_int(st, "verify.mismatches") == 0,
+		    "%s: migration failed: %s", r->name, test_slurp(m.mig_log));
+	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming", r->name);
+	msleep(200);
+	g = test_vm_cmd(&m.dst, "guest-check");
+	TEST_ASSERT(json_path_int(g, "bad") == 0, "%s: destination self-check", r->name);
+	json_decref(g);
+	r->total_ms = (double)json_path_int(st, "total-time");
+	r->downtime_ms = (double)json_path_int(st, "downtime");
+	r->mbytes = (double)json_path_int(st, "ram.transferred") / 1048576.0;
+	r->passes = json_path_int(st, "ram.iterations");
+	snprintf(r->switchover, sizeof(r->switchover), "%s",
+		 json_string_value(json_object_get(st, "switchover")) ?: "?");
+	json_decref(st);
+	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit");
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", required_argument, NULL, 'j' },
+		{ "bandwidth", required_argument, NULL, 'b' },
+		{ 0 }
+	};
+	struct run runs[] = {
+		{ .name = "idle", .workload = "0:idle" },
+		{ .name = "light", .workload =
+		  "0:dirty,rate=4M,ws=32M,pattern=random,data=text" },
+		{ .name = "heavy", .workload =
+		  "0:dirty,rate=0,ws=96M,pattern=random,data=random" },
+	};
+	const char *json_path = NULL, *bw = "128M";
+	json_t *out = json_array();
+	unsigned int i;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "j:b:", opts, NULL)) != -1) {
+		if (opt == 'j')
+			json_path = optarg;
+		else if (opt == 'b')
+			bw = optarg;
+		else
+			return 2;
+	}
+	test_require_kvm();
+	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
+		one(&runs[i], bw);
+
+	printf("live migration: 256 MiB guest (2 slots), loopback TCP limited to %s/s, "
+	       "2 channels,\n--verify, max 8 passes; heavy = a vCPU writing random "
+	       "data over 96 MiB as fast as it can\n", bw);
+	printf("%-6s %10s %10s %10s %7s %10s %9s %9s %9s\n", "guest", "total ms",
+	       "downtime", "MiB sent", "passes", "switch", "total", "downtime",
+	       "MiB");
+	printf("%-6s %10s %10s %10s %7s %10s %9s %9s %9s\n", "", "", "ms", "", "",
+	       "", "vs idle", "vs idle", "vs idle");
+	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		struct run *r = &runs[i];
+
+		printf("%-6s %10.0f %10.0f %10.1f %7lld %10s %9.2f %9.2f %9.2f\n",
+		       r->name, r->total_ms, r->downtime_ms, r->mbytes,
+		       (long long)r->passes, r->switchover,
+		       r->total_ms / (runs[0].total_ms ?: 1),
+		       r->downtime_ms / (runs[0].downtime_ms ?: 1),
+		       r->mbytes / (runs[0].mbytes ?: 1));
+		json_array_append_new(out, json_pack("{ss sf sf sf sI ss}",
+			"guest", r->name, "total-time-ms", r->total_ms,
+			"downtime-ms", r->downtime_ms, "mib-sent", r->mbytes,
+			"passes", (json_int_t)r->passes, "switchover", r->switchover));
+	}
+	if (json_path && json_dump_file(out, json_path, JSON_INDENT(2)))
+		fprintf(stderr, "bench_migrate: cannot write %s\n", json_path);
+	json_decref(out);
+	return 0;
+}
