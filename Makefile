@@ -130,10 +130,39 @@ $(B)/bin/bench_%: $(B)/obj/tools/bench/bench_%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
+# ---------------------------------------------------------------- fuzzers
+# Each fuzz target also builds as a test program that replays its corpus
+# (with deterministic mutations) under the build's sanitizers.
+FUZZ_SRCS := $(wildcard selftests/fuzz/fuzz_*.c)
+FUZZ_TESTS := $(FUZZ_SRCS:selftests/fuzz/fuzz_%.c=$(B)/tests/test_fuzz_%)
+CORPUS := $(abspath selftests/fuzz/corpus)
+
+$(B)/obj/selftests/fuzz/%.o: selftests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -DCORPUS_DIR='"$(CORPUS)"' -c -o $@ $<
+$(B)/tests/test_fuzz_%: $(B)/obj/selftests/fuzz/fuzz_%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer runs of every target over its corpus
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(Q)command -v clang >/dev/null || { echo "fuzz: needs clang" >&2; exit 1; }
+	$(Q)mkdir -p $(B)/fuzz
+	$(Q)for f in $(FUZZ_SRCS); do \
+		n=$$(basename $$f .c); \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined -DKVMIG_LIBFUZZER \
+			-Iuser/include -D_GNU_SOURCE $$f user/lib/wire.c \
+			-o $(B)/fuzz/$$n || exit 1; \
+		mkdir -p $(B)/fuzz/$$n.corpus; \
+		$(B)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/$$n.corpus \
+			$(CORPUS)/$${n#fuzz_} || exit 1; \
+	done
+
 # ---------------------------------------------------------------- top level
 BINS := $(B)/bin/kvmig-vm $(B)/bin/kvmig
 
-all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS) $(BENCH_BINS)
+all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS) $(FUZZ_TESTS) $(BENCH_BINS)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -187,7 +216,7 @@ clean:
 	rm -rf $(B)
 
 FORCE:
-.PHONY: all deps check asan tsan demo bench install clean FORCE
+.PHONY: all deps check asan tsan demo bench fuzz install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
