@@ -587,6 +587,8 @@ static void test_helper_killed(void)
 		snprintf(m2.inc_log, sizeof(m2.inc_log), "%s/incoming.log", m2.dst.dir);
 		start_incoming(&m2, false);
 		rc = migrate(&m2, again, &st);
+		if (rc)
+			ksft_print_msg("second migration: %s\n", test_slurp(m2.mig_log));
 		ksft_test_result(rc == 0 && st && json_path_int(st, "verify.mismatches") == 0,
 				 "... and a new migration of that VM completes (dirty logging "
 				 "was released)");
