@@ -63,7 +63,9 @@ static int wait_fd(int fd, short events, int timeout_ms)
 static int write_all(struct chan *c, struct iovec *iov, int cnt)
 {
 	while (cnt) {
-		ssize_t n = writev(c->fd, iov, cnt);
+		/* sendmsg, not writev: MSG_NOSIGNAL, no SIGPIPE for our caller */
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 
 		if (n < 0 && (errno == EINTR))
 			continue;

@@ -398,7 +398,7 @@ static int receive(struct dest *d)
 		}
 		r = poll(pfd, n, d->o.timeout_ms);
 		if (r < 0 && errno == EINTR)
-			continue;
+			return refuse(d, -EINTR, "interrupted");
 		if (r <= 0)
 			return refuse(d, r ? -errno : -ETIMEDOUT, "no data from the "
 				      "source for %d ms", d->o.timeout_ms);
@@ -468,11 +468,27 @@ static int finish(struct dest *d)
 	r = chan_send(&d->ch[0].c, WIRE_COMPLETE, done, sizeof(done), NULL, 0);
 	if (r)
 		return refuse(d, r, "sending COMPLETE: %s", strerror(-r));
-	if (!d->o.no_start) {
-		r = kvmig_vmm_request(d->vmm, "cont", NULL, NULL, NULL, 0, NULL);
+	/* ready: the guest starts here only on the source's GO */
+	{
+		struct wire_hdr h;
+		char err[512];
+		uint8_t started[8] = { 0 };
+
+		r = chan_recv(&d->ch[0].c, &h, err, sizeof(err));
+		if (!r && (h.type != WIRE_GO || h.len != 8))
+			r = -EPROTO, snprintf(err, sizeof(err), "%s frame: expected GO",
+					      wire_type_name(h.type));
 		if (r)
-			return refuse(d, r, "starting the VM: %s",
+			return refuse(d, r, "waiting for GO: %s", err);
+		if (!d->o.no_start &&
+		    kvmig_vmm_request(d->vmm, "cont", NULL, NULL, NULL, 0, NULL)) {
+			put_u32(started, EIO);
+			chan_send(&d->ch[0].c, WIRE_STARTED, started, 8, NULL, 0);
+			return refuse(d, -EIO, "starting the VM: %s",
 				      kvmig_vmm_last_error(d->vmm));
+		}
+		/* if STARTED is lost the source keeps its copy paused: safe */
+		chan_send(&d->ch[0].c, WIRE_STARTED, started, 8, NULL, 0);
 	}
 	return 0;
 }

@@ -18,8 +18,18 @@
  * / the wire bandwidth measured in the last pass (not raw bytes: the lesson
  * from QEMU with compression).  When that fits downtime_limit_ms, or after
  * max_iterations passes, stop-and-copy: pause the VM, last sync, last pass,
- * device state, page hashes (verify), END, and wait for COMPLETE.  Only
- * COMPLETE makes the migration complete; before it, the VM is resumed.
+ * device state, page hashes (verify), END, and wait for COMPLETE, which
+ * says the destination has everything and is ready.  Then the commit:
+ *
+ *   COMPLETE ──► publish "committing" to our VMM ──► GO ──► STARTED
+ *
+ * Before GO is sent, any failure resumes the guest here: the destination
+ * starts only on GO.  Once GO is out, the guest may be running there, so
+ * a failure (no STARTED: timeout, drop, Ctrl-C) leaves the guest paused
+ * here with the outcome reported as unknown: never two running copies.
+ * "committing" is published first so that our VMM, should this process
+ * die, does not resume the guest either.  STARTED with an error (the
+ * destination could not start it) resumes the guest here.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -49,6 +59,7 @@ struct source {
 	uint64_t pages;
 	uint64_t *bm;
 	bool paused;			/* we stopped the VM */
+	bool committed;			/* GO sent: never resume here */
 	bool was_paused;		/* it was paused before we started */
 	bool tracking;			/* dirty logging on */
 	uint64_t t_start;
@@ -116,13 +127,13 @@ static int progress(struct source *s, bool force)
 	return 0;
 }
 
-/* Wait until @bytes may go out under max_bandwidth. */
-static void throttle(struct source *s, uint64_t bytes)
+/* Wait until @bytes may go out under max_bandwidth; -ECANCELED if asked. */
+static int throttle(struct source *s, uint64_t bytes)
 {
 	double rate = (double)s->o.max_bandwidth, burst;
 
 	if (!rate)
-		return;
+		return 0;
 	burst = rate / 10 > BATCH_BYTES * 2 ? rate / 10 : BATCH_BYTES * 2;
 	for (;;) {
 		uint64_t now = kvmig_now_ns();
@@ -134,15 +145,23 @@ static void throttle(struct source *s, uint64_t bytes)
 		if (s->tokens >= (double)bytes)
 			break;
 		{
+			/* nap at most 100 ms, so a cancel is seen in time */
 			double wait = ((double)bytes - s->tokens) / rate;
-			struct timespec ts = {
-				(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9),
-			};
+			struct timespec ts;
+			int r;
 
+			if (wait > 0.1)
+				wait = 0.1;
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long)(wait * 1e9);
 			nanosleep(&ts, NULL);
+			r = progress(s, false);
+			if (r)
+				return r;
 		}
 	}
 	s->tokens -= (double)bytes;
+	return 0;
 }
 
 static int flush_batch(struct source *s)
@@ -154,7 +173,9 @@ static int flush_batch(struct source *s)
 		return 0;
 	put_u32(s->batch, s->batch_count);
 	put_u32(s->batch + 4, s->iteration);
-	throttle(s, s->batch_len + WIRE_HDR_SIZE);
+	r = throttle(s, s->batch_len + WIRE_HDR_SIZE);
+	if (r)
+		return r;
 	r = chan_send(c, WIRE_PAGES, s->batch, s->batch_len, NULL, 0);
 	if (r)
 		return fail(s, r, "sending pages on channel %u: %s", c->index,
@@ -395,8 +416,9 @@ static int send_device_state(struct source *s)
 		free(state);
 		return fail(s, -E2BIG, "device state larger than a frame");
 	}
-	throttle(s, strlen(state));
-	r = chan_send(&s->ch[0], WIRE_DEVICE_STATE, state, (uint32_t)strlen(state),
+	r = throttle(s, strlen(state));
+	if (!r)
+		r = chan_send(&s->ch[0], WIRE_DEVICE_STATE, state, (uint32_t)strlen(state),
 		      NULL, 0);
 	s->st->ram.downtime_bytes += strlen(state);
 	free(state);
@@ -425,8 +447,9 @@ static int send_hashes(struct source *s)
 		for (i = 0; i < n; i++)
 			put_u64(buf + 16 + i * 8, kvmig_page_hash(s->map, first + i,
 								  &hc, zero_hash));
-		throttle(s, 16 + (uint64_t)n * 8);
-		r = chan_send(&s->ch[0], WIRE_VERIFY, buf, 16 + n * 8, NULL, 0);
+		r = throttle(s, 16 + (uint64_t)n * 8);
+		if (!r)
+			r = chan_send(&s->ch[0], WIRE_VERIFY, buf, 16 + n * 8, NULL, 0);
 	}
 	free(buf);
 	s->st->verify.pages = s->pages;
@@ -449,6 +472,46 @@ static int wait_complete(struct source *s)
 		return fail(s, -(int)status, "the destination failed to complete: %s%s",
 			    strerror((int)status), s->st->verify.mismatches ?
 			    " (pages differ)" : "");
+	return 0;
+}
+
+/* COMPLETE received: commit the switchover (see the top of this file). */
+static int commit(struct source *s)
+{
+	const uint8_t *p = s->ch[0].rx;
+	char *text, *args = NULL;
+	uint8_t go[8] = { 0 };
+	int r;
+
+	snprintf(s->st->status, sizeof(s->st->status), "committing");
+	text = kvmig_migration_stats_json(s->st);
+	if (!text || asprintf(&args, "{\"status\": %s}", text) < 0)
+		args = NULL;
+	free(text);
+	r = args ? kvmig_vmm_request(s->vmm, "migrate-set-status", args, NULL,
+				     NULL, 0, NULL) : -ENOMEM;
+	free(args);
+	if (r)
+		return fail(s, r, "telling the VMM the switchover commits: %s",
+			    kvmig_vmm_last_error(s->vmm));
+	r = chan_send(&s->ch[0], WIRE_GO, go, sizeof(go), NULL, 0);
+	if (r)	/* not all of GO went out: the destination will not start */
+		return fail(s, r, "sending GO: %s", strerror(-r));
+	s->committed = true;
+	r = expect(s, WIRE_STARTED, 8);
+	if (r) {
+		snprintf(s->st->error + strlen(s->st->error),
+			 sizeof(s->st->error) - strlen(s->st->error),
+			 "; outcome unknown: the guest may be running on the "
+			 "destination, so it stays paused here — check there "
+			 "before resuming it");
+		return r;
+	}
+	if (get_u32(p)) {
+		s->committed = false;	/* it told us: it does not run there */
+		return fail(s, -(int)get_u32(p), "the destination could not start "
+			    "the guest: %s", strerror((int)get_u32(p)));
+	}
 	return 0;
 }
 
@@ -581,6 +644,8 @@ static int run(struct source *s, const char *host, const char *port)
 		}
 		if (!r)
 			r = wait_complete(s);
+		if (!r)
+			r = commit(s);
 		s->st->downtime_ms = (kvmig_now_ns() - t_down) / 1000000;
 		s->st->ram.remaining = 0;
 		if (r)
@@ -642,6 +707,7 @@ KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host,
 	s.o.progress = OPTS_GET(opts, progress, NULL);
 	s.o.progress_opaque = OPTS_GET(opts, progress_opaque, NULL);
 	s.t_start = s.t_progress = s.t_tokens = kvmig_now_ns();
+	s.tokens = (double)BATCH_BYTES * 2;	/* start with a burst's worth */
 	s.holes = (struct kvmig_hole_cache)KVMIG_HOLE_CACHE_INIT;
 	if (!vmm || !host || !port || s.o.channels > WIRE_MAX_CHANNELS) {
 		snprintf(stats->status, sizeof(stats->status), "failed");
@@ -674,7 +740,7 @@ out:
 		dest_reason(&s);	/* did the destination say why? */
 		chan_send_error(&s.ch[0], r, stats->error);	/* best effort */
 	}
-	if (r && s.paused && !s.was_paused) {
+	if (r && s.paused && !s.was_paused && !s.committed) {
 		/* never leave the guest stopped for a migration that failed */
 		if (kvmig_vmm_request(vmm, "cont", NULL, NULL, NULL, 0, NULL))
 			pr_err(&s.log, "could not resume the VM: %s",

@@ -21,6 +21,8 @@ static const char *const type_names[] = {
 	[WIRE_END] = "END",
 	[WIRE_COMPLETE] = "COMPLETE",
 	[WIRE_ERROR] = "ERROR",
+	[WIRE_GO] = "GO",
+	[WIRE_STARTED] = "STARTED",
 };
 
 const char *wire_type_name(unsigned int type)

@@ -41,7 +41,9 @@ enum wire_type {
 	WIRE_END = 8,		/* src -> dst, every channel: nothing follows */
 	WIRE_COMPLETE = 9,	/* dst -> src, channel 0: all applied */
 	WIRE_ERROR = 10,	/* either way: refusal, with a message */
-	WIRE_TYPE_MAX = WIRE_ERROR,
+	WIRE_GO = 11,		/* src -> dst, channel 0: start the guest */
+	WIRE_STARTED = 12,	/* dst -> src, channel 0: it runs (or why not) */
+	WIRE_TYPE_MAX = WIRE_STARTED,
 };
 
 /* How a page travels (PAGES entries). */
