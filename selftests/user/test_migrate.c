@@ -259,29 +259,37 @@ static const char *const busy_args[] = {
 	"--workload", "1:io,period=1000", NULL,
 };
 
+/* kvmig migrate at 4 MiB/s in the background: seconds for busy_args */
+static pid_t spawn_slow_migrate(struct mig *m)
+{
+	char to[64];
+	const char *argv[] = {
+		test_bin("kvmig"), "migrate", "--vm", m->src.sock, "--to", to,
+		"--json", "--timeout", "20", "--max-bandwidth", "4M", NULL,
+	};
+	pid_t pid;
+
+	snprintf(to, sizeof(to), "tcp:127.0.0.1:%s", m->port);
+	argv[0] = strdup(argv[0]);
+	pid = test_spawn(argv, m->mig_log);
+	free((void *)argv[0]);
+	return pid;
+}
+
 static void test_connection_drop(void)
 {
 	struct mig m;
 	json_t *st;
 	pid_t pid;
-	char to[64];
-	const char *argv[] = {
-		test_bin("kvmig"), "migrate", "--vm", NULL, "--to", to, "--json",
-		"--timeout", "20", "--max-bandwidth", "4M", NULL,
-	};
 	int rc;
 
 	start_vms(&m, busy_args, busy_args);
 	start_incoming(&m, false);
-	snprintf(to, sizeof(to), "tcp:127.0.0.1:%s", m.port);
-	argv[0] = strdup(argv[0]);
-	argv[3] = m.src.sock;
-	pid = test_spawn(argv, m.mig_log);
+	pid = spawn_slow_migrate(&m);
 	msleep(1500);
 	kill(m.inc, SIGKILL);			/* the destination dies */
 	test_wait(m.inc, 10);
 	rc = test_wait(pid, 60);
-	free((void *)argv[0]);
 	st = json_loads(strchr(test_slurp(m.mig_log), '{') ?: "{}",
 			JSON_DISABLE_EOF_CHECK, NULL);
 	expect_failed(&m, st, rc, "destination killed", "failed", "channel");
@@ -295,11 +303,6 @@ static void test_cancel(void)
 {
 	struct mig m;
 	json_t *st, *q;
-	char to[64];
-	const char *argv[] = {
-		test_bin("kvmig"), "migrate", "--vm", NULL, "--to", to, "--json",
-		"--timeout", "20", "--max-bandwidth", "4M", NULL,
-	};
 	const char *cancel[] = { test_bin("kvmig"), "cancel", "--vm", NULL, NULL };
 	char out[4096];
 	pid_t pid;
@@ -307,10 +310,7 @@ static void test_cancel(void)
 
 	start_vms(&m, busy_args, busy_args);
 	start_incoming(&m, false);
-	snprintf(to, sizeof(to), "tcp:127.0.0.1:%s", m.port);
-	argv[0] = strdup(argv[0]);
-	argv[3] = m.src.sock;
-	pid = test_spawn(argv, m.mig_log);
+	pid = spawn_slow_migrate(&m);
 	msleep(1500);
 	q = test_vm_cmd(&m.src, "query-migrate");
 	ksft_test_result(!strcmp(json_string_value(json_object_get(q, "status")), "active") &&
@@ -322,7 +322,6 @@ static void test_cancel(void)
 	crc = test_run(cancel, out, sizeof(out));
 	free((void *)cancel[0]);
 	rc = test_wait(pid, 60);
-	free((void *)argv[0]);
 	st = json_loads(strchr(test_slurp(m.mig_log), '{') ?: "{}",
 			JSON_DISABLE_EOF_CHECK, NULL);
 	TEST_ASSERT(crc == 0, "kvmig cancel: %s", out);
@@ -541,24 +540,15 @@ static void test_helper_killed(void)
 	const char *const again[] = { "--verify", "--keep-vm", NULL };
 	struct mig m;
 	json_t *q, *st;
-	char to[64];
-	const char *argv[] = {
-		test_bin("kvmig"), "migrate", "--vm", NULL, "--to", to, "--json",
-		"--max-bandwidth", "4M", NULL,
-	};
 	pid_t pid;
 	int rc;
 
 	start_vms(&m, busy_args, busy_args);
 	start_incoming(&m, false);
-	snprintf(to, sizeof(to), "tcp:127.0.0.1:%s", m.port);
-	argv[0] = strdup(argv[0]);
-	argv[3] = m.src.sock;
-	pid = test_spawn(argv, m.mig_log);
+	pid = spawn_slow_migrate(&m);
 	msleep(1500);
 	kill(pid, SIGKILL);
 	test_wait(pid, 10);
-	free((void *)argv[0]);
 	msleep(200);
 	q = test_vm_cmd(&m.src, "query-migrate");
 	ksft_test_result(!strcmp(json_string_value(json_object_get(q, "status")), "failed") &&

@@ -386,14 +386,15 @@ int cpu_start_all(struct vm *vm)
 	return 0;
 }
 
-/* Stop every vCPU and wait until each is parked outside KVM_RUN. */
-void cpu_pause_all(struct vm *vm)
+/*
+ * Kick every vCPU out of KVM_RUN and wait until each is parked (pause) or,
+ * with @seq, has also passed the top of its loop since kick @seq.  A vCPU
+ * that died with vm->failure set never gets there: stop waiting then.
+ */
+static void cpu_kick_and_wait(struct vm *vm, uint64_t seq)
 {
 	unsigned int i;
 
-	pthread_mutex_lock(&vm->lock);
-	vm->want_pause = true;
-	pthread_mutex_unlock(&vm->lock);
 	for (i = 0; i < vm->nr_cpus; i++)
 		cpu_kick(&vm->cpus[i]);
 	pthread_mutex_lock(&vm->lock);
@@ -401,13 +402,22 @@ void cpu_pause_all(struct vm *vm)
 		bool all = true;
 
 		for (i = 0; i < vm->nr_cpus; i++)
-			all &= vm->cpus[i].paused;
-		/* a vCPU that died with vm->failure set will never park */
+			all &= vm->cpus[i].paused ||
+			       (seq && vm->cpus[i].kick_ack >= seq);
 		if (all || vm->want_quit || vm->failure)
 			break;
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	}
 	pthread_mutex_unlock(&vm->lock);
+}
+
+/* Stop every vCPU and wait until each is parked outside KVM_RUN. */
+void cpu_pause_all(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->want_pause = true;
+	pthread_mutex_unlock(&vm->lock);
+	cpu_kick_and_wait(vm, 0);
 }
 
 /*
@@ -420,25 +430,16 @@ int cpu_kick_all(void *opaque)
 {
 	struct vm *vm = opaque;
 	uint64_t seq;
-	unsigned int i;
+	bool failed;
 
 	pthread_mutex_lock(&vm->lock);
 	seq = ++vm->kick_seq;
 	pthread_mutex_unlock(&vm->lock);
-	for (i = 0; i < vm->nr_cpus; i++)
-		cpu_kick(&vm->cpus[i]);
+	cpu_kick_and_wait(vm, seq);
 	pthread_mutex_lock(&vm->lock);
-	for (;;) {
-		bool all = true;
-
-		for (i = 0; i < vm->nr_cpus; i++)
-			all &= vm->cpus[i].kick_ack >= seq || vm->cpus[i].paused;
-		if (all || vm->want_quit || vm->failure)
-			break;
-		pthread_cond_wait(&vm->cond, &vm->lock);
-	}
+	failed = vm->failure != NULL;
 	pthread_mutex_unlock(&vm->lock);
-	return vm->failure ? -EIO : 0;
+	return failed ? -EIO : 0;
 }
 
 void cpu_resume_all(struct vm *vm)

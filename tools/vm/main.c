@@ -186,6 +186,17 @@ static void print_report(struct vm *vm, bool json, const char *end_reason,
 	json_decref(st);
 }
 
+/* The one way out: vCPUs joined, dirty logging off, socket gone. */
+static void teardown(struct vm *vm, const char *control_path)
+{
+	cpu_stop_all(vm);
+	control_dirty_release(vm);
+	if (control_path)
+		unlink(control_path);
+	json_decref(vm->migration);
+	vm_destroy(vm);
+}
+
 enum {
 	OPT_SLOT = 256,
 	OPT_PAUSED,
@@ -398,13 +409,9 @@ int main(int argc, char **argv)
 		      "completed"))) {
 		/* the migration never completed: this guest must not run */
 		fprintf(stderr, "kvmig-vm: incoming migration did not complete; "
-			"the guest never ran\n");
-		cpu_stop_all(&vm);
-		control_dirty_release(&vm);
-		if (control_path)
-			unlink(control_path);
-		json_decref(vm.migration);
-		vm_destroy(&vm);
+			"the guest never ran (ended by %s%s%s)\n", end_reason,
+			vm.failure ? ": " : "", vm.failure ? vm.failure : "");
+		teardown(&vm, control_path);
 		return 3;
 	}
 	if (end == CONTROL_END_FAILURE) {
@@ -430,19 +437,10 @@ int main(int argc, char **argv)
 	}
 	print_report(&vm, json, end_reason, &vr, verify_after, guest_pages,
 		     guest_bad);
-	cpu_stop_all(&vm);
-	control_dirty_release(&vm);
-	if (control_path)
-		unlink(control_path);
-	json_decref(vm.migration);
-	vm_destroy(&vm);
+	teardown(&vm, control_path);
 	return ret;
 
 err_stop:
-	cpu_stop_all(&vm);
-	control_dirty_release(&vm);
-	if (control_path)
-		unlink(control_path);
-	vm_destroy(&vm);
+	teardown(&vm, control_path);
 	return 2;
 }

@@ -97,6 +97,16 @@ static uint64_t parse_count(const char *opt, const char *s)
 	return v;
 }
 
+/* --timeout S -> milliseconds */
+static int parse_timeout(const char *s)
+{
+	uint64_t v = parse_count("--timeout", s);
+
+	if (!v || v > 86400)
+		die("--timeout: 1..86400 s, not %s", s);
+	return (int)(v * 1000);
+}
+
 /* Bytes (K/M/G binary suffixes) or, for rates, Kbit/Mbit/Gbit. */
 static uint64_t parse_num(const char *opt, const char *s)
 {
@@ -245,6 +255,20 @@ static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
 	free(text);
 }
 
+/* Report, tell the VMM to quit if @quit, let go of everything. */
+static int finish(struct cli *c, const struct kvmig_migration_stats *st,
+		  int r, bool quit, const char *side, char *host, char *port)
+{
+	print_final(c, st);
+	if (quit && kvmig_vmm_request(c->vmm, "quit", NULL, NULL, NULL, 0, NULL))
+		fprintf(stderr, "kvmig: telling the %s VMM to quit: %s\n", side,
+			kvmig_vmm_last_error(c->vmm));
+	kvmig_vmm_close(c->vmm);
+	free(host);
+	free(port);
+	return r ? 1 : 0;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -309,12 +333,7 @@ static int cmd_migrate(int argc, char **argv)
 		case 'k': keep = true; break;
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;
-		case 'T':
-			v = parse_count("--timeout", optarg);
-			if (!v || v > 86400)
-				die("--timeout: 1..86400 s, not %s", optarg);
-			mo.timeout_ms = (int)(v * 1000);
-			break;
+		case 'T': mo.timeout_ms = parse_timeout(optarg); break;
 		default:
 			usage(stderr);
 			return 2;
@@ -325,16 +344,8 @@ static int cmd_migrate(int argc, char **argv)
 	parse_tcp("--to", to, &host, &port);
 	c.vmm = connect_vmm(vm, &c);
 	r = kvmig_migrate(c.vmm, host, port, &mo, &st);
-	print_final(&c, &st);
 	/* the destination runs the guest now: this VMM may go */
-	if (!r && !keep &&
-	    kvmig_vmm_request(c.vmm, "quit", NULL, NULL, NULL, 0, NULL))
-		fprintf(stderr, "kvmig: telling the source VMM to quit: %s\n",
-			kvmig_vmm_last_error(c.vmm));
-	kvmig_vmm_close(c.vmm);
-	free(host);
-	free(port);
-	return r ? 1 : 0;
+	return finish(&c, &st, r, !r && !keep, "source", host, port);
 }
 
 static int cmd_incoming(int argc, char **argv)
@@ -357,7 +368,6 @@ static int cmd_incoming(int argc, char **argv)
 	const char *vm = NULL, *listen = NULL;
 	char *host, *port;
 	int opt, r;
-	uint64_t v;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -366,12 +376,7 @@ static int cmd_incoming(int argc, char **argv)
 		case 'n': io.no_start = true; break;
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;
-		case 'T':
-			v = parse_count("--timeout", optarg);
-			if (!v || v > 86400)
-				die("--timeout: 1..86400 s, not %s", optarg);
-			io.timeout_ms = (int)(v * 1000);
-			break;
+		case 'T': io.timeout_ms = parse_timeout(optarg); break;
 		default:
 			usage(stderr);
 			return 2;
@@ -382,15 +387,8 @@ static int cmd_incoming(int argc, char **argv)
 	parse_tcp("--listen", listen, &host, &port);
 	c.vmm = connect_vmm(vm, &c);
 	r = kvmig_incoming(c.vmm, host[0] ? host : NULL, port, &io, &st);
-	print_final(&c, &st);
 	/* a refused migration: this VM must not run; its VMM exits non-zero */
-	if (r && kvmig_vmm_request(c.vmm, "quit", NULL, NULL, NULL, 0, NULL))
-		fprintf(stderr, "kvmig: telling the destination VMM to quit: %s\n",
-			kvmig_vmm_last_error(c.vmm));
-	kvmig_vmm_close(c.vmm);
-	free(host);
-	free(port);
-	return r ? 1 : 0;
+	return finish(&c, &st, r, r != 0, "destination", host, port);
 }
 
 static int cmd_vm(int argc, char **argv)

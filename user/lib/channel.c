@@ -289,27 +289,47 @@ int tcp_listen(const char *host, const char *port, char *err, size_t errlen)
 	return fd >= 0 ? fd : r;
 }
 
-/* Accept on @lfd, but fail if @watch becomes readable (closed, or data
- * that is not ours to wait for) first. */
+/*
+ * Accept on @lfd.  While waiting, also watch @watch (if >= 0), channel 0:
+ * if the source closes it or sends an ERROR there, stop waiting at once.
+ * Other data on it is fine (the source may start sending pages on channel
+ * 0 before we have accepted the rest: seen on a loaded machine), so after
+ * that it is no longer watched.
+ */
 int tcp_accept_watch(int lfd, int watch, int timeout_ms, char *err,
 		     size_t errlen)
 {
-	struct pollfd p[2] = {
-		{ .fd = lfd, .events = POLLIN }, { .fd = watch, .events = POLLIN },
-	};
+	uint64_t deadline = kvmig_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	int r, fd;
 
-	r = poll(p, 2, timeout_ms);
-	if (r <= 0) {
-		r = r ? -errno : -ETIMEDOUT;
-		snprintf(err, errlen, "waiting for the source's channels: %s",
-			 strerror(-r));
-		return r;
-	}
-	if (p[1].revents) {
-		snprintf(err, errlen, "channel 0 closed or spoke while the other "
-			 "channels were still connecting");
-		return -ECONNRESET;
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = lfd, .events = POLLIN }, { .fd = watch, .events = POLLIN },
+		};
+		uint64_t now = kvmig_now_ns();
+		uint8_t peek[WIRE_HDR_SIZE];
+		ssize_t n;
+
+		r = now >= deadline ? 0 :
+		    poll(p, 2, (int)((deadline - now + 999999) / 1000000));
+		if (r <= 0) {
+			r = r ? -errno : -ETIMEDOUT;
+			snprintf(err, errlen, "waiting for the source to connect: %s",
+				 strerror(-r));
+			return r;
+		}
+		if (p[0].revents)
+			break;
+		n = recv(watch, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN) ||
+		    (n >= 6 && peek[5] == WIRE_ERROR)) {
+			snprintf(err, errlen, "channel 0 %s while the other channels "
+				 "were still connecting", n >= 6 ? "carried an ERROR" :
+				 "closed");
+			return -ECONNRESET;
+		}
+		if (n > 0)
+			watch = -1;	/* pages already: just wait for accept */
 	}
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0) {
@@ -322,18 +342,5 @@ int tcp_accept_watch(int lfd, int watch, int timeout_ms, char *err,
 
 int tcp_accept(int lfd, int timeout_ms, char *err, size_t errlen)
 {
-	int r = wait_fd(lfd, POLLIN, timeout_ms), fd;
-
-	if (r) {
-		snprintf(err, errlen, "waiting for the source to connect: %s",
-			 strerror(-r));
-		return r;
-	}
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "accept: %s", strerror(errno));
-		return r;
-	}
-	return fd;
+	return tcp_accept_watch(lfd, -1, timeout_ms, err, errlen);	/* poll skips -1 */
 }
