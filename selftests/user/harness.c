@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -181,6 +182,8 @@ void test_vm_start(struct test_vm *vm, const char *const *argv)
 	vm->pid = fork();
 	TEST_ASSERT(vm->pid >= 0, "fork");
 	if (!vm->pid) {
+		/* a test that dies must not leave guests spinning behind it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execv(args[0], (char *const *)args);
 		fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
 		_exit(127);
@@ -362,6 +365,8 @@ pid_t test_spawn(const char *const *argv, const char *logfile)
 	TEST_ASSERT(pid >= 0, "fork");
 	if (!pid) {
 		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 		if (fd >= 0) {
 			dup2(fd, 1);
