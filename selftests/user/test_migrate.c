@@ -344,6 +344,13 @@ struct proxy {
 	const char *to;		/* destination port */
 	uint64_t cut;
 	uint64_t fwd;		/* under lock */
+	/*
+	 * With swallow_back: from the destination to the source, forward only
+	 * the first @back bytes and drop the rest silently (connections stay
+	 * up): the source never hears what the destination says next.
+	 */
+	bool swallow_back;
+	uint64_t back;		/* under lock */
 	bool stop;		/* under lock */
 	pthread_mutex_t lock;
 	int fds[64];		/* under lock */
@@ -379,6 +386,13 @@ static void *pump_thread(void *arg)
 		if (n <= 0)
 			break;
 		pthread_mutex_lock(&pu->p->lock);
+		if (!pu->counted && pu->p->swallow_back) {
+			uint64_t left = pu->p->back;
+
+			if ((uint64_t)n > left)
+				n = (ssize_t)left;
+			pu->p->back -= (uint64_t)n;
+		}
 		if (pu->counted) {
 			if (pu->p->fwd + (uint64_t)n >= pu->p->cut) {
 				n = (ssize_t)(pu->p->cut - pu->p->fwd);
@@ -507,6 +521,47 @@ static void test_cut(uint64_t bytes)
 			 "%s: the destination never starts the guest", name);
 	proxy_stop(&px);
 	close(m.dst.ctl);
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
+}
+
+/*
+ * GO reaches the destination but STARTED never comes back: the outcome is
+ * unknown to the source, so its guest must stay paused (the destination
+ * runs it), never resumed: one running copy.
+ */
+static void test_started_lost(void)
+{
+	/* HELLO_ACK (24 + 8) and COMPLETE (24 + 24) pass, STARTED does not */
+	const char *const extra[] = { "--timeout", "3", NULL };
+	struct proxy px;
+	struct mig m;
+	char dst_port[16];
+	const char *err;
+	json_t *st;
+	int rc;
+
+	start_vms(&m, vm_args, vm_args);
+	start_incoming(&m, false);
+	snprintf(dst_port, sizeof(dst_port), "%s", m.port);
+	proxy_start(&px, dst_port, ~0ULL);
+	pthread_mutex_lock(&px.lock);
+	px.swallow_back = true;
+	px.back = 32 + 48;
+	pthread_mutex_unlock(&px.lock);
+	snprintf(m.port, sizeof(m.port), "%s", px.port);
+	rc = migrate(&m, extra, &st);
+	err = json_string_value(json_object_get(st, "error-desc"));
+	ksft_print_msg("STARTED lost: exit %d, '%s'\n", rc, err ? err : "");
+	msleep(300);
+	ksft_test_result(rc == 1 && err && strstr(err, "outcome unknown") &&
+			 !strcmp(status_of(&m.src), "paused") &&
+			 !strcmp(status_of(&m.dst), "running"),
+			 "STARTED lost: the source guest stays paused, the destination "
+			 "runs it: one copy runs");
+	json_decref(st);
+	test_wait(m.inc, 30);
+	proxy_stop(&px);
+	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit status");
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
 }
 
@@ -649,7 +704,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);	/* the proxy writes to cut sockets */
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(6 * 3 + 2 + 2 * 5 + 2 + 2 + 2 + 3 + 2);
+	ksft_set_plan(6 * 3 + 2 + 2 * 5 + 2 + 1 + 2 + 2 + 3 + 2);
 	migrate_ok("idle guest", idle_args, idle_args, plain, "converged");
 	migrate_ok("light dirtying", light_args, light_args, plain, "converged");
 	migrate_ok("clear, 4 channels", vm_args, vm_args, clear4, "converged");
@@ -661,6 +716,7 @@ int main(void)
 	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
 		test_cut(cuts[i]);
 	test_no_converge();
+	test_started_lost();
 	test_helper_killed();
 	test_connection_drop();
 	test_cancel();
