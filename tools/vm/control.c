@@ -202,6 +202,7 @@ static void cmd_verify(struct vm *vm, json_t *args, struct reply *r)
  * paused again; the guests hold still after checking (GUEST_CMD_CHECK_HOLD),
  * so nothing but the pages in flight at the pause changes meanwhile.
  */
+
 static bool migration_active(struct vm *vm)
 {
 	const char *st = json_string_value(json_object_get(vm->migration, "status"));
@@ -649,9 +650,7 @@ static void cmd_migrate_set_status(struct vm *vm, json_t *args, struct reply *r)
 	vm->migration_owner = vm->cur_client;
 	r->ret = json_pack("{sb}", "cancel", vm->migration_cancel);
 	/* a finished migration clears the cancel request for the next one */
-	if (json_is_string(json_object_get(st, "status")) &&
-	    strcmp(json_string_value(json_object_get(st, "status")), "active") &&
-	    strcmp(json_string_value(json_object_get(st, "status")), "setup"))
+	if (json_is_string(json_object_get(st, "status")) && !migration_active(vm))
 		vm->migration_cancel = false;
 }
 
@@ -664,10 +663,8 @@ static void cmd_query_migrate(struct vm *vm, json_t *args, struct reply *r)
 
 static void cmd_migrate_cancel(struct vm *vm, json_t *args, struct reply *r)
 {
-	const char *st = json_string_value(json_object_get(vm->migration, "status"));
-
 	(void)args;
-	if (!st || (strcmp(st, "active") && strcmp(st, "setup"))) {
+	if (!migration_active(vm)) {
 		reply_error(r, "GenericError", "no migration is running");
 		return;
 	}

@@ -349,15 +349,22 @@ static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 	}
 }
 
+/* Wire bytes received on every channel (slots of unused ones count 0). */
+static uint64_t bytes_received(const struct dest *d)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; d->ch && i < WIRE_MAX_CHANNELS; i++)
+		n += d->ch[i].c.bytes_recv;
+	return n;
+}
+
 static int progress(struct dest *d)
 {
 	uint64_t now = kvmig_now_ns();
-	unsigned int i;
 
-	d->st->ram.transferred = 0;
-	for (i = 0; i < WIRE_MAX_CHANNELS; i++)
-		if (d->ch && d->ch[i].c.rx)
-			d->st->ram.transferred += d->ch[i].c.bytes_recv;
+	d->st->ram.transferred = bytes_received(d);
 	d->st->total_time_ms = (now - d->t_start) / 1000000;
 	if (!d->o.progress || now - d->t_progress < 100000000ULL)
 		return 0;
@@ -425,7 +432,6 @@ static int finish(struct dest *d)
 {
 	uint8_t done[24] = { 0 };
 	uint64_t i, bad = 0;
-	char *args;
 	int r;
 	struct kvmig_hole_cache hc = KVMIG_HOLE_CACHE_INIT;
 	static const uint8_t zero[WIRE_PAGE_SIZE];
@@ -455,10 +461,8 @@ static int finish(struct dest *d)
 			      (unsigned long long)bad, (unsigned long long)d->pages);
 	}
 	/* the device state is the VMM's get-device-state answer, as is */
-	if (asprintf(&args, "%s", d->device_state) < 0)
-		return refuse(d, -ENOMEM, "out of memory");
-	r = kvmig_vmm_request(d->vmm, "set-device-state", args, NULL, NULL, 0, NULL);
-	free(args);
+	r = kvmig_vmm_request(d->vmm, "set-device-state", d->device_state, NULL,
+			      NULL, 0, NULL);
 	if (r) {
 		put_u32(done, EPROTO);
 		chan_send(&d->ch[0].c, WIRE_COMPLETE, done, sizeof(done), NULL, 0);
@@ -546,12 +550,10 @@ KVMIG_EXPORT int kvmig_incoming(struct kvmig_vmm *vmm, const char *host,
 out:
 	if (r && d.ch && d.ch[0].c.fd >= 0 && r != -ECONNRESET)
 		chan_send_error(&d.ch[0].c, r, stats->error);	/* best effort */
-	stats->ram.transferred = 0;
-	for (i = 0; d.ch && i < WIRE_MAX_CHANNELS; i++) {
-		stats->ram.transferred += d.ch[i].c.bytes_recv;
+	stats->ram.transferred = bytes_received(&d);
+	for (i = 0; d.ch && i < WIRE_MAX_CHANNELS; i++)
 		if (d.ch[i].c.rx)
 			chan_fini(&d.ch[i].c);
-	}
 	if (lfd >= 0)
 		close(lfd);
 	stats->total_time_ms = (kvmig_now_ns() - d.t_start) / 1000000;

@@ -87,7 +87,7 @@ static int clear_rearm(struct kvmig_dirty *d, const uint64_t *bitmap,
 				.first_page = pos,
 				.dirty_bitmap = mask,
 			};
-			uint64_t k;
+			uint64_t k, base, keep_lo, keep_hi;
 
 			/* 64-page granules; a tail only at the slot's end */
 			if (n % 64 && pos + n != pages)
@@ -95,13 +95,18 @@ static int clear_rearm(struct kvmig_dirty *d, const uint64_t *bitmap,
 			if (pos + n > pages)
 				n = pages - pos;
 			kvmig_bitmap_extract(mask, bitmap, s->first_page + pos, n);
-			/* keep only [first, first + count) of the caller's bits */
-			for (k = 0; k < n; k++) {
-				uint64_t idx = s->first_page + pos + k;
-
-				if (idx < first || idx >= first + count)
-					mask[k / 64] &= ~(1ULL << (k % 64));
-			}
+			/*
+			 * Keep only [first, first + count) of the caller's bits.
+			 * The rounding above strays at most 63 pages past either
+			 * end, so only those edge bits need clearing.
+			 */
+			base = s->first_page + pos;
+			keep_lo = first > base ? first - base : 0;
+			keep_hi = first + count - base < n ? first + count - base : n;
+			for (k = 0; k < keep_lo && k < n; k++)
+				mask[k / 64] &= ~(1ULL << (k % 64));
+			for (k = keep_hi; k < n; k++)
+				mask[k / 64] &= ~(1ULL << (k % 64));
 			c.num_pages = (uint32_t)n;
 			if (ioctl(d->kvm.vm_fd, KVM_CLEAR_DIRTY_LOG, &c)) {
 				int r = -errno;

@@ -242,6 +242,30 @@ static int send_page(struct source *s, uint64_t index, bool downtime)
 	return 0;
 }
 
+/*
+ * ITER_END or END on every channel: {u32 iteration, u32 0, u64 frames the
+ * channel carried}.
+ */
+static int send_to_all(struct source *s, uint8_t type)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr_ch; i++) {
+		uint8_t p[16];
+		int r;
+
+		put_u32(p, s->iteration);
+		put_u32(p + 4, 0);
+		put_u64(p + 8, s->ch[i].tx_seq);
+		r = chan_send(&s->ch[i], type, p, sizeof(p), NULL, 0);
+		if (r)
+			return fail(s, r, "sending %s (pass %u) on channel %u: %s",
+				    wire_type_name(type), s->iteration,
+				    s->ch[i].index, strerror(-r));
+	}
+	return 0;
+}
+
 /* One pass over the pages set in s->bm; returns pages sent or -errno. */
 static int64_t send_pass(struct source *s, bool downtime)
 {
@@ -268,19 +292,10 @@ static int64_t send_pass(struct source *s, bool downtime)
 		}
 	}
 	r = flush_batch(s);
+	if (!r)
+		r = send_to_all(s, WIRE_ITER_END);
 	if (r)
 		return r;
-	for (i = 0; i < s->nr_ch; i++) {
-		uint8_t p[16];
-
-		put_u32(p, s->iteration);
-		put_u32(p + 4, 0);
-		put_u64(p + 8, s->ch[i].tx_seq);
-		r = chan_send(&s->ch[i], WIRE_ITER_END, p, sizeof(p), NULL, 0);
-		if (r)
-			return fail(s, r, "ending pass %u on channel %u: %s",
-				    s->iteration, s->ch[i].index, strerror(-r));
-	}
 	s->st->ram.iterations++;
 	s->iteration++;
 	return (int64_t)sent;
@@ -631,17 +646,8 @@ static int run(struct source *s, const char *host, const char *port)
 		r = send_device_state(s);
 		if (!r && s->o.verify)
 			r = send_hashes(s);
-		for (i = 0; i < s->nr_ch && !r; i++) {
-			uint8_t p[16];
-
-			put_u32(p, s->iteration);
-			put_u32(p + 4, 0);
-			put_u64(p + 8, s->ch[i].tx_seq);
-			r = chan_send(&s->ch[i], WIRE_END, p, sizeof(p), NULL, 0);
-			if (r)
-				fail(s, r, "sending END on channel %u: %s", i,
-				     strerror(-r));
-		}
+		if (!r)
+			r = send_to_all(s, WIRE_END);
 		if (!r)
 			r = wait_complete(s);
 		if (!r)
@@ -750,10 +756,8 @@ out:
 		kvmig_dirty_stop(s.dirty);
 	kvmig_dirty_free(s.dirty);
 	for (i = 0; s.ch && i < s.nr_ch; i++)
-		chan_fini(&s.ch[i]);
-	stats->ram.transferred = 0;
-	for (i = 0; s.ch && i < s.nr_ch; i++)
-		stats->ram.transferred += s.ch[i].bytes_sent;
+		chan_fini(&s.ch[i]);	/* keeps the byte counts */
+	stats->ram.transferred = s.ch ? wire_bytes(&s) : 0;
 	stats->total_time_ms = (kvmig_now_ns() - s.t_start) / 1000000;
 	snprintf(stats->status, sizeof(stats->status), "%s", !r ? "completed" :
 		 r == -ECANCELED ? "cancelled" : "failed");
