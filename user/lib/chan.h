@@ -3,16 +3,29 @@
 #ifndef KVMIG_CHAN_H
 #define KVMIG_CHAN_H
 
+#include <stdbool.h>
+
 #include "wire.h"
 
 struct chan {
 	int fd;
 	uint16_t index;
 	int timeout_ms;
+	bool not_socket;	/* a file or pipe: writev, not sendmsg */
 	uint64_t tx_seq;	/* next frame we send */
 	uint64_t rx_seq;	/* next frame we expect */
-	uint64_t bytes_sent;	/* wire bytes, headers included */
+	/* wire bytes, headers included: written by the channel's thread,
+	 * read by others with STAT_GET */
+	uint64_t bytes_sent;
 	uint64_t bytes_recv;
+	uint64_t wait_ns;	/* time spent waiting for the socket */
+	/*
+	 * If set, a read or write waits in 100 ms slices and calls idle()
+	 * after each silent one; a non-zero return ends the wait with that
+	 * error.  Either way, silence for timeout_ms (if > 0) is -ETIMEDOUT.
+	 */
+	int (*idle)(void *opaque);
+	void *idle_opaque;
 	uint8_t *rx;		/* last received payload, WIRE_MAX_PAYLOAD */
 };
 

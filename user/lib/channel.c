@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 
 int chan_init(struct chan *c, int fd, uint16_t index, int timeout_ms)
 {
+	struct stat st;
 	int one = 1;
 
 	memset(c, 0, sizeof(*c));
@@ -32,7 +34,10 @@ int chan_init(struct chan *c, int fd, uint16_t index, int timeout_ms)
 	c->rx = malloc(WIRE_MAX_PAYLOAD);
 	if (!c->rx)
 		return -ENOMEM;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* benchmarks send into /dev/null */
+	c->not_socket = !fstat(fd, &st) && !S_ISSOCK(st.st_mode);
+	if (!c->not_socket)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return 0;
 }
 
@@ -45,32 +50,53 @@ void chan_fini(struct chan *c)
 	c->fd = -1;
 }
 
-static int wait_fd(int fd, short events, int timeout_ms)
+static int wait_fd(struct chan *c, short events)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	struct pollfd p = { .fd = c->fd, .events = events };
+	uint64_t t0 = kvmig_now_ns();
 	int r;
 
-	/*
-	 * A signal ends the wait with -EINTR rather than restarting it: the
-	 * caller (Ctrl-C in kvmig) may want to give up now.
-	 */
-	r = poll(&p, 1, timeout_ms);
-	if (r < 0)
-		return -errno;
-	return r ? 0 : -ETIMEDOUT;
+	for (;;) {
+		int slice = c->idle ? 100 : c->timeout_ms > 0 ? c->timeout_ms : -1;
+
+		/*
+		 * A signal ends the wait with -EINTR rather than restarting
+		 * it: the caller (Ctrl-C in kvmig) may want to give up now.
+		 */
+		r = poll(&p, 1, slice);
+		if (r < 0)
+			r = -errno;
+		else if (r)
+			r = 0;
+		else if (c->idle && (r = c->idle(c->idle_opaque)))
+			;	/* the owner gave up */
+		else if (c->timeout_ms > 0 &&
+			 kvmig_now_ns() - t0 >= (uint64_t)c->timeout_ms * 1000000)
+			r = -ETIMEDOUT;
+		else
+			continue;
+		STAT_ADD(c->wait_ns, kvmig_now_ns() - t0);
+		return r;
+	}
 }
 
 static int write_all(struct chan *c, struct iovec *iov, int cnt)
 {
 	while (cnt) {
-		/* sendmsg, not writev: MSG_NOSIGNAL, no SIGPIPE for our caller */
+		/*
+		 * sendmsg, not writev: MSG_NOSIGNAL, no SIGPIPE for our caller;
+		 * with an idle callback, never block inside the kernel, so the
+		 * waits are counted and the owner can end them
+		 */
 		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
-		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		ssize_t n = c->not_socket ? writev(c->fd, iov, cnt) :
+			    sendmsg(c->fd, &msg, MSG_NOSIGNAL |
+				    (c->idle ? MSG_DONTWAIT : 0));
 
 		if (n < 0 && (errno == EINTR))
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			int r = wait_fd(c->fd, POLLOUT, c->timeout_ms);
+			int r = wait_fd(c, POLLOUT);
 
 			if (r)
 				return r;
@@ -78,7 +104,7 @@ static int write_all(struct chan *c, struct iovec *iov, int cnt)
 		}
 		if (n < 0)
 			return -errno;
-		c->bytes_sent += (uint64_t)n;
+		STAT_ADD(c->bytes_sent, (uint64_t)n);
 		while (cnt && (size_t)n >= iov->iov_len) {
 			n -= (ssize_t)iov->iov_len;
 			iov++;
@@ -120,7 +146,7 @@ static int read_full(struct chan *c, void *buf, size_t len)
 
 	while (len) {
 		ssize_t n;
-		int r = wait_fd(c->fd, POLLIN, c->timeout_ms);
+		int r = wait_fd(c, POLLIN);
 
 		if (r)
 			return r;
@@ -131,7 +157,7 @@ static int read_full(struct chan *c, void *buf, size_t len)
 			return -errno;
 		if (n == 0)
 			return -ECONNRESET;
-		c->bytes_recv += (uint64_t)n;
+		STAT_ADD(c->bytes_recv, (uint64_t)n);
 		p += n;
 		len -= (size_t)n;
 	}

@@ -1,21 +1,34 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
- * The migration destination.  One thread serves every channel with poll():
+ * The migration destination.  The caller's thread accepts the channels,
+ * then one receiver thread per channel reads, decodes and applies its
+ * frames while the caller's thread reports progress; at the end the
+ * caller's thread checks, installs the device state and starts the VM:
  *
  *   listen ─► HELLO (checked against this VM's RAM) ─► HELLO_ACK
  *          ─► CHANNEL 1..n-1 ─► frames ... END on every channel
  *          ─► compare page hashes (verify) ─► set-device-state ─► COMPLETE
  *          ─► start the VM
  *
- * Passes are barriers: once a channel delivers ITER_END(k) it is not read
- * again until every channel has delivered ITER_END(k), so a page of pass
- * k+1 can never be overwritten by the same page of pass k arriving late on
- * another channel.  Anything unexpected refuses the migration: an ERROR
- * frame naming the frame and field goes back to the source, the VM is not
- * started, and the caller (kvmig incoming) makes the VMM quit non-zero.
+ * Passes are barriers: once a channel delivers ITER_END(k) its receiver
+ * does not read again until every channel has delivered ITER_END(k) (a
+ * count of arrivals, futex-waited), so a page of pass k+1 can never be
+ * overwritten by the same page of pass k arriving late on another channel.
+ * Anything unexpected refuses the migration: an ERROR frame naming the
+ * frame and field goes back to the source, the VM is not started, and the
+ * caller (kvmig incoming) makes the VMM quit non-zero.
+ *
+ * Ownership: receiver i alone uses channel i, its codec context, bounce
+ * page and statistics (counters written with STAT_ADD, read by the
+ * caller's thread with STAT_GET); receiver 0 alone fills the hashes and
+ * the device state.  The caller's thread touches those only after joining
+ * the receivers.  The first receiver to fail writes its message in its own
+ * buffer, then claims d->failed with a CAS; the others see it within
+ * 100 ms and stop.
  */
 #include <errno.h>
-#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +38,29 @@
 
 #include "internal.h"
 #include "chan.h"
+#include "codec.h"
+#include "futex.h"
+
+/* Counters a receiver writes and the caller's thread reads. */
+struct rstats {
+	uint64_t zero, normal;
+	uint64_t busy_ns, cpu_ns;
+	struct kvmig_codec_stats codec[KVMIG_CODEC_NR];
+};
 
 struct dchan {
 	struct chan c;
+	struct dest *d;
+	pthread_t thread;
+	bool started;
+	/* the receiver's own */
 	uint32_t iteration;	/* pass whose pages this channel carries */
-	bool at_barrier;	/* sent ITER_END(iteration - 1), waiting */
 	bool ended;		/* sent END */
+	struct codec_ctx codec;
+	uint8_t page[WIRE_PAGE_SIZE] __attribute__((aligned(64)));
+	int err;
+	char msg[WIRE_MAX_ERROR_MSG];
+	struct rstats st;
 };
 
 struct dest {
@@ -42,6 +72,7 @@ struct dest {
 	struct dchan *ch;
 	unsigned int nr_ch;
 	uint64_t session;
+	uint32_t src_codecs;	/* encodings HELLO announced */
 	bool verify;
 	uint64_t pages;
 	uint64_t *hashes;	/* from VERIFY frames */
@@ -49,7 +80,36 @@ struct dest {
 	char *device_state;
 	uint64_t t_start;
 	uint64_t t_progress;
+
+	/* shared between the receivers and the caller's thread (atomics) */
+	int failed;		/* 0; channel + 1; -1: the caller's thread */
+	uint32_t arrivals;	/* ITER_ENDs received, all channels */
+	uint32_t passes;	/* passes every channel has finished */
+	uint32_t running;	/* receivers still running */
+	uint64_t last_rx;	/* ns: the last frame on any channel */
 };
+
+/*
+ * A receiver failed: keep its reason, then claim the failure; returns
+ * @err.  The caller's thread turns it into the refusal after the join.
+ */
+static int rx_fail(struct dchan *dc, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int rx_fail(struct dchan *dc, int err, const char *fmt, ...)
+{
+	int none = 0;
+	va_list ap;
+
+	if (__atomic_load_n(&dc->d->failed, __ATOMIC_ACQUIRE))
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(dc->msg, sizeof(dc->msg), fmt, ap);
+	va_end(ap);
+	dc->err = err;
+	__atomic_compare_exchange_n(&dc->d->failed, &none, (int)dc->c.index + 1,
+				    false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	return err;
+}
 
 static int refuse(struct dest *d, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -86,6 +146,7 @@ static int check_hello(struct dest *d, const struct wire_hello *h)
 				      (unsigned long long)s->gpa,
 				      (unsigned long long)s->size);
 	}
+	d->src_codecs = h->codecs & WIRE_CODECS_ALL;
 	if ((h->codecs & WIRE_CODECS_V1) != WIRE_CODECS_V1)
 		return refuse(d, -EPROTO, "HELLO frame: codecs 0x%x lack zero and raw "
 			      "pages", h->codecs);
@@ -141,7 +202,7 @@ static int accept_channels(struct dest *d, int lfd)
 	d->verify = h->flags & WIRE_HELLO_VERIFY;
 	d->st->channels = h->nr_channels;
 	put_u32(ack, 0);
-	put_u32(ack + 4, WIRE_CODECS_V1);
+	put_u32(ack + 4, WIRE_CODECS_ALL);	/* all we decode */
 	r = chan_send(&d->ch[0].c, WIRE_HELLO_ACK, ack, sizeof(ack), NULL, 0);
 	if (r) {
 		r = refuse(d, r, "sending HELLO_ACK: %s", strerror(-r));
@@ -228,6 +289,7 @@ static void zero_add(struct zero_run *z, uint8_t *hva)
 
 static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 {
+	unsigned long long seq = (unsigned long long)h->seq;
 	struct zero_run z = { 0 };
 	struct wire_pages_iter it;
 	struct wire_page pg;
@@ -236,60 +298,111 @@ static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *
 
 	r = wire_pages_begin(&it, dc->c.rx, h->len, err, sizeof(err));
 	if (r)
-		return refuse(d, r, "channel %u seq %llu: %s", dc->c.index,
-			      (unsigned long long)h->seq, err);
+		return rx_fail(dc, r, "channel %u seq %llu: %s", dc->c.index, seq, err);
 	if (it.iteration != dc->iteration)
-		return refuse(d, -EPROTO, "PAGES frame seq %llu on channel %u: "
-			      "iteration %u, the channel is in pass %u",
-			      (unsigned long long)h->seq, dc->c.index,
-			      it.iteration, dc->iteration);
+		return rx_fail(dc, -EPROTO, "PAGES frame seq %llu on channel %u: "
+			       "iteration %u, the channel is in pass %u", seq,
+			       dc->c.index, it.iteration, dc->iteration);
 	while ((r = wire_pages_next(&it, &pg, err, sizeof(err))) > 0) {
 		uint8_t *hva = kvmig_memmap_gpa_to_hva(d->map, pg.gpa, WIRE_PAGE_SIZE);
+		enum kvmig_codec codec = codec_of_encoding(pg.encoding);
+		struct kvmig_codec_stats *cs = &dc->st.codec[codec];
 
 		if (!hva)
-			return refuse(d, -EFAULT, "PAGES frame seq %llu on channel %u: "
-				      "entry %u: gpa 0x%llx is not guest RAM",
-				      (unsigned long long)h->seq, dc->c.index,
-				      it.index - 1, (unsigned long long)pg.gpa);
+			return rx_fail(dc, -EFAULT, "PAGES frame seq %llu on channel "
+				       "%u: entry %u: gpa 0x%llx is not guest RAM",
+				       seq, dc->c.index, it.index - 1,
+				       (unsigned long long)pg.gpa);
+		if (!(d->src_codecs & (1U << pg.encoding)))
+			return rx_fail(dc, -EPROTO, "PAGES frame seq %llu on channel "
+				       "%u: entry %u: encoding %s was not announced "
+				       "in HELLO", seq, dc->c.index, it.index - 1,
+				       wire_encoding_name(pg.encoding));
 		if (pg.encoding == WIRE_ENC_ZERO) {
 			zero_add(&z, hva);
-			d->st->ram.duplicate++;
-		} else {
-			zero_flush(&z);
-			memcpy(hva, pg.data, WIRE_PAGE_SIZE);
-			d->st->ram.normal++;
-			d->st->ram.normal_bytes += WIRE_PAGE_SIZE;
+			STAT_ADD(dc->st.zero, 1);
+			continue;
 		}
+		zero_flush(&z);
+		if (pg.encoding == WIRE_ENC_RAW) {
+			memcpy(hva, pg.data, WIRE_PAGE_SIZE);
+		} else {
+			uint64_t t = kvmig_now_ns();
+
+			/* into the bounce page: a bad one never reaches RAM */
+			r = codec_decode(&dc->codec, pg.encoding, pg.data, pg.len,
+					 dc->page, err, sizeof(err));
+			if (r)
+				return rx_fail(dc, r, "PAGES frame seq %llu on channel "
+					       "%u: entry %u (gpa 0x%llx): %s", seq,
+					       dc->c.index, it.index - 1,
+					       (unsigned long long)pg.gpa, err);
+			memcpy(hva, dc->page, WIRE_PAGE_SIZE);
+			STAT_ADD(cs->busy_ns, kvmig_now_ns() - t);
+			STAT_ADD(cs->compressed, 1);
+		}
+		STAT_ADD(dc->st.normal, 1);
+		STAT_ADD(cs->pages, 1);
+		STAT_ADD(cs->raw_bytes, WIRE_PAGE_SIZE);
+		STAT_ADD(cs->wire_bytes, WIRE_PAGE_ENTRY_HDR + pg.len);
 	}
 	zero_flush(&z);
 	if (r)
-		return refuse(d, r, "channel %u seq %llu: %s", dc->c.index,
-			      (unsigned long long)h->seq, err);
+		return rx_fail(dc, r, "channel %u seq %llu: %s", dc->c.index, seq, err);
 	return 0;
 }
 
-static int take_hashes(struct dest *d, const struct wire_hdr *h, const uint8_t *p)
+static int take_hashes(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 {
+	const uint8_t *p = dc->c.rx;
 	uint64_t first;
 	uint32_t n, i;
 
 	if (!d->verify)
-		return refuse(d, -EPROTO, "VERIFY frame seq %llu: HELLO did not "
-			      "announce verification", (unsigned long long)h->seq);
+		return rx_fail(dc, -EPROTO, "VERIFY frame seq %llu: HELLO did not "
+			       "announce verification", (unsigned long long)h->seq);
 	if (h->len < 16 || (n = get_u32(p + 8), h->len != 16 + (uint64_t)n * 8) ||
 	    get_u32(p + 12))
-		return refuse(d, -EBADMSG, "VERIFY frame seq %llu: %u bytes do not "
-			      "match its count (or reserved bytes set)",
-			      (unsigned long long)h->seq, h->len);
+		return rx_fail(dc, -EBADMSG, "VERIFY frame seq %llu: %u bytes do "
+			       "not match its count (or reserved bytes set)",
+			       (unsigned long long)h->seq, h->len);
 	first = get_u64(p);
 	if (first != d->hashes_got || first > d->pages || n > d->pages - first)
-		return refuse(d, -EBADMSG, "VERIFY frame seq %llu: pages [%llu, +%u) "
-			      "out of order or past the %llu guest pages",
-			      (unsigned long long)h->seq, (unsigned long long)first,
-			      n, (unsigned long long)d->pages);
+		return rx_fail(dc, -EBADMSG, "VERIFY frame seq %llu: pages [%llu, "
+			       "+%u) out of order or past the %llu guest pages",
+			       (unsigned long long)h->seq, (unsigned long long)first,
+			       n, (unsigned long long)d->pages);
 	for (i = 0; i < n; i++)
 		d->hashes[first + i] = get_u64(p + 16 + i * 8);
 	d->hashes_got += n;
+	return 0;
+}
+
+static bool failed(const struct dest *d)
+{
+	return __atomic_load_n(&d->failed, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * ITER_END(k) arrived on @dc: wait until it has on every channel.  The
+ * last to arrive counts the pass and wakes the others.
+ */
+static int barrier(struct dest *d, struct dchan *dc)
+{
+	uint32_t target = d->nr_ch * dc->iteration;
+	uint32_t n = __atomic_add_fetch(&d->arrivals, 1, __ATOMIC_SEQ_CST);
+
+	if (n == target) {
+		__atomic_store_n(&d->passes, dc->iteration, __ATOMIC_RELAXED);
+		futex_wake_all(&d->arrivals);
+		return 0;
+	}
+	while (n < target) {
+		if (failed(d))
+			return -ECANCELED;
+		futex_wait(&d->arrivals, n, 100);
+		n = __atomic_load_n(&d->arrivals, __ATOMIC_SEQ_CST);
+	}
 	return 0;
 }
 
@@ -305,48 +418,103 @@ static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 		return apply_pages(d, dc, h);
 	case WIRE_ITER_END:
 		if (h->len != 16 || get_u32(p) != dc->iteration || get_u32(p + 4))
-			return refuse(d, -EBADMSG, "ITER_END frame seq %llu on channel "
-				      "%u: malformed or for pass %u, the channel is "
-				      "in pass %u", (unsigned long long)h->seq,
-				      dc->c.index, h->len >= 4 ? get_u32(p) : 0,
-				      dc->iteration);
+			return rx_fail(dc, -EBADMSG, "ITER_END frame seq %llu on "
+				       "channel %u: malformed or for pass %u, the "
+				       "channel is in pass %u",
+				       (unsigned long long)h->seq, dc->c.index,
+				       h->len >= 4 ? get_u32(p) : 0, dc->iteration);
 		dc->iteration++;
-		dc->at_barrier = true;
-		return 0;
+		return barrier(d, dc);
 	case WIRE_DEVICE_STATE:
 		if (dc->c.index || d->device_state)
-			return refuse(d, -EPROTO, "DEVICE_STATE frame seq %llu on "
-				      "channel %u: only one, on channel 0",
-				      (unsigned long long)h->seq, dc->c.index);
+			return rx_fail(dc, -EPROTO, "DEVICE_STATE frame seq %llu on "
+				       "channel %u: only one, on channel 0",
+				       (unsigned long long)h->seq, dc->c.index);
 		d->device_state = malloc(h->len + 1);
 		if (!d->device_state)
-			return refuse(d, -ENOMEM, "out of memory");
+			return rx_fail(dc, -ENOMEM, "out of memory");
 		memcpy(d->device_state, p, h->len);
 		d->device_state[h->len] = 0;
 		if (strlen(d->device_state) != h->len)
-			return refuse(d, -EBADMSG, "DEVICE_STATE frame: NUL byte "
-				      "inside the state");
+			return rx_fail(dc, -EBADMSG, "DEVICE_STATE frame: NUL byte "
+				       "inside the state");
 		return 0;
 	case WIRE_VERIFY:
 		if (dc->c.index)
-			return refuse(d, -EPROTO, "VERIFY frame on channel %u: only "
-				      "on channel 0", dc->c.index);
-		return take_hashes(d, h, p);
+			return rx_fail(dc, -EPROTO, "VERIFY frame on channel %u: only "
+				       "on channel 0", dc->c.index);
+		return take_hashes(d, dc, h);
 	case WIRE_END:
 		if (h->len != 16 || get_u32(p + 4))
-			return refuse(d, -EBADMSG, "END frame seq %llu on channel %u: "
-				      "malformed", (unsigned long long)h->seq,
-				      dc->c.index);
+			return rx_fail(dc, -EBADMSG, "END frame seq %llu on channel "
+				       "%u: malformed", (unsigned long long)h->seq,
+				       dc->c.index);
 		dc->ended = true;
 		return 0;
 	case WIRE_ERROR:
 		r = chan_parse_error(h, p, msg, sizeof(msg));
-		return refuse(d, r ? r : -EPROTO, "the source gave up: %s", msg);
+		return rx_fail(dc, r ? r : -EPROTO, "the source gave up: %s", msg);
 	default:
-		return refuse(d, -EPROTO, "%s frame seq %llu on channel %u: not "
-			      "expected here", wire_type_name(h->type),
-			      (unsigned long long)h->seq, dc->c.index);
+		return rx_fail(dc, -EPROTO, "%s frame seq %llu on channel %u: not "
+			       "expected here", wire_type_name(h->type),
+			       (unsigned long long)h->seq, dc->c.index);
 	}
+}
+
+/*
+ * A receiver's channel was silent for 100 ms: stop if another failed or
+ * if no channel at all has brought anything for timeout_ms.  (A channel
+ * may rightly be silent for a long pass while the others carry it.)
+ */
+static int rx_idle(void *opaque)
+{
+	struct dchan *dc = opaque;
+	struct dest *d = dc->d;
+	uint64_t last = __atomic_load_n(&d->last_rx, __ATOMIC_RELAXED);
+
+	if (failed(d))
+		return -ECANCELED;
+	if (kvmig_now_ns() - last >= (uint64_t)d->o.timeout_ms * 1000000)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static void *receiver(void *arg)
+{
+	struct dchan *dc = arg;
+	struct dest *d = dc->d;
+	char err[512];
+	int r = 0;
+
+	while (!dc->ended && !r) {
+		struct wire_hdr h;
+		uint64_t t;
+
+		r = chan_recv(&dc->c, &h, err, sizeof(err));
+		if (r) {
+			if (r == -ETIMEDOUT)
+				rx_fail(dc, r, "no data from the source for %d ms",
+					d->o.timeout_ms);
+			else if (r != -ECANCELED)
+				rx_fail(dc, r, "%s", err);
+			break;
+		}
+		t = kvmig_now_ns();
+		__atomic_store_n(&d->last_rx, t, __ATOMIC_RELAXED);
+		r = handle(d, dc, &h);
+		STAT_ADD(dc->st.busy_ns, kvmig_now_ns() - t);
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+			__atomic_store_n(&dc->st.cpu_ns, (uint64_t)ts.tv_sec *
+					 1000000000ULL + (uint64_t)ts.tv_nsec,
+					 __ATOMIC_RELAXED);
+		}
+	}
+	__atomic_sub_fetch(&d->running, 1, __ATOMIC_SEQ_CST);
+	futex_wake_all(&d->running);
+	return NULL;
 }
 
 /* Wire bytes received on every channel (slots of unused ones count 0). */
@@ -356,76 +524,125 @@ static uint64_t bytes_received(const struct dest *d)
 	unsigned int i;
 
 	for (i = 0; d->ch && i < WIRE_MAX_CHANNELS; i++)
-		n += d->ch[i].c.bytes_recv;
+		n += STAT_GET(d->ch[i].c.bytes_recv);
 	return n;
+}
+
+static void collect_stats(struct dest *d)
+{
+	struct kvmig_migration_stats *st = d->st;
+	uint64_t elapsed = kvmig_now_ns() - d->t_start;
+	unsigned int i, c;
+
+	st->ram.transferred = bytes_received(d);
+	st->total_time_ms = elapsed / 1000000;
+	st->ram.iterations = __atomic_load_n(&d->passes, __ATOMIC_RELAXED);
+	st->ram.duplicate = st->ram.normal = 0;
+	memset(st->pipeline.codec, 0, sizeof(st->pipeline.codec));
+	st->pipeline.workers = d->nr_ch;
+	for (i = 0; d->ch && i < d->nr_ch; i++) {
+		const struct rstats *r = &d->ch[i].st;
+		struct kvmig_worker_stats *ws = &st->pipeline.worker[i];
+
+		st->ram.duplicate += STAT_GET(r->zero);
+		st->ram.normal += STAT_GET(r->normal);
+		ws->pages = STAT_GET(r->zero) + STAT_GET(r->normal);
+		ws->wire_bytes = STAT_GET(d->ch[i].c.bytes_recv);
+		ws->busy_ns = STAT_GET(r->busy_ns);
+		ws->wait_ns = STAT_GET(d->ch[i].c.wait_ns);
+		ws->cpu_ns = STAT_GET(r->cpu_ns);
+		ws->cpu_util = elapsed ? (double)ws->cpu_ns / (double)elapsed : 0;
+		for (c = 0; c < KVMIG_CODEC_NR; c++) {
+			struct kvmig_codec_stats *o = &st->pipeline.codec[c];
+
+			o->pages += STAT_GET(r->codec[c].pages);
+			o->compressed += STAT_GET(r->codec[c].compressed);
+			o->raw_bytes += STAT_GET(r->codec[c].raw_bytes);
+			o->wire_bytes += STAT_GET(r->codec[c].wire_bytes);
+			o->busy_ns += STAT_GET(r->codec[c].busy_ns);
+		}
+	}
+	st->ram.normal_bytes = st->ram.normal * WIRE_PAGE_SIZE;
 }
 
 static int progress(struct dest *d)
 {
 	uint64_t now = kvmig_now_ns();
 
-	d->st->ram.transferred = bytes_received(d);
-	d->st->total_time_ms = (now - d->t_start) / 1000000;
-	if (!d->o.progress || now - d->t_progress < 100000000ULL)
+	if (now - d->t_progress < 100000000ULL)
 		return 0;
 	d->t_progress = now;
-	return d->o.progress(d->st, d->o.progress_opaque) ?
-	       refuse(d, -ECANCELED, "cancelled") : 0;
+	collect_stats(d);
+	return d->o.progress && d->o.progress(d->st, d->o.progress_opaque) ?
+	       -ECANCELED : 0;
 }
 
-/* Serve the channels until every one has sent END. */
+/* Run a receiver per channel until every one has sent END (or failed). */
 static int receive(struct dest *d)
 {
-	struct pollfd pfd[WIRE_MAX_CHANNELS];
-	unsigned int idx[WIRE_MAX_CHANNELS];
-	char err[512];
+	sigset_t all, old;
+	unsigned int i;
+	int r = 0, f;
 
-	for (;;) {
-		unsigned int i, n = 0, ended = 0, waiting = 0;
-		int r;
+	d->last_rx = kvmig_now_ns();
+	for (i = 0; i < d->nr_ch; i++) {
+		struct dchan *dc = &d->ch[i];
 
-		for (i = 0; i < d->nr_ch; i++) {
-			ended += d->ch[i].ended;
-			waiting += d->ch[i].at_barrier;
-		}
-		if (ended == d->nr_ch)
-			return 0;
-		/* everyone reached the end of the pass: open the barrier */
-		if (waiting && waiting + ended == d->nr_ch) {
-			for (i = 0; i < d->nr_ch; i++)
-				d->ch[i].at_barrier = false;
-			d->st->ram.iterations++;
-			continue;
-		}
-		for (i = 0; i < d->nr_ch; i++) {
-			if (d->ch[i].ended || d->ch[i].at_barrier)
-				continue;
-			pfd[n] = (struct pollfd){ .fd = d->ch[i].c.fd, .events = POLLIN };
-			idx[n++] = i;
-		}
-		r = poll(pfd, n, d->o.timeout_ms);
-		if (r < 0 && errno == EINTR)
-			return refuse(d, -EINTR, "interrupted");
-		if (r <= 0)
-			return refuse(d, r ? -errno : -ETIMEDOUT, "no data from the "
-				      "source for %d ms", d->o.timeout_ms);
-		for (i = 0; i < n; i++) {
-			struct dchan *dc = &d->ch[idx[i]];
-			struct wire_hdr h;
-
-			if (!pfd[i].revents)
-				continue;
-			r = chan_recv(&dc->c, &h, err, sizeof(err));
-			if (r)
-				return refuse(d, r, "%s", err);
-			r = handle(d, dc, &h);
-			if (r)
-				return r;
-		}
-		r = progress(d);
-		if (r)
-			return r;
+		dc->d = d;
+		codec_ctx_init(&dc->codec);
+		dc->c.timeout_ms = 0;	/* rx_idle decides */
+		dc->c.idle = rx_idle;
+		dc->c.idle_opaque = dc;
 	}
+	/* signals stay with the caller's thread (Ctrl-C = cancel) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < d->nr_ch && !r; i++) {
+		__atomic_add_fetch(&d->running, 1, __ATOMIC_SEQ_CST);
+		r = -pthread_create(&d->ch[i].thread, NULL, receiver, &d->ch[i]);
+		if (r)
+			__atomic_sub_fetch(&d->running, 1, __ATOMIC_SEQ_CST);
+		else
+			d->ch[i].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		int none = 0;
+
+		__atomic_compare_exchange_n(&d->failed, &none, -1, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	}
+	for (;;) {
+		uint32_t n = __atomic_load_n(&d->running, __ATOMIC_SEQ_CST);
+		int none = 0;
+
+		if (!n)
+			break;
+		futex_wait(&d->running, n, 100);
+		if (!failed(d) && progress(d)) {
+			r = -ECANCELED;
+			__atomic_compare_exchange_n(&d->failed, &none, -1, false,
+						    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		}
+	}
+	for (i = 0; i < d->nr_ch; i++) {
+		struct dchan *dc = &d->ch[i];
+
+		if (dc->started)
+			pthread_join(dc->thread, NULL);
+		dc->started = false;
+		codec_ctx_fini(&dc->codec);
+		dc->c.idle = NULL;
+		dc->c.timeout_ms = d->o.timeout_ms;
+	}
+	collect_stats(d);
+	f = __atomic_load_n(&d->failed, __ATOMIC_ACQUIRE);
+	if (f > 0)
+		return refuse(d, d->ch[f - 1].err, "%s", d->ch[f - 1].msg);
+	if (f < 0)
+		return refuse(d, r ? r : -ENOMEM, "%s", r == -ECANCELED ? "cancelled" :
+			      "starting the receivers: out of resources");
+	return 0;
 }
 
 static int finish(struct dest *d)

@@ -120,4 +120,24 @@ int kvmig_dirty_set_logging(struct kvmig_dirty *d, bool on);
 /* KVM_CHECK_EXTENSION on the VM fd: > 0 if present. */
 int kvmig_vm_check_extension(int vm_fd, long cap);
 
+/* simd.c: the CPU's vector extensions and zero-page detection */
+enum kvmig_simd {
+	KVMIG_SIMD_SCALAR,
+	KVMIG_SIMD_AVX2,
+	KVMIG_SIMD_AVX512,	/* AVX-512F + BW */
+	KVMIG_SIMD_NR,
+};
+typedef bool (*kvmig_zero_fn)(const void *page);
+bool kvmig_cpu_has(enum kvmig_simd level);
+enum kvmig_simd kvmig_simd_best(void);
+const char *kvmig_simd_name(enum kvmig_simd level);
+/* The zero test of @level, or NULL if this CPU lacks it. */
+kvmig_zero_fn kvmig_zero_impl(enum kvmig_simd level);
+
+/* Relaxed loads and stores of counters one thread writes, others read. */
+#define STAT_ADD(var, n)						\
+	__atomic_store_n(&(var), __atomic_load_n(&(var), __ATOMIC_RELAXED) + (n), \
+			 __ATOMIC_RELAXED)
+#define STAT_GET(var)	__atomic_load_n(&(var), __ATOMIC_RELAXED)
+
 #endif /* KVMIG_INTERNAL_H */

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
- * The migration source.  One thread (the caller's) runs it:
+ * The migration source.  The caller's thread (the migration thread) runs
+ * the state machine below and walks the dirty bitmap; the pages themselves
+ * are encoded and sent by the worker threads of the pipeline (pipeline.c),
+ * one per channel:
  *
  *   setup ──► pass 0 (all RAM) ──► pass k (dirty set) ... ──► stop-and-copy
  *     │            │                      │                     │
@@ -8,10 +11,12 @@
  *                                            resume the VM if we paused it
  *
  * Pass k: for each chunk of the dirty bitmap, re-arm tracking for exactly
- * its dirty pages (clear-log), then read and send them, batched into PAGES
- * frames spread round-robin over the channels; then ITER_END(k) on every
- * channel, which the destination uses as a barrier so that a page from
- * pass k+1 never lands before the same page from pass k.
+ * its dirty pages (clear-log), then queue them to the workers, which read,
+ * encode and send them in PAGES frames on their own channels; then
+ * ITER_END(k) on every channel, which the destination uses as a barrier so
+ * that a page from pass k+1 never lands before the same page from pass k.
+ * Re-arming happens before a page is queued, so every read of it by a
+ * worker comes after its tracking was re-armed.
  *
  * Convergence: after a pass, the next dirty set is known; expected
  * downtime = its pages x the wire bytes a page really took in the last pass
@@ -42,8 +47,9 @@
 
 #include "internal.h"
 #include "chan.h"
+#include "codec.h"
+#include "pipeline.h"
 
-#define BATCH_BYTES	(256U << 10)	/* a PAGES frame carries up to this */
 #define CHUNK_PAGES	65536ULL	/* re-arm granularity, 256 MiB */
 
 struct source {
@@ -55,7 +61,8 @@ struct source {
 	struct kvmig_log log;
 	struct chan *ch;
 	unsigned int nr_ch;
-	unsigned int next_ch;
+	struct pipe *pipe;
+	uint32_t dst_codecs;		/* encodings the destination decodes */
 	uint64_t pages;
 	uint64_t *bm;
 	bool paused;			/* we stopped the VM */
@@ -65,27 +72,7 @@ struct source {
 	uint64_t t_start;
 	uint64_t t_progress;		/* last progress callback */
 
-	/* the batch being filled, for the channel next_ch */
-	uint8_t *batch;
-	uint32_t batch_len;
-	uint32_t batch_count;
 	uint32_t iteration;
-
-	struct kvmig_hole_cache holes;	/* pages never touched: zero */
-	/*
-	 * What a page that the guest wrote costs on the wire, this pass: the
-	 * expected-downtime estimate's unit.  Never-touched pages (holes,
-	 * sent as 16-byte zero entries) are left out: they cannot be in a
-	 * later dirty set, and counting them made pass 0's average a third
-	 * of the real cost, so a guest that could not converge "converged"
-	 * into a downtime 2.6x the estimate (measured with bench_migrate).
-	 */
-	uint64_t est_bytes;
-	uint64_t est_pages;
-
-	/* token bucket on wire bytes */
-	double tokens;
-	uint64_t t_tokens;
 };
 
 static int fail(struct source *s, int err, const char *fmt, ...)
@@ -109,142 +96,78 @@ static uint64_t wire_bytes(struct source *s)
 	unsigned int i;
 
 	for (i = 0; i < s->nr_ch; i++)
-		n += s->ch[i].bytes_sent;
+		n += STAT_GET(s->ch[i].bytes_sent);
 	return n;
+}
+
+/* Does the destination decode what @codec sends? */
+static bool dest_decodes(const struct source *s, enum kvmig_codec codec)
+{
+	if (codec == KVMIG_CODEC_AUTO)	/* its ladder: lz4 and zstd */
+		return dest_decodes(s, KVMIG_CODEC_LZ4) &&
+		       dest_decodes(s, KVMIG_CODEC_ZSTD);
+	return s->dst_codecs & (1U << codec_encoding(codec));
+}
+
+/* Let the caller change knobs (opts.tune); refuse what is invalid. */
+static void tune(struct source *s)
+{
+	struct kvmig_tunables t = {
+		.workers = s->o.workers, .codec = s->o.codec, .level = s->o.level,
+		.max_bandwidth = s->o.max_bandwidth,
+		.downtime_limit_ms = s->o.downtime_limit_ms,
+	};
+
+	s->o.tune(&t, s->o.tune_opaque);
+	if (t.workers < 1 || t.workers > s->nr_ch ||
+	    (unsigned int)t.codec >= KVMIG_CODEC_NR ||
+	    !codec_level_ok(t.codec, t.level) || !dest_decodes(s, t.codec)) {
+		pr_warn(&s->log, "tune: workers %u (1..%u), codec %d, level %d: "
+			"refused, keeping the current values", t.workers, s->nr_ch,
+			(int)t.codec, t.level);
+		return;
+	}
+	if (t.workers != s->o.workers || t.codec != s->o.codec ||
+	    t.level != s->o.level || t.max_bandwidth != s->o.max_bandwidth)
+		pr_info(&s->log, "tune: workers %u, codec %s level %d, max "
+			"bandwidth %llu B/s", t.workers, kvmig_codec_name(t.codec),
+			t.level, (unsigned long long)t.max_bandwidth);
+	s->o.workers = t.workers;
+	s->o.codec = t.codec;
+	s->o.level = t.level;
+	s->o.max_bandwidth = t.max_bandwidth;
+	s->o.downtime_limit_ms = t.downtime_limit_ms;
+	if (s->pipe)
+		pipe_tune(s->pipe, t.workers, t.codec, t.level, t.max_bandwidth);
 }
 
 static int progress(struct source *s, bool force)
 {
 	uint64_t now = kvmig_now_ns();
 
-	s->st->total_time_ms = (now - s->t_start) / 1000000;
-	s->st->ram.transferred = wire_bytes(s);
-	if (!s->o.progress || (!force && now - s->t_progress < 100000000ULL))
+	if (!force && now - s->t_progress < 100000000ULL)
 		return 0;
 	s->t_progress = now;
-	if (s->o.progress(s->st, s->o.progress_opaque))
+	s->st->total_time_ms = (now - s->t_start) / 1000000;
+	s->st->ram.transferred = wire_bytes(s);
+	if (s->pipe)
+		pipe_stats(s->pipe, s->st);
+	if (s->o.tune)
+		tune(s);
+	if (s->o.progress && s->o.progress(s->st, s->o.progress_opaque))
 		return fail(s, -ECANCELED, "cancelled");
 	return 0;
 }
 
-/* Wait until @bytes may go out under max_bandwidth; -ECANCELED if asked. */
-static int throttle(struct source *s, uint64_t bytes)
+/* The pipeline waits for its workers: keep the caller informed. */
+static int pipe_poll(void *opaque)
 {
-	double rate = (double)s->o.max_bandwidth, burst;
-
-	if (!rate)
-		return 0;
-	burst = rate / 10 > BATCH_BYTES * 2 ? rate / 10 : BATCH_BYTES * 2;
-	for (;;) {
-		uint64_t now = kvmig_now_ns();
-
-		s->tokens += (double)(now - s->t_tokens) / 1e9 * rate;
-		s->t_tokens = now;
-		if (s->tokens > burst)
-			s->tokens = burst;
-		if (s->tokens >= (double)bytes)
-			break;
-		{
-			/* nap at most 100 ms, so a cancel is seen in time */
-			double wait = ((double)bytes - s->tokens) / rate;
-			struct timespec ts;
-			int r;
-
-			if (wait > 0.1)
-				wait = 0.1;
-			ts.tv_sec = 0;
-			ts.tv_nsec = (long)(wait * 1e9);
-			nanosleep(&ts, NULL);
-			r = progress(s, false);
-			if (r)
-				return r;
-		}
-	}
-	s->tokens -= (double)bytes;
-	return 0;
-}
-
-static int flush_batch(struct source *s)
-{
-	struct chan *c = &s->ch[s->next_ch];
-	int r;
-
-	if (!s->batch_count)
-		return 0;
-	put_u32(s->batch, s->batch_count);
-	put_u32(s->batch + 4, s->iteration);
-	r = throttle(s, s->batch_len + WIRE_HDR_SIZE);
-	if (r)
-		return r;
-	r = chan_send(c, WIRE_PAGES, s->batch, s->batch_len, NULL, 0);
-	if (r)
-		return fail(s, r, "sending pages on channel %u: %s", c->index,
-			    strerror(-r));
-	s->batch_len = WIRE_PAGES_FIXED;
-	s->batch_count = 0;
-	s->next_ch = (s->next_ch + 1) % s->nr_ch;
-	return progress(s, false);
-}
-
-static bool page_is_zero(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-	unsigned int i;
-
-	for (i = 0; i < WIRE_PAGE_SIZE / 8; i += 8) {
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
-		    w[i + 6] | w[i + 7])
-			return false;
-	}
-	return true;
-}
-
-static int send_page(struct source *s, uint64_t index, bool downtime)
-{
-	uint8_t *e, *page = kvmig_memmap_index_to_hva(s->map, index);
-	uint64_t gpa = 0, before;
-	bool zero, hole;
-	int r;
-
-	if (s->batch_len + WIRE_PAGE_ENTRY_HDR + WIRE_PAGE_SIZE > BATCH_BYTES) {
-		r = flush_batch(s);
-		if (r)
-			return r;
-	}
-	kvmig_memmap_index_to_gpa(s->map, index, &gpa);
-	hole = kvmig_memmap_is_hole(s->map, index, &s->holes);
-	zero = hole || page_is_zero(page);
-	e = s->batch + s->batch_len;
-	put_u64(e, gpa);
-	e[8] = zero ? WIRE_ENC_ZERO : WIRE_ENC_RAW;
-	e[9] = 0;
-	put_u16(e + 10, 0);
-	put_u32(e + 12, zero ? 0 : WIRE_PAGE_SIZE);
-	if (!zero)
-		memcpy(e + WIRE_PAGE_ENTRY_HDR, page, WIRE_PAGE_SIZE);
-	before = s->batch_len;
-	s->batch_len += WIRE_PAGE_ENTRY_HDR + (zero ? 0 : WIRE_PAGE_SIZE);
-	s->batch_count++;
-	if (zero) {
-		s->st->ram.duplicate++;
-	} else {
-		s->st->ram.normal++;
-		s->st->ram.normal_bytes += WIRE_PAGE_SIZE;
-	}
-	if (downtime)
-		s->st->ram.downtime_bytes += s->batch_len - before;
-	else
-		s->st->ram.precopy_bytes += s->batch_len - before;
-	if (!hole) {
-		s->est_bytes += s->batch_len - before;
-		s->est_pages++;
-	}
-	return 0;
+	return progress(opaque, false);
 }
 
 /*
- * ITER_END or END on every channel: {u32 iteration, u32 0, u64 frames the
- * channel carried}.
+ * END on every channel: {u32 iteration, u32 0, u64 frames the channel
+ * carried}.  The workers are idle: the channels are ours.
  */
 static int send_to_all(struct source *s, uint8_t type)
 {
@@ -266,36 +189,53 @@ static int send_to_all(struct source *s, uint8_t type)
 	return 0;
 }
 
+/* The pipeline stopped: why, in the statistics. */
+static int pipe_failed(struct source *s, int r)
+{
+	if (r == -ECANCELED && s->st->error[0])
+		return r;	/* cancelled from progress(): already said */
+	return fail(s, r, "%s", pipe_error(s->pipe)[0] ? pipe_error(s->pipe) :
+		    strerror(-r));
+}
+
 /* One pass over the pages set in s->bm; returns pages sent or -errno. */
 static int64_t send_pass(struct source *s, bool downtime)
 {
 	uint64_t first, i, sent = 0;
 	int r;
 
+	pipe_set_pass(s->pipe, s->iteration, downtime);
 	for (first = 0; first < s->pages; first += CHUNK_PAGES) {
 		uint64_t n = s->pages - first < CHUNK_PAGES ? s->pages - first :
 			     CHUNK_PAGES;
 
-		/* re-arm exactly the pages we are about to read */
+		/* re-arm exactly the pages we are about to queue */
 		r = kvmig_dirty_rearm(s->dirty, s->bm, first, n);
 		if (r)
 			return fail(s, r, "re-arming dirty tracking: %s", strerror(-r));
 		for (i = first; i < first + n; i++) {
+			if (!(i % 64) && !s->bm[i / 64]) {
+				i += 63;	/* a clean word */
+				continue;
+			}
 			if (!kvmig_bitmap_test(s->bm, i))
 				continue;
-			r = send_page(s, i, downtime);
+			r = pipe_page(s->pipe, i);
 			if (r)
-				return r;
+				return pipe_failed(s, r);
 			sent++;
 			s->st->ram.remaining -= s->st->ram.remaining >= WIRE_PAGE_SIZE ?
 						WIRE_PAGE_SIZE : s->st->ram.remaining;
+			if (!(sent % 1024)) {
+				r = progress(s, false);
+				if (r)
+					return r;
+			}
 		}
 	}
-	r = flush_batch(s);
-	if (!r)
-		r = send_to_all(s, WIRE_ITER_END);
+	r = pipe_end_pass(s->pipe);
 	if (r)
-		return r;
+		return pipe_failed(s, r);
 	s->st->ram.iterations++;
 	s->iteration++;
 	return (int64_t)sent;
@@ -374,7 +314,8 @@ static int handshake(struct source *s, const char *host, const char *port)
 			h->nr_slots = (uint16_t)kvmig_memmap_nr_slots(s->map);
 			h->nr_channels = (uint16_t)s->nr_ch;
 			h->session = session;
-			h->codecs = WIRE_CODECS_V1;
+			/* all we can send: a tune may switch codecs later */
+			h->codecs = WIRE_CODECS_ALL;
 			h->flags = s->o.verify ? WIRE_HELLO_VERIFY : 0;
 			h->ram_bytes = kvmig_memmap_bytes(s->map);
 			for (unsigned int k = 0; k < h->nr_slots; k++) {
@@ -395,6 +336,13 @@ static int handshake(struct source *s, const char *host, const char *port)
 			if (r) {
 				if (!s->st->error[0])
 					fail(s, r, "sending HELLO: %s", strerror(-r));
+				goto out;
+			}
+			s->dst_codecs = get_u32(s->ch[0].rx + 4);
+			if (!dest_decodes(s, s->o.codec)) {
+				r = fail(s, -EPROTO, "the destination does not decode "
+					 "%s pages (its codecs: 0x%x)",
+					 kvmig_codec_name(s->o.codec), s->dst_codecs);
 				goto out;
 			}
 		} else {
@@ -431,11 +379,10 @@ static int send_device_state(struct source *s)
 		free(state);
 		return fail(s, -E2BIG, "device state larger than a frame");
 	}
-	r = throttle(s, strlen(state));
+	r = pipe_pace(s->pipe, strlen(state));
 	if (!r)
 		r = chan_send(&s->ch[0], WIRE_DEVICE_STATE, state, (uint32_t)strlen(state),
 		      NULL, 0);
-	s->st->ram.downtime_bytes += strlen(state);
 	free(state);
 	return r ? fail(s, r, "sending the device state: %s", strerror(-r)) : 0;
 }
@@ -462,7 +409,7 @@ static int send_hashes(struct source *s)
 		for (i = 0; i < n; i++)
 			put_u64(buf + 16 + i * 8, kvmig_page_hash(s->map, first + i,
 								  &hc, zero_hash));
-		r = throttle(s, 16 + (uint64_t)n * 8);
+		r = pipe_pace(s->pipe, 16 + (uint64_t)n * 8);
 		if (!r)
 			r = chan_send(&s->ch[0], WIRE_VERIFY, buf, 16 + n * 8, NULL, 0);
 	}
@@ -533,6 +480,7 @@ static int commit(struct source *s)
 static int run(struct source *s, const char *host, const char *port)
 {
 	uint64_t words = kvmig_bitmap_words(s->pages), t0, bytes0;
+	uint64_t est_bytes0, est_pages0, est_bytes, est_pages;
 	struct kvmig_dirty_opts dopts = {
 		.sz = sizeof(dopts), .backend = s->o.dirty_backend,
 		.print = s->log.fn, .print_opaque = s->log.opaque,
@@ -555,6 +503,20 @@ static int run(struct source *s, const char *host, const char *port)
 	r = handshake(s, host, port);
 	if (r)
 		return r;
+	{
+		struct pipe_cfg pc = {
+			.map = s->map, .ch = s->ch, .nr_ch = s->nr_ch,
+			.workers = s->o.workers, .codec = s->o.codec,
+			.level = s->o.level, .max_bandwidth = s->o.max_bandwidth,
+			.timeout_ms = s->o.timeout_ms, .simd = KVMIG_SIMD_NR,
+			.poll = pipe_poll, .poll_opaque = s, .log = s->log,
+		};
+
+		s->pipe = pipe_new(&pc);
+		if (!s->pipe)
+			return fail(s, -errno, "starting %u workers: %s", s->nr_ch,
+				    strerror(errno));
+	}
 	s->dirty = kvmig_dirty_remote_new(s->vmm, s->map, &dopts);
 	if (!s->dirty)
 		return fail(s, -errno, "dirty source: %s", strerror(errno));
@@ -581,7 +543,7 @@ static int run(struct source *s, const char *host, const char *port)
 	for (;;) {
 		t0 = kvmig_now_ns();
 		bytes0 = wire_bytes(s);
-		s->est_bytes = s->est_pages = 0;
+		pipe_estimate(s->pipe, &est_bytes0, &est_pages0);
 		sent = send_pass(s, false);
 		if (sent < 0)
 			return (int)sent;
@@ -594,9 +556,19 @@ static int run(struct source *s, const char *host, const char *port)
 				s->st->ram.mbps = bw * 8 / 1e6;
 				s->st->ram.pages_per_second = (uint64_t)((double)sent / secs);
 			}
-			if (s->est_pages)
-				bytes_per_page = (double)s->est_bytes /
-						 (double)s->est_pages;
+			/*
+			 * What a page that the guest wrote cost on the wire this
+			 * pass: the expected-downtime estimate's unit.  Holes
+			 * (sent as 16-byte zero entries) are left out: they
+			 * cannot be in a later dirty set, and counting them made
+			 * pass 0's average a third of the real cost, so a guest
+			 * that could not converge "converged" into a downtime
+			 * 2.6x the estimate (measured with bench_migrate).
+			 */
+			pipe_estimate(s->pipe, &est_bytes, &est_pages);
+			if (est_pages > est_pages0)
+				bytes_per_page = (double)(est_bytes - est_bytes0) /
+						 (double)(est_pages - est_pages0);
 			memset(s->bm, 0, words * 8);
 			r = sync_dirty(s, &dirty);
 			if (r)
@@ -712,22 +684,27 @@ KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host,
 	s.o.timeout_ms = OPTS_GET(opts, timeout_ms, 0) ?: 30000;
 	s.o.progress = OPTS_GET(opts, progress, NULL);
 	s.o.progress_opaque = OPTS_GET(opts, progress_opaque, NULL);
-	s.t_start = s.t_progress = s.t_tokens = kvmig_now_ns();
-	s.tokens = (double)BATCH_BYTES * 2;	/* start with a burst's worth */
-	s.holes = (struct kvmig_hole_cache)KVMIG_HOLE_CACHE_INIT;
-	if (!vmm || !host || !port || s.o.channels > WIRE_MAX_CHANNELS) {
+	s.o.workers = OPTS_GET(opts, workers, 0) ?: s.o.channels;
+	s.o.codec = OPTS_GET(opts, codec, KVMIG_CODEC_NONE);
+	s.o.level = OPTS_GET(opts, level, 0);
+	s.o.tune = OPTS_GET(opts, tune, NULL);
+	s.o.tune_opaque = OPTS_GET(opts, tune_opaque, NULL);
+	s.t_start = s.t_progress = kvmig_now_ns();
+	if (!vmm || !host || !port || s.o.channels > WIRE_MAX_CHANNELS ||
+	    s.o.workers > s.o.channels || (unsigned int)s.o.codec >= KVMIG_CODEC_NR ||
+	    !codec_level_ok(s.o.codec, s.o.level)) {
 		snprintf(stats->status, sizeof(stats->status), "failed");
-		return fail(&s, -EINVAL, "bad arguments (channels 1..%u)",
-			    WIRE_MAX_CHANNELS);
+		return fail(&s, -EINVAL, "bad arguments (channels 1..%u, workers "
+			    "1..channels, codec, level %d for %s)", WIRE_MAX_CHANNELS,
+			    s.o.level, kvmig_codec_name(s.o.codec) ?: "?");
 	}
 	s.nr_ch = s.o.channels;
 	stats->channels = s.nr_ch;
 	s.ch = calloc(s.nr_ch, sizeof(*s.ch));
-	s.batch = malloc(BATCH_BYTES);
 	for (i = 0; s.ch && i < s.nr_ch; i++)
 		s.ch[i].fd = -1;
 	s.map = kvmig_vmm_map_memory(vmm);
-	if (!s.ch || !s.batch || !s.map) {
+	if (!s.ch || !s.map) {
 		r = fail(&s, s.map ? -ENOMEM : -errno, "%s", s.map ? "out of memory" :
 			 "mapping the guest RAM from the VMM");
 		goto out;
@@ -739,9 +716,14 @@ KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host,
 		r = fail(&s, -ENOMEM, "out of memory");
 		goto out;
 	}
-	s.batch_len = WIRE_PAGES_FIXED;
 	r = run(&s, host, port);
 out:
+	if (s.pipe) {
+		/* stop the workers first: then the channels are ours again */
+		pipe_stats(s.pipe, stats);
+		pipe_free(s.pipe);
+		s.pipe = NULL;
+	}
 	if (r && s.ch && s.ch[0].fd >= 0) {
 		dest_reason(&s);	/* did the destination say why? */
 		chan_send_error(&s.ch[0], r, stats->error);	/* best effort */
@@ -764,7 +746,6 @@ out:
 	if (s.o.progress)
 		s.o.progress(stats, s.o.progress_opaque);
 	free(s.ch);
-	free(s.batch);
 	free(s.bm);
 	kvmig_memmap_free(s.map);
 	return r;

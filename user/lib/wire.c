@@ -214,6 +214,17 @@ int wire_pages_begin(struct wire_pages_iter *it, const uint8_t *p, uint32_t len,
 	return 0;
 }
 
+const char *wire_encoding_name(unsigned int enc)
+{
+	static const char *const names[WIRE_ENC_NR] = {
+		[WIRE_ENC_ZERO] = "zero", [WIRE_ENC_RAW] = "raw",
+		[WIRE_ENC_ZLIB] = "zlib", [WIRE_ENC_ZSTD] = "zstd",
+		[WIRE_ENC_LZ4] = "lz4",
+	};
+
+	return enc < WIRE_ENC_NR ? names[enc] : "unknown";
+}
+
 int wire_pages_next(struct wire_pages_iter *it, struct wire_page *pg,
 		    char *err, size_t errlen)
 {
@@ -259,10 +270,12 @@ int wire_pages_next(struct wire_pages_iter *it, struct wire_page *pg,
 		return -EBADMSG;
 	}
 	if ((pg->encoding == WIRE_ENC_ZERO && pg->len) ||
-	    (pg->encoding == WIRE_ENC_RAW && pg->len != WIRE_PAGE_SIZE)) {
+	    (pg->encoding == WIRE_ENC_RAW && pg->len != WIRE_PAGE_SIZE) ||
+	    (WIRE_ENC_IS_CODEC(pg->encoding) &&
+	     (!pg->len || pg->len >= WIRE_PAGE_SIZE))) {
 		snprintf(err, errlen, "PAGES frame: entry %u: len %u is wrong for "
 			 "encoding %s", it->index, pg->len,
-			 pg->encoding == WIRE_ENC_ZERO ? "zero" : "raw");
+			 wire_encoding_name(pg->encoding));
 		return -EBADMSG;
 	}
 	pg->data = e + WIRE_PAGE_ENTRY_HDR;

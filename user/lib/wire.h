@@ -50,6 +50,9 @@ enum wire_type {
 enum wire_encoding {
 	WIRE_ENC_ZERO = 0,	/* all-zero page, no data */
 	WIRE_ENC_RAW = 1,	/* the page as is */
+	WIRE_ENC_ZLIB = 2,	/* a zlib stream (RFC 1950) of the page */
+	WIRE_ENC_ZSTD = 3,	/* one zstd frame, content size 4096 */
+	WIRE_ENC_LZ4 = 4,	/* one lz4 block */
 	WIRE_ENC_NR,
 };
 
@@ -59,6 +62,10 @@ enum wire_encoding {
 
 /* Codec bits in HELLO / HELLO_ACK: bit n = encoding n is understood. */
 #define WIRE_CODECS_V1		((1U << WIRE_ENC_ZERO) | (1U << WIRE_ENC_RAW))
+/* Every encoding this implementation decodes. */
+#define WIRE_CODECS_ALL		((1U << WIRE_ENC_NR) - 1)
+/* Compressed entries: 1..WIRE_PAGE_SIZE - 1 bytes (else it goes raw). */
+#define WIRE_ENC_IS_CODEC(e)	((e) >= WIRE_ENC_ZLIB && (e) < WIRE_ENC_NR)
 
 struct wire_hdr {
 	uint8_t type;
@@ -137,6 +144,7 @@ static inline uint64_t get_u64(const uint8_t *p)
 }
 
 const char *wire_type_name(unsigned int type);
+const char *wire_encoding_name(unsigned int enc);
 
 /* Fill a header; @buf has WIRE_HDR_SIZE bytes. */
 void wire_put_hdr(uint8_t *buf, const struct wire_hdr *h);

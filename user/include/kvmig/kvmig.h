@@ -318,6 +318,35 @@ struct kvmig_dirty *kvmig_dirty_remote_new(struct kvmig_vmm *vmm,
 /* The backend the VMM runs for a remote source. */
 enum kvmig_dirty_backend kvmig_dirty_remote_backend(const struct kvmig_dirty *d);
 
+/* -------------------------------------------------------------------- pages */
+
+/* Is this 4 KiB page all zero?  Uses the widest SIMD the CPU has. */
+bool kvmig_page_is_zero(const void *page);
+
+/*
+ * How pages with data are compressed on the wire
+ * (Documentation/migration-stream.rst, "Encodings").  Whatever the codec,
+ * zero pages travel as a flag and a page that does not compress below a
+ * page goes raw.
+ */
+enum kvmig_codec {
+	KVMIG_CODEC_NONE,	/* raw pages */
+	KVMIG_CODEC_ZLIB,	/* level 1..9, default 1 */
+	KVMIG_CODEC_ZSTD,	/* level 1..19, default 1 */
+	KVMIG_CODEC_LZ4,	/* no levels */
+	/*
+	 * Per page, from a cheap compressibility estimate: raw, lz4 or zstd
+	 * at an effort raised while the link is the bottleneck and lowered
+	 * while the CPUs are; a level caps that effort (1..4, default 4).
+	 */
+	KVMIG_CODEC_AUTO,
+	KVMIG_CODEC_NR,
+};
+/* "none", "zlib", "zstd", "lz4", "auto"; NULL if out of range */
+const char *kvmig_codec_name(enum kvmig_codec codec);
+/* The codec called @name, or -EINVAL. */
+int kvmig_codec_from_name(const char *name);
+
 /* ---------------------------------------------------------------- migration */
 
 /*
@@ -358,6 +387,41 @@ struct kvmig_migration_stats {
 	/* how stop-and-copy was reached: "converged" (expected downtime fit the
 	 * limit) or "forced" (max_iterations ran out); empty before */
 	char switchover[16];
+
+	/*
+	 * The page pipeline (Documentation/libkvmig.rst, "Statistics").  On
+	 * the destination, codec[] counts what was decoded and worker[] the
+	 * receivers; busy and dispatches stay 0.
+	 */
+	struct {
+		char codec_name[8];	/* as configured: none, zlib, ... auto */
+		int level;		/* as configured, 0 = the codec's default */
+		uint32_t workers;	/* active workers (<= channels) */
+		uint32_t effort;	/* auto: the current effort, 1..4 */
+		uint64_t zero_pages;	/* found zero by the SIMD scan */
+		uint64_t dispatches;	/* batches handed to workers */
+		uint64_t busy;		/* ... that found every ring full */
+		double busy_rate;	/* busy / dispatches */
+		uint64_t main_cpu_ns;	/* CPU time of the migration thread */
+		struct kvmig_codec_stats {
+			uint64_t pages;		/* pages given to the codec */
+			uint64_t compressed;	/* of them, sent compressed */
+			uint64_t raw_bytes;	/* their size, 4 KiB each */
+			uint64_t wire_bytes;	/* what they took on the wire
+						 * (raw fallbacks included) */
+			uint64_t busy_ns;	/* time spent (de)compressing */
+		} codec[KVMIG_CODEC_NR];	/* [AUTO] stays 0: its pages
+						 * count under the codec used */
+		struct kvmig_worker_stats {
+			uint64_t pages;		/* pages it carried */
+			uint64_t wire_bytes;	/* bytes it wrote (read) */
+			uint64_t busy_ns;	/* encoding and sending */
+			uint64_t wait_ns;	/* of busy_ns: waiting for the
+						 * link (rate limit, full socket) */
+			uint64_t cpu_ns;	/* its thread's CPU time */
+			double cpu_util;	/* cpu_ns / the migration's time */
+		} worker[64];
+	} pipeline;
 };
 
 /*
@@ -366,6 +430,20 @@ struct kvmig_migration_stats {
  */
 typedef int (*kvmig_progress_fn)(const struct kvmig_migration_stats *st,
 				 void *opaque);
+
+/*
+ * Knobs that may change while a migration runs: the tune callback gets
+ * the current values and may write new ones.  Invalid values (workers
+ * outside 1..channels, a level out of range) are refused with a warning
+ * and the previous value stays.
+ */
+struct kvmig_tunables {
+	unsigned int workers;
+	enum kvmig_codec codec;
+	int level;
+	uint64_t max_bandwidth;
+	uint32_t downtime_limit_ms;
+};
 
 struct kvmig_migrate_opts {
 	size_t sz;
@@ -383,6 +461,17 @@ struct kvmig_migrate_opts {
 	void *print_opaque;
 	bool no_force;			/* not converged after max_iterations:
 					 * fail (-ETIME) instead of forcing */
+	/*
+	 * The page pipeline: @channels worker threads, each with its own TCP
+	 * channel; @workers of them get pages (default all; fewer leaves
+	 * cores to the guest and can be raised later through @tune).
+	 */
+	unsigned int workers;
+	enum kvmig_codec codec;		/* default none */
+	int level;			/* 0 = the codec's default */
+	/* called with @progress on the migration thread; may change knobs */
+	void (*tune)(struct kvmig_tunables *t, void *opaque);
+	void *tune_opaque;
 };
 
 /*

@@ -1,0 +1,756 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * The source's page pipeline: one producer, N workers, no lock.
+ *
+ *   migration thread ──job──► ring 0 ──► worker 0 ──PAGES──► channel 0
+ *   (dirty bitmap walk)  ──► ring 1 ──► worker 1 ──PAGES──► channel 1
+ *                        ...
+ *
+ * A job is up to JOB_MAX_PAGES page indices of one pass, or a marker (end of
+ * pass, quit).  The producer hands jobs round-robin to the active workers;
+ * a full ring means it tries the next one, and when every ring is full it
+ * counts a "busy" and sleeps until a worker finishes a job.  Worker i
+ * checks each page for zero (SIMD), encodes it with the codec, and sends
+ * one PAGES frame per job on channel i, paced by a rate limit shared
+ * through one atomic word.
+ *
+ * Ownership and ordering:
+ *  - Each ring is single-producer/single-consumer.  Only the producer
+ *    writes a slot and w->head; it publishes a slot by storing head with
+ *    release (seq_cst) after writing it.  Only the worker writes w->tail,
+ *    with release, after it has finished with the slot (frame sent), so
+ *    tail == head means the worker is idle and its channel is quiet.
+ *  - Sleeping is a Dekker handshake on seq_cst operations: the worker
+ *    stores sleeping = 1 then re-reads head before futex_wait; the
+ *    producer stores head then reads sleeping, and wakes it if set.  One
+ *    of the two always sees the other, so no wake-up is lost.  The
+ *    producer sleeps the same way on prod_sleeping when rings are full or
+ *    while it waits for the workers to drain.
+ *  - Worker i alone uses channel i from its first job until it is idle
+ *    again; between pipe_end_pass() and the next pipe_page() the producer
+ *    may use every channel (the acquire on tail orders it after the
+ *    worker's last send).
+ *  - Statistics: each counter has one writer (STAT_ADD, relaxed); the
+ *    producer sums them with STAT_GET.  Knobs (active workers, codec,
+ *    level, rate, auto effort) are written by the producer and read by
+ *    the workers with relaxed atomics, at job granularity.
+ *  - Failure: the first thread to fail writes its message in memory it
+ *    owns, then claims p->failed with a CAS (seq_cst); everyone else sees
+ *    failed != 0 and stops: workers drop their jobs (still advancing
+ *    tail) and any wait on a socket ends through the channel's idle hook.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline.h"
+#include "codec.h"
+#include "futex.h"
+#include "wire.h"
+
+#define JOB_MAX_PAGES	32
+#define RING_SLOTS	16	/* power of two; 16 x 32 pages = 2 MiB queued */
+#define FRAME_MAX	(WIRE_PAGES_FIXED + JOB_MAX_PAGES * \
+			 (WIRE_PAGE_ENTRY_HDR + WIRE_PAGE_SIZE))
+/* a compressed page must save an eighth, else it goes raw */
+#define COMPRESS_LIMIT	(WIRE_PAGE_SIZE * 7 / 8)
+/* auto: more distinct byte values in the sample than this = random */
+#define AUTO_RANDOM	200
+#define AUTO_EFFORT_MAX	4
+
+enum job_kind { JOB_PAGES, JOB_ITER_END, JOB_QUIT };
+
+struct job {
+	uint8_t kind;
+	bool downtime;
+	uint16_t count;
+	uint32_t iteration;
+	uint64_t index[JOB_MAX_PAGES];
+};
+
+/* Written by the worker only; read by the producer with STAT_GET. */
+struct wstats {
+	uint64_t pages;
+	uint64_t zero_entries;	/* holes and zero pages */
+	uint64_t zero_pages;	/* of them, found by the zero test */
+	uint64_t busy_ns;
+	uint64_t pace_ns;	/* sleeping for the rate limit */
+	uint64_t cpu_ns;
+	uint64_t precopy_bytes;
+	uint64_t downtime_bytes;
+	uint64_t est_bytes;	/* wire bytes of pages that are not holes */
+	uint64_t est_pages;
+	struct kvmig_codec_stats codec[KVMIG_CODEC_NR];
+};
+
+struct worker {
+	/* the ring: head is the producer's, tail the worker's */
+	uint32_t head __attribute__((aligned(64)));
+	uint32_t tail __attribute__((aligned(64)));
+	uint32_t sleeping;		/* futex word */
+	struct job ring[RING_SLOTS];
+
+	/* set before the thread starts */
+	struct pipe *p;
+	unsigned int id;
+	struct chan *ch;
+	pthread_t thread;
+	bool started;
+
+	/* the worker thread's own */
+	struct codec_ctx codec;
+	struct kvmig_hole_cache holes;
+	uint8_t *frame;
+	int err;
+	char msg[256];
+	struct wstats st;
+};
+
+struct pipe {
+	struct pipe_cfg cfg;
+	struct worker *w;
+	kvmig_zero_fn is_zero;
+	uint64_t t0;
+
+	/* the producer's */
+	struct job cur;
+	unsigned int next;
+	uint64_t dispatches, busy;
+	uint64_t t_poll;
+	int abort_err;
+	char abort_msg[256];
+	/* auto effort control: the last window's totals */
+	uint64_t ctl_t, ctl_disp, ctl_busy, ctl_wait, ctl_work;
+
+	/* shared words (atomics) */
+	uint32_t prod_sleeping;		/* futex word */
+	int failed;			/* 0; worker id + 1; -1: the producer */
+	uint32_t active;		/* workers that get pages */
+	uint32_t codec;
+	int32_t level;
+	uint32_t effort;		/* auto: 1..AUTO_EFFORT_MAX */
+	uint64_t rate;			/* bytes/s, 0 = unlimited */
+	uint64_t pace_next;		/* ns: when admitted bytes have drained */
+};
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int failed(const struct pipe *p)
+{
+	return __atomic_load_n(&p->failed, __ATOMIC_ACQUIRE);
+}
+
+/* Claim the failure for @who; the message must be written before. */
+static bool claim_failure(struct pipe *p, int who)
+{
+	int none = 0;
+
+	return __atomic_compare_exchange_n(&p->failed, &none, who, false,
+					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static void wake_producer(struct pipe *p)
+{
+	if (__atomic_load_n(&p->prod_sleeping, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&p->prod_sleeping, 0, __ATOMIC_RELAXED);
+		futex_wake(&p->prod_sleeping, 1);
+	}
+}
+
+static void worker_fail(struct worker *w, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void worker_fail(struct worker *w, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (failed(w->p))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
+	va_end(ap);
+	w->err = err;
+	if (claim_failure(w->p, (int)w->id + 1))
+		wake_producer(w->p);
+}
+
+/* A channel wait lasted 100 ms: give up if the pipeline has failed. */
+static int chan_idle(void *opaque)
+{
+	return failed(opaque) ? -ECANCELED : 0;
+}
+
+int pipe_pace(struct pipe *p, uint64_t bytes)
+{
+	uint64_t rate = __atomic_load_n(&p->rate, __ATOMIC_RELAXED);
+	uint64_t now, old, base, tat, burst, cost;
+
+	if (!rate)
+		return 0;
+	/*
+	 * GCRA: pace_next is when everything admitted so far has drained at
+	 * @rate.  Bytes may leave once that lies at most @burst ahead.
+	 */
+	cost = (uint64_t)((double)bytes * 1e9 / (double)rate);
+	burst = (uint64_t)((double)FRAME_MAX * 2 * 1e9 / (double)rate);
+	if (burst < 100000000ULL)
+		burst = 100000000ULL;
+	now = kvmig_now_ns();
+	old = __atomic_load_n(&p->pace_next, __ATOMIC_RELAXED);
+	do {
+		base = old > now ? old : now;
+		tat = base + cost;
+	} while (!__atomic_compare_exchange_n(&p->pace_next, &old, tat, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	while (tat > burst && (now = kvmig_now_ns()) < tat - burst) {
+		uint64_t ns = tat - burst - now;
+		struct timespec ts;
+
+		if (failed(p))
+			return -ECANCELED;
+		if (ns > 100000000ULL)
+			ns = 100000000ULL;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)ns;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* The codec and level for one page under auto; NONE = send it raw. */
+static enum kvmig_codec auto_pick(struct pipe *p, const uint8_t *page, int *level)
+{
+	static const struct { enum kvmig_codec codec; int level; }
+	ladder[AUTO_EFFORT_MAX + 1] = {
+		[1] = { KVMIG_CODEC_LZ4, 0 }, [2] = { KVMIG_CODEC_ZSTD, 1 },
+		[3] = { KVMIG_CODEC_ZSTD, 3 }, [4] = { KVMIG_CODEC_ZSTD, 6 },
+	};
+	uint32_t e = __atomic_load_n(&p->effort, __ATOMIC_RELAXED);
+
+	if (codec_distinct_bytes(page) > AUTO_RANDOM)
+		return KVMIG_CODEC_NONE;
+	*level = ladder[e].level;
+	return ladder[e].codec;
+}
+
+/* Encode the pages of @job into one PAGES frame and send it. */
+static int do_pages(struct worker *w, const struct job *job)
+{
+	struct pipe *p = w->p;
+	enum kvmig_codec codec = __atomic_load_n(&p->codec, __ATOMIC_RELAXED);
+	int level = __atomic_load_n(&p->level, __ATOMIC_RELAXED);
+	uint32_t len = WIRE_PAGES_FIXED;
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < job->count; i++) {
+		uint64_t idx = job->index[i], gpa = 0;
+		uint8_t *e = w->frame + len, *page;
+		uint8_t enc = WIRE_ENC_ZERO;
+		uint32_t plen = 0;
+		bool hole;
+
+		kvmig_memmap_index_to_gpa(p->cfg.map, idx, &gpa);
+		page = kvmig_memmap_index_to_hva(p->cfg.map, idx);
+		hole = kvmig_memmap_is_hole(p->cfg.map, idx, &w->holes);
+		if (hole || p->is_zero(page)) {
+			STAT_ADD(w->st.zero_entries, 1);
+			if (!hole)
+				STAT_ADD(w->st.zero_pages, 1);
+		} else {
+			enum kvmig_codec c = codec;
+			int lvl = level;
+			struct kvmig_codec_stats *cs;
+			int n = 0;
+
+			if (c == KVMIG_CODEC_AUTO)
+				c = auto_pick(p, page, &lvl);
+			if (c != KVMIG_CODEC_NONE) {
+				uint64_t t = kvmig_now_ns();
+
+				n = codec_encode(&w->codec, c, lvl, page,
+						 e + WIRE_PAGE_ENTRY_HDR, COMPRESS_LIMIT);
+				if (n < 0) {
+					worker_fail(w, n, "%s: compressing page %llu: %s",
+						    kvmig_codec_name(c),
+						    (unsigned long long)idx, strerror(-n));
+					return n;
+				}
+				STAT_ADD(w->st.codec[c].busy_ns, kvmig_now_ns() - t);
+			}
+			if (n > 0) {
+				enc = codec_encoding(c);
+				plen = (uint32_t)n;
+			} else {
+				enc = WIRE_ENC_RAW;
+				plen = WIRE_PAGE_SIZE;
+				memcpy(e + WIRE_PAGE_ENTRY_HDR, page, WIRE_PAGE_SIZE);
+			}
+			cs = &w->st.codec[c];
+			STAT_ADD(cs->pages, 1);
+			STAT_ADD(cs->compressed, n > 0);
+			STAT_ADD(cs->raw_bytes, WIRE_PAGE_SIZE);
+			STAT_ADD(cs->wire_bytes, WIRE_PAGE_ENTRY_HDR + plen);
+		}
+		put_u64(e, gpa);
+		e[8] = enc;
+		e[9] = 0;
+		put_u16(e + 10, 0);
+		put_u32(e + 12, plen);
+		len += WIRE_PAGE_ENTRY_HDR + plen;
+		if (!hole) {
+			STAT_ADD(w->st.est_bytes, WIRE_PAGE_ENTRY_HDR + plen);
+			STAT_ADD(w->st.est_pages, 1);
+		}
+	}
+	put_u32(w->frame, job->count);
+	put_u32(w->frame + 4, job->iteration);
+	{
+		uint64_t t = kvmig_now_ns();
+
+		r = pipe_pace(p, len + WIRE_HDR_SIZE);
+		STAT_ADD(w->st.pace_ns, kvmig_now_ns() - t);
+	}
+	if (!r)
+		r = chan_send(w->ch, WIRE_PAGES, w->frame, len, NULL, 0);
+	if (r) {
+		worker_fail(w, r, "sending pages on channel %u: %s", w->ch->index,
+			    strerror(-r));
+		return r;
+	}
+	STAT_ADD(w->st.pages, job->count);
+	if (job->downtime)
+		STAT_ADD(w->st.downtime_bytes, len + WIRE_HDR_SIZE);
+	else
+		STAT_ADD(w->st.precopy_bytes, len + WIRE_HDR_SIZE);
+	return 0;
+}
+
+/* ITER_END: {u32 iteration, u32 0, u64 frames the channel carried}. */
+static int do_iter_end(struct worker *w, const struct job *job)
+{
+	uint8_t pl[16];
+	int r;
+
+	put_u32(pl, job->iteration);
+	put_u32(pl + 4, 0);
+	put_u64(pl + 8, w->ch->tx_seq);
+	r = chan_send(w->ch, WIRE_ITER_END, pl, sizeof(pl), NULL, 0);
+	if (r)
+		worker_fail(w, r, "sending ITER_END (pass %u) on channel %u: %s",
+			    job->iteration, w->ch->index, strerror(-r));
+	return r;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pipe *p = w->p;
+
+	for (;;) {
+		uint32_t tail = w->tail;	/* only this thread writes it */
+		const struct job *job;
+
+		if (tail == __atomic_load_n(&w->head, __ATOMIC_ACQUIRE)) {
+			/* nothing to do: sleep until the producer wakes us */
+			__atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
+			if (tail == __atomic_load_n(&w->head, __ATOMIC_SEQ_CST))
+				futex_wait(&w->sleeping, 1, -1);
+			__atomic_store_n(&w->sleeping, 0, __ATOMIC_RELAXED);
+			continue;
+		}
+		job = &w->ring[tail % RING_SLOTS];
+		if (job->kind == JOB_QUIT)
+			break;
+		if (!failed(p)) {
+			uint64_t t = kvmig_now_ns();
+
+			if (job->kind == JOB_PAGES)
+				do_pages(w, job);
+			else
+				do_iter_end(w, job);
+			STAT_ADD(w->st.busy_ns, kvmig_now_ns() - t);
+		}
+		__atomic_store_n(&w->tail, tail + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&w->st.cpu_ns, thread_cpu_ns(), __ATOMIC_RELAXED);
+		wake_producer(p);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------- producer */
+
+void pipe_abort(struct pipe *p, int err)
+{
+	if (failed(p))
+		return;
+	p->abort_err = err;
+	snprintf(p->abort_msg, sizeof(p->abort_msg), "%s", strerror(-err));
+	claim_failure(p, -1);
+}
+
+const char *pipe_error(const struct pipe *p)
+{
+	int f = failed(p);
+
+	if (!f)
+		return "";
+	return f > 0 ? p->w[f - 1].msg : p->abort_msg;
+}
+
+static int pipe_errno(const struct pipe *p)
+{
+	int f = failed(p);
+
+	if (!f)
+		return 0;
+	return f > 0 ? p->w[f - 1].err : p->abort_err;
+}
+
+static bool ring_has_space(struct worker *w)
+{
+	return w->head - __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE) < RING_SLOTS;
+}
+
+static bool ring_idle(struct worker *w)
+{
+	return w->head == __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE);
+}
+
+static void push(struct worker *w, const struct job *job)
+{
+	w->ring[w->head % RING_SLOTS] = *job;
+	__atomic_store_n(&w->head, w->head + 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&w->sleeping, 0, __ATOMIC_RELAXED);
+		futex_wake(&w->sleeping, 1);
+	}
+}
+
+enum wait_for { WAIT_SPACE, WAIT_SPACE_ONE, WAIT_IDLE };
+
+static bool wait_done(struct pipe *p, enum wait_for what, unsigned int id)
+{
+	unsigned int i, n = __atomic_load_n(&p->active, __ATOMIC_RELAXED);
+
+	/* after a failure, workers drop their jobs: only room still counts */
+	if (failed(p) && what != WAIT_SPACE_ONE)
+		return true;
+	switch (what) {
+	case WAIT_SPACE:
+		for (i = 0; i < n; i++)
+			if (ring_has_space(&p->w[i]))
+				return true;
+		return false;
+	case WAIT_SPACE_ONE:
+		return ring_has_space(&p->w[id]);
+	default:
+		for (i = 0; i < p->cfg.nr_ch; i++)
+			if (!ring_idle(&p->w[i]))
+				return false;
+		return true;
+	}
+}
+
+/* Sleep until @what holds (or the pipeline fails); runs cfg.poll. */
+static int wait_for(struct pipe *p, enum wait_for what, unsigned int id)
+{
+	while (!wait_done(p, what, id)) {
+		__atomic_store_n(&p->prod_sleeping, 1, __ATOMIC_SEQ_CST);
+		if (!wait_done(p, what, id))
+			futex_wait(&p->prod_sleeping, 1, 100);
+		__atomic_store_n(&p->prod_sleeping, 0, __ATOMIC_RELAXED);
+		if (p->cfg.poll && kvmig_now_ns() - p->t_poll >= 100000000ULL) {
+			int r = p->cfg.poll(p->cfg.poll_opaque);
+
+			p->t_poll = kvmig_now_ns();
+			if (r)
+				pipe_abort(p, r);
+		}
+	}
+	return failed(p) ? pipe_errno(p) : 0;
+}
+
+static int dispatch(struct pipe *p)
+{
+	bool counted = false;
+
+	p->cur.kind = JOB_PAGES;
+	for (;;) {
+		unsigned int k, n = __atomic_load_n(&p->active, __ATOMIC_RELAXED);
+		int r;
+
+		if (failed(p))
+			return pipe_errno(p);
+		for (k = 0; k < n; k++) {
+			unsigned int i = (p->next + k) % n;
+
+			if (ring_has_space(&p->w[i])) {
+				push(&p->w[i], &p->cur);
+				p->next = (i + 1) % n;
+				p->dispatches++;
+				p->cur.count = 0;
+				return 0;
+			}
+		}
+		if (!counted) {
+			p->busy++;	/* every worker's ring was full */
+			counted = true;
+		}
+		r = wait_for(p, WAIT_SPACE, 0);
+		if (r)
+			return r;
+	}
+}
+
+void pipe_set_pass(struct pipe *p, uint32_t iteration, bool downtime)
+{
+	p->cur.iteration = iteration;
+	p->cur.downtime = downtime;
+}
+
+int pipe_page(struct pipe *p, uint64_t index)
+{
+	p->cur.index[p->cur.count++] = index;
+	return p->cur.count == JOB_MAX_PAGES ? dispatch(p) : 0;
+}
+
+/* Give @job to worker @i, waiting for room in its ring. */
+static int push_to(struct pipe *p, unsigned int i, const struct job *job)
+{
+	int r = wait_for(p, WAIT_SPACE_ONE, i);
+
+	if (r)
+		return r;
+	push(&p->w[i], job);
+	return 0;
+}
+
+int pipe_end_pass(struct pipe *p)
+{
+	struct job end = { .kind = JOB_ITER_END, .iteration = p->cur.iteration };
+	unsigned int i;
+	int r = 0;
+
+	if (p->cur.count)
+		r = dispatch(p);
+	/* every channel, active or not, marks the end of the pass */
+	for (i = 0; !r && i < p->cfg.nr_ch; i++)
+		r = push_to(p, i, &end);
+	if (!r)
+		r = wait_for(p, WAIT_IDLE, 0);
+	return r;
+}
+
+void pipe_tune(struct pipe *p, unsigned int workers, enum kvmig_codec codec,
+	       int level, uint64_t max_bandwidth)
+{
+	__atomic_store_n(&p->active, workers, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->codec, (uint32_t)codec, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->level, level, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->rate, max_bandwidth, __ATOMIC_RELAXED);
+	if (codec == KVMIG_CODEC_AUTO) {
+		uint32_t cap = level ? (uint32_t)level : AUTO_EFFORT_MAX;
+
+		if (__atomic_load_n(&p->effort, __ATOMIC_RELAXED) > cap)
+			__atomic_store_n(&p->effort, cap, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * Auto: every 200 ms, if the producer found every ring full for more than
+ * 5% of its batches, the CPUs are the bottleneck: lower the effort.  If
+ * the workers spent more than half of their busy time waiting for the
+ * link (rate limit or a full socket), the link is: raise it.
+ */
+static void auto_control(struct pipe *p, uint64_t wait, uint64_t work)
+{
+	uint64_t now = kvmig_now_ns(), disp, busy, dw, dk;
+	uint32_t e = __atomic_load_n(&p->effort, __ATOMIC_RELAXED), cap;
+	int level = __atomic_load_n(&p->level, __ATOMIC_RELAXED);
+
+	if (now - p->ctl_t < 200000000ULL)
+		return;
+	disp = p->dispatches - p->ctl_disp;
+	busy = p->busy - p->ctl_busy;
+	dw = wait - p->ctl_wait;
+	dk = work - p->ctl_work;
+	p->ctl_t = now;
+	p->ctl_disp = p->dispatches;
+	p->ctl_busy = p->busy;
+	p->ctl_wait = wait;
+	p->ctl_work = work;
+	if (__atomic_load_n(&p->codec, __ATOMIC_RELAXED) != KVMIG_CODEC_AUTO || !disp)
+		return;
+	cap = level ? (uint32_t)level : AUTO_EFFORT_MAX;
+	if (busy * 20 > disp && e > 1)
+		e--;
+	else if (dk && dw * 2 > dk && e < cap)
+		e++;
+	__atomic_store_n(&p->effort, e, __ATOMIC_RELAXED);
+}
+
+void pipe_estimate(const struct pipe *p, uint64_t *bytes, uint64_t *pages)
+{
+	unsigned int i;
+
+	*bytes = *pages = 0;
+	for (i = 0; i < p->cfg.nr_ch; i++) {
+		*bytes += STAT_GET(p->w[i].st.est_bytes);
+		*pages += STAT_GET(p->w[i].st.est_pages);
+	}
+}
+
+void pipe_stats(struct pipe *p, struct kvmig_migration_stats *st)
+{
+	uint64_t elapsed = kvmig_now_ns() - p->t0, wait = 0, work = 0;
+	uint64_t zero = 0, pages = 0, pre = 0, down = 0;
+	unsigned int i, c;
+
+	memset(st->pipeline.codec, 0, sizeof(st->pipeline.codec));
+	st->pipeline.zero_pages = 0;
+	for (i = 0; i < p->cfg.nr_ch; i++) {
+		struct worker *w = &p->w[i];
+		struct kvmig_worker_stats *ws = &st->pipeline.worker[i];
+
+		ws->pages = STAT_GET(w->st.pages);
+		ws->wire_bytes = STAT_GET(w->ch->bytes_sent);
+		ws->busy_ns = STAT_GET(w->st.busy_ns);
+		ws->wait_ns = STAT_GET(w->st.pace_ns) + STAT_GET(w->ch->wait_ns);
+		ws->cpu_ns = STAT_GET(w->st.cpu_ns);
+		ws->cpu_util = elapsed ? (double)ws->cpu_ns / (double)elapsed : 0;
+		wait += ws->wait_ns;
+		work += ws->busy_ns;
+		pages += ws->pages;
+		zero += STAT_GET(w->st.zero_entries);
+		st->pipeline.zero_pages += STAT_GET(w->st.zero_pages);
+		pre += STAT_GET(w->st.precopy_bytes);
+		down += STAT_GET(w->st.downtime_bytes);
+		for (c = 0; c < KVMIG_CODEC_NR; c++) {
+			struct kvmig_codec_stats *d = &st->pipeline.codec[c];
+			const struct kvmig_codec_stats *s = &w->st.codec[c];
+
+			d->pages += STAT_GET(s->pages);
+			d->compressed += STAT_GET(s->compressed);
+			d->raw_bytes += STAT_GET(s->raw_bytes);
+			d->wire_bytes += STAT_GET(s->wire_bytes);
+			d->busy_ns += STAT_GET(s->busy_ns);
+		}
+	}
+	auto_control(p, wait, work);
+	snprintf(st->pipeline.codec_name, sizeof(st->pipeline.codec_name), "%s",
+		 kvmig_codec_name(__atomic_load_n(&p->codec, __ATOMIC_RELAXED)));
+	st->pipeline.level = __atomic_load_n(&p->level, __ATOMIC_RELAXED);
+	st->pipeline.workers = __atomic_load_n(&p->active, __ATOMIC_RELAXED);
+	st->pipeline.effort = __atomic_load_n(&p->effort, __ATOMIC_RELAXED);
+	st->pipeline.dispatches = p->dispatches;
+	st->pipeline.busy = p->busy;
+	st->pipeline.busy_rate = p->dispatches ?
+				 (double)p->busy / (double)p->dispatches : 0;
+	st->pipeline.main_cpu_ns = thread_cpu_ns();
+	st->ram.duplicate = zero;
+	st->ram.normal = pages - zero;
+	st->ram.normal_bytes = (pages - zero) * WIRE_PAGE_SIZE;
+	st->ram.precopy_bytes = pre;
+	st->ram.downtime_bytes = down;
+}
+
+struct pipe *pipe_new(const struct pipe_cfg *cfg)
+{
+	sigset_t all, old;
+	struct pipe *p;
+	unsigned int i;
+	int r;
+
+	if (!cfg->nr_ch || cfg->workers < 1 || cfg->workers > cfg->nr_ch ||
+	    (unsigned int)cfg->codec >= KVMIG_CODEC_NR)
+		return err_ptr(-EINVAL);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return err_ptr(-ENOMEM);
+	p->cfg = *cfg;
+	p->t0 = p->t_poll = p->ctl_t = kvmig_now_ns();
+	p->pace_next = p->t0;
+	p->active = cfg->workers;
+	p->codec = cfg->codec;
+	p->level = cfg->level;
+	p->effort = 1;
+	p->rate = cfg->max_bandwidth;
+	p->is_zero = kvmig_zero_impl(cfg->simd < KVMIG_SIMD_NR ? cfg->simd :
+				     kvmig_simd_best());
+	if (!p->is_zero)
+		p->is_zero = kvmig_zero_impl(KVMIG_SIMD_SCALAR);
+	pipe_tune(p, cfg->workers, cfg->codec, cfg->level, cfg->max_bandwidth);
+	p->w = aligned_alloc(64, sizeof(*p->w) * cfg->nr_ch);
+	if (!p->w) {
+		free(p);
+		return err_ptr(-ENOMEM);
+	}
+	memset(p->w, 0, sizeof(*p->w) * cfg->nr_ch);
+	for (i = 0; i < cfg->nr_ch; i++) {
+		struct worker *w = &p->w[i];
+
+		w->p = p;
+		w->id = i;
+		w->ch = &cfg->ch[i];
+		w->holes = (struct kvmig_hole_cache)KVMIG_HOLE_CACHE_INIT;
+		codec_ctx_init(&w->codec);
+		w->frame = malloc(FRAME_MAX);
+		if (!w->frame) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		w->ch->idle = chan_idle;
+		w->ch->idle_opaque = p;
+	}
+	/* signals stay with the caller's thread (Ctrl-C = cancel) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0, r = 0; i < cfg->nr_ch && !r; i++) {
+		r = -pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]);
+		p->w[i].started = !r;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		goto fail;
+	return p;
+fail:
+	pipe_free(p);
+	return err_ptr(r);
+}
+
+void pipe_free(struct pipe *p)
+{
+	struct job quit = { .kind = JOB_QUIT };
+	unsigned int i;
+
+	if (!p)
+		return;
+	pipe_abort(p, -ECANCELED);	/* queued work is dropped */
+	for (i = 0; i < p->cfg.nr_ch; i++) {
+		struct worker *w = &p->w[i];
+
+		if (w->started) {
+			wait_for(p, WAIT_SPACE_ONE, i);
+			push(w, &quit);
+			pthread_join(w->thread, NULL);
+		}
+		codec_ctx_fini(&w->codec);
+		free(w->frame);
+		if (w->ch) {
+			w->ch->idle = NULL;
+			w->ch->idle_opaque = NULL;
+		}
+	}
+	free(p->w);
+	free(p);
+}

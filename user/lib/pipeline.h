@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * The source's page pipeline (pipeline.c); internal to libkvmig.
+ *
+ * One producer (the migration thread) hands batches of page indices to N
+ * worker threads; worker i encodes them and writes PAGES frames to
+ * channel i.  See pipeline.c for the ownership and ordering rules.
+ */
+#ifndef KVMIG_PIPELINE_H
+#define KVMIG_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "chan.h"
+
+struct pipe;
+
+struct pipe_cfg {
+	const struct kvmig_memmap *map;
+	struct chan *ch;		/* one worker per channel */
+	unsigned int nr_ch;
+	unsigned int workers;		/* active, 1..nr_ch */
+	enum kvmig_codec codec;
+	int level;
+	uint64_t max_bandwidth;		/* wire bytes/s, 0 = unlimited */
+	int timeout_ms;			/* a send stuck this long fails */
+	enum kvmig_simd simd;		/* zero detection; NR = the best */
+	/* called about every 100 ms while the producer waits; non-zero
+	 * aborts the pipeline with that error */
+	int (*poll)(void *opaque);
+	void *poll_opaque;
+	struct kvmig_log log;
+};
+
+/* Start the workers; NULL with errno on failure. */
+struct pipe *pipe_new(const struct pipe_cfg *cfg);
+/* Stop and join the workers (any queued work is dropped). */
+void pipe_free(struct pipe *p);
+
+/* Pages that follow belong to pass @iteration (stop-and-copy if @downtime). */
+void pipe_set_pass(struct pipe *p, uint32_t iteration, bool downtime);
+/* Queue page @index; 0, or the error that stopped the pipeline. */
+int pipe_page(struct pipe *p, uint64_t index);
+/*
+ * End the pass: flush, ITER_END on every channel, and wait until every
+ * worker is idle.  Afterwards, until the next pipe_page(), the channels
+ * belong to the caller again.
+ */
+int pipe_end_pass(struct pipe *p);
+/* Why the pipeline stopped ("" if it did not). */
+const char *pipe_error(const struct pipe *p);
+/* Stop everything now with @err (cancel, or a failure elsewhere). */
+void pipe_abort(struct pipe *p, int err);
+
+/* Wait until @bytes more may go out under the rate limit (any thread). */
+int pipe_pace(struct pipe *p, uint64_t bytes);
+
+/* Live knobs; values are checked by the caller. */
+void pipe_tune(struct pipe *p, unsigned int workers, enum kvmig_codec codec,
+	       int level, uint64_t max_bandwidth);
+/*
+ * Fill st->pipeline and the ram counters the workers keep; also runs the
+ * auto codec's effort control.  Producer thread only.
+ */
+void pipe_stats(struct pipe *p, struct kvmig_migration_stats *st);
+
+/* Wire bytes and pages of pages the guest wrote (holes left out). */
+void pipe_estimate(const struct pipe *p, uint64_t *bytes, uint64_t *pages);
+
+#endif /* KVMIG_PIPELINE_H */
