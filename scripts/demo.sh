@@ -27,7 +27,7 @@ VM="--vcpus 2 --mem 192M --slot 64M,gap=64M
 echo "demo: source and destination kvmig-vm, 256 MiB of guest RAM in two memslots."
 echo "demo: vCPU 0 dirties 96 MiB of text-like pages at 32 MiB/s (Zipf), vCPU 1"
 echo "demo: does a port-IO round trip every 500 us.  Migrating over 127.0.0.1:$port"
-echo "demo: with 2 channels, a 300 ms downtime limit and --verify."
+echo "demo: with 2 channels, zstd pages, a 300 ms downtime limit and --verify."
 echo
 # shellcheck disable=SC2086
 "$BIN/kvmig-vm" $VM --control "$dir/src.sock" >"$dir/src.log" 2>&1 &
@@ -44,7 +44,8 @@ sleep 1	# let the guest dirty its working set
 	--quiet >"$dir/incoming.log" 2>&1 &
 pids="$pids $!"
 sleep 0.3
-"$BIN/kvmig" migrate --vm "$dir/src.sock" --to "tcp:127.0.0.1:$port" --verify
+"$BIN/kvmig" migrate --vm "$dir/src.sock" --to "tcp:127.0.0.1:$port" --verify \
+	--codec "${KVMIG_DEMO_CODEC:-zstd}"
 echo
 sleep 1
 echo "demo: the destination guest runs on; its own page self-check and the host"

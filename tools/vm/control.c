@@ -223,6 +223,8 @@ static void client_gone(struct vm *vm, void *c)
 		json_object_set_new(vm->migration, "error-desc",
 				    json_string("the migration helper disconnected"));
 		vm->migration_cancel = false;
+		json_decref(vm->migration_params);
+		vm->migration_params = NULL;
 		if (vm->pause_owner == c) {
 			fprintf(stderr, "kvmig-vm: resuming the guest it paused\n");
 			vm->pause_owner = NULL;
@@ -649,9 +651,51 @@ static void cmd_migrate_set_status(struct vm *vm, json_t *args, struct reply *r)
 	vm->migration = json_incref(st);
 	vm->migration_owner = vm->cur_client;
 	r->ret = json_pack("{sb}", "cancel", vm->migration_cancel);
+	if (vm->migration_params) {
+		/* handed over once; the helper applies and reports them */
+		json_object_set_new(r->ret, "parameters", vm->migration_params);
+		vm->migration_params = NULL;
+	}
 	/* a finished migration clears the cancel request for the next one */
 	if (json_is_string(json_object_get(st, "status")) && !migration_active(vm))
 		vm->migration_cancel = false;
+}
+
+/*
+ * Change knobs of the running migration: the helper picks them up with
+ * its next status report (about every 100 ms) and applies what is valid
+ * (query-migrate then shows the values in force).
+ */
+static void cmd_migrate_set_parameters(struct vm *vm, json_t *args,
+				       struct reply *r)
+{
+	static const char *const ints[] = {
+		"workers", "level", "max-bandwidth", "downtime-limit",
+	};
+	json_t *codec = json_object_get(args, "codec");
+	unsigned int i;
+
+	if (!migration_active(vm)) {
+		reply_error(r, "GenericError", "no migration is running");
+		return;
+	}
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		json_t *v = json_object_get(args, ints[i]);
+
+		if (v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+			reply_error(r, "GenericError", "'%s' must be an integer >= 0",
+				    ints[i]);
+			return;
+		}
+	}
+	if (codec && !json_is_string(codec)) {
+		reply_error(r, "GenericError", "'codec' must be a string");
+		return;
+	}
+	if (!vm->migration_params)
+		vm->migration_params = json_object();
+	json_object_update(vm->migration_params, args);
+	r->ret = json_object();
 }
 
 static void cmd_query_migrate(struct vm *vm, json_t *args, struct reply *r)
@@ -676,6 +720,9 @@ static const char *const dirty_start_args[] = { "backend", NULL };
 static const char *const device_state_args[] = { "format", "vcpus", "blob", NULL };
 static const char *const set_status_args[] = { "status", NULL };
 static const char *const dirty_rearm_args[] = { "first", "count", NULL };
+static const char *const set_params_args[] = {
+	"workers", "codec", "level", "max-bandwidth", "downtime-limit", NULL,
+};
 
 static const struct command commands[] = {
 	{ "query-status", cmd_query_status, NULL },
@@ -696,6 +743,7 @@ static const struct command commands[] = {
 	{ "migrate-set-status", cmd_migrate_set_status, set_status_args },
 	{ "query-migrate", cmd_query_migrate, NULL },
 	{ "migrate-cancel", cmd_migrate_cancel, NULL },
+	{ "migrate-set-parameters", cmd_migrate_set_parameters, set_params_args },
 };
 
 static void dispatch(struct vm *vm, const char *line, size_t len,

@@ -194,6 +194,7 @@ static void teardown(struct vm *vm, const char *control_path)
 	if (control_path)
 		unlink(control_path);
 	json_decref(vm->migration);
+	json_decref(vm->migration_params);
 	vm_destroy(vm);
 }
 

@@ -144,6 +144,8 @@ struct vm {
 	/* migration status published by a helper; control thread only */
 	json_t *migration;
 	bool migration_cancel;
+	json_t *migration_params;	/* set by migrate-set-parameters, handed
+					 * to the helper with its next status */
 
 	/*
 	 * Which control client (opaque) owns what, so that a helper that

@@ -31,6 +31,7 @@ struct cli {
 	bool quiet;
 	int last_width;
 	uint64_t last_iter;
+	json_t *params;		/* from the VMM (kvmig set), not yet applied */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -60,12 +61,17 @@ static void usage(FILE *f)
 "                      [--max-bandwidth BYTES/s] [--downtime-limit MS]\n"
 "                      [--max-iterations N]\n"
 "                      [--dirty-log auto|bitmap|clear|ring|fastwp]\n"
+"                      [--codec none|zlib|zstd|lz4|auto] [--level N]\n"
+"                      [--workers N]\n"
 "                      [--verify] [--no-force] [--keep-vm] [--json] [--quiet]\n"
 "                      [--timeout S]\n"
 "       kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [--no-start]\n"
 "                      [--json] [--quiet] [--timeout S]\n"
 "       kvmig query    --vm SOCK\n"
 "       kvmig cancel   --vm SOCK\n"
+"       kvmig set      --vm SOCK [--workers N] [--codec C] [--level N]\n"
+"                      [--max-bandwidth BYTES/s] [--downtime-limit MS]\n"
+"                      (change a running migration's knobs)\n"
 "       kvmig vm       --vm SOCK COMMAND [ARGUMENTS-JSON]\n"
 "                      (any control command of the VMM; prints its answer)\n"
 "Sizes take K/M/G suffixes (binary); --max-bandwidth also accepts\n"
@@ -210,12 +216,89 @@ static int on_progress(const struct kvmig_migration_stats *st, void *opaque)
 		json_t *r = json_loads(reply, 0, NULL);
 
 		cancel = json_is_true(json_object_get(r, "cancel"));
+		if (json_is_object(json_object_get(r, "parameters"))) {
+			if (!c->params)
+				c->params = json_object();
+			json_object_update(c->params, json_object_get(r, "parameters"));
+		}
 		json_decref(r);
 	}
 	free(text);
 	free(args);
 	free(reply);
 	return cancel || interrupted;
+}
+
+/* Apply what "kvmig set" asked for; the library refuses invalid values. */
+static void on_tune(struct kvmig_tunables *t, void *opaque)
+{
+	struct cli *c = opaque;
+	json_t *v;
+
+	if (!c->params)
+		return;
+	if ((v = json_object_get(c->params, "workers")))
+		t->workers = (unsigned int)json_integer_value(v);
+	if ((v = json_object_get(c->params, "level")))
+		t->level = (int)json_integer_value(v);
+	if ((v = json_object_get(c->params, "max-bandwidth")))
+		t->max_bandwidth = (uint64_t)json_integer_value(v);
+	if ((v = json_object_get(c->params, "downtime-limit")))
+		t->downtime_limit_ms = (uint32_t)json_integer_value(v);
+	if ((v = json_object_get(c->params, "codec"))) {
+		int codec = kvmig_codec_from_name(json_string_value(v));
+
+		if (codec < 0)
+			fprintf(stderr, "kvmig: set: unknown codec '%s'\n",
+				json_string_value(v));
+		else
+			t->codec = (enum kvmig_codec)codec;
+	}
+	json_decref(c->params);
+	c->params = NULL;
+}
+
+static void print_pipeline(const struct kvmig_migration_stats *st)
+{
+	unsigned int i;
+
+	printf("pipeline: codec %s", st->pipeline.codec_name[0] ?
+	       st->pipeline.codec_name : "-");
+	if (st->pipeline.level)
+		printf(" level %d", st->pipeline.level);
+	if (!strcmp(st->pipeline.codec_name, "auto"))
+		printf(" (effort %u)", st->pipeline.effort);
+	printf(", %u workers, %llu zero pages found, busy %llu of %llu batches "
+	       "(%.1f%%), migration thread CPU %.1f ms\n", st->pipeline.workers,
+	       (unsigned long long)st->pipeline.zero_pages,
+	       (unsigned long long)st->pipeline.busy,
+	       (unsigned long long)st->pipeline.dispatches,
+	       st->pipeline.busy_rate * 100,
+	       (double)st->pipeline.main_cpu_ns / 1e6);
+	for (i = 0; i < KVMIG_CODEC_NR; i++) {
+		const struct kvmig_codec_stats *cs = &st->pipeline.codec[i];
+
+		if (!cs->pages)
+			continue;
+		printf("  %-5s %9llu pages, %9llu compressed, %8.1f MiB -> %8.1f "
+		       "MiB (rate %.2f), %.1f ms\n", kvmig_codec_name(i),
+		       (unsigned long long)cs->pages,
+		       (unsigned long long)cs->compressed,
+		       (double)cs->raw_bytes / 1048576.0,
+		       (double)cs->wire_bytes / 1048576.0,
+		       cs->wire_bytes ? (double)cs->raw_bytes / (double)cs->wire_bytes : 0,
+		       (double)cs->busy_ns / 1e6);
+	}
+	for (i = 0; i < st->channels && i < 64; i++) {
+		const struct kvmig_worker_stats *w = &st->pipeline.worker[i];
+
+		printf("  worker %-2u %9llu pages, %8.1f MiB, busy %.1f ms (waiting "
+		       "for the link %.1f ms), CPU %.1f ms (%.0f%%)\n", i,
+		       (unsigned long long)w->pages,
+		       (double)w->wire_bytes / 1048576.0, (double)w->busy_ns / 1e6,
+		       (double)w->wait_ns / 1e6, (double)w->cpu_ns / 1e6,
+		       w->cpu_util * 100);
+	}
 }
 
 static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
@@ -251,6 +334,7 @@ static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
 			printf("verify: %llu pages compared, %llu mismatches\n",
 			       (unsigned long long)st->verify.pages,
 			       (unsigned long long)st->verify.mismatches);
+		print_pipeline(st);
 	}
 	free(text);
 }
@@ -285,12 +369,16 @@ static int cmd_migrate(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "codec", required_argument, NULL, 'C' },
+		{ "level", required_argument, NULL, 'L' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ 0 }
 	};
 	struct cli c = { .tty = isatty(2) };
 	struct kvmig_migrate_opts mo = {
 		.sz = sizeof(mo), .progress = on_progress, .progress_opaque = &c,
 		.print = print_msg, .print_opaque = &c,
+		.tune = on_tune, .tune_opaque = &c,
 	};
 	struct kvmig_migration_stats st;
 	const char *vm = NULL, *to = NULL;
@@ -334,6 +422,26 @@ static int cmd_migrate(int argc, char **argv)
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;
 		case 'T': mo.timeout_ms = parse_timeout(optarg); break;
+		case 'C':
+			r = kvmig_codec_from_name(optarg);
+			if (r < 0)
+				die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
+				    optarg);
+			mo.codec = (enum kvmig_codec)r;
+			break;
+		case 'L':
+			v = parse_count("--level", optarg);
+			if (!v || v > 19)
+				die("--level: 1..19 (zlib 1..9, zstd 1..19, auto 1..4), "
+				    "not %s", optarg);
+			mo.level = (int)v;
+			break;
+		case 'w':
+			v = parse_count("--workers", optarg);
+			if (!v || v > 64)
+				die("--workers: 1..64, not %s", optarg);
+			mo.workers = (unsigned int)v;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -341,9 +449,15 @@ static int cmd_migrate(int argc, char **argv)
 	}
 	if (!to)
 		die("migrate: --to tcp:HOST:PORT is required");
+	if (mo.workers && !mo.channels)
+		mo.channels = mo.workers < 2 ? 2 : mo.workers;
+	if (mo.workers > (mo.channels ? mo.channels : 2))
+		die("--workers %u: at most --channels (%u)", mo.workers,
+		    mo.channels ? mo.channels : 2);
 	parse_tcp("--to", to, &host, &port);
 	c.vmm = connect_vmm(vm, &c);
 	r = kvmig_migrate(c.vmm, host, port, &mo, &st);
+	json_decref(c.params);
 	/* the destination runs the guest now: this VMM may go */
 	return finish(&c, &st, r, !r && !keep, "source", host, port);
 }
@@ -462,6 +576,68 @@ static int cmd_simple(int argc, char **argv, const char *what)
 	return r ? 1 : 0;
 }
 
+/* kvmig set: hand new knobs to the running migration through its VMM. */
+static int cmd_set(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, 'v' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "codec", required_argument, NULL, 'C' },
+		{ "level", required_argument, NULL, 'L' },
+		{ "max-bandwidth", required_argument, NULL, 'b' },
+		{ "downtime-limit", required_argument, NULL, 'd' },
+		{ 0 }
+	};
+	struct cli c = { .tty = false };
+	json_t *args = json_object();
+	const char *vm = NULL;
+	char *text;
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'v': vm = optarg; break;
+		case 'w':
+			json_object_set_new(args, "workers", json_integer(
+				(json_int_t)parse_count("--workers", optarg)));
+			break;
+		case 'L':
+			json_object_set_new(args, "level", json_integer(
+				(json_int_t)parse_count("--level", optarg)));
+			break;
+		case 'b':
+			json_object_set_new(args, "max-bandwidth", json_integer(
+				(json_int_t)parse_num("--max-bandwidth", optarg)));
+			break;
+		case 'd':
+			json_object_set_new(args, "downtime-limit", json_integer(
+				(json_int_t)parse_count("--downtime-limit", optarg)));
+			break;
+		case 'C':
+			if (kvmig_codec_from_name(optarg) < 0)
+				die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
+				    optarg);
+			json_object_set_new(args, "codec", json_string(optarg));
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!json_object_size(args))
+		die("set: nothing to set");
+	c.vmm = connect_vmm(vm, &c);
+	text = json_dumps(args, JSON_COMPACT);
+	r = kvmig_vmm_request(c.vmm, "migrate-set-parameters", text, NULL, NULL,
+			      0, NULL);
+	if (r)
+		fprintf(stderr, "kvmig: %s\n", kvmig_vmm_last_error(c.vmm));
+	free(text);
+	json_decref(args);
+	kvmig_vmm_close(c.vmm);
+	return r ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -483,6 +659,8 @@ int main(int argc, char **argv)
 		return cmd_simple(argc - 1, argv + 1, "migrate-cancel");
 	if (!strcmp(argv[1], "vm"))
 		return cmd_vm(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "set"))
+		return cmd_set(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;

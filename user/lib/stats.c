@@ -5,6 +5,75 @@
 
 #include "internal.h"
 
+/*
+ * QEMU's "compression" object, over every codec: pages sent compressed,
+ * busy / busy-rate, their compressed size and the compression rate.
+ */
+static json_t *compression_json(const struct kvmig_migration_stats *st)
+{
+	uint64_t pages = 0, raw = 0, wire = 0;
+	unsigned int i;
+
+	for (i = KVMIG_CODEC_NONE + 1; i < KVMIG_CODEC_NR; i++) {
+		pages += st->pipeline.codec[i].compressed;
+		raw += st->pipeline.codec[i].raw_bytes;
+		wire += st->pipeline.codec[i].wire_bytes;
+	}
+	return json_pack("{sI sI sf sI sf}",
+			 "pages", (json_int_t)pages,
+			 "busy", (json_int_t)st->pipeline.busy,
+			 "busy-rate", st->pipeline.busy_rate,
+			 "compressed-size", (json_int_t)wire,
+			 "compression-rate", wire ? (double)raw / (double)wire : 0.0);
+}
+
+/* kvmig's own: per codec, per worker, the migration thread. */
+static json_t *pipeline_json(const struct kvmig_migration_stats *st)
+{
+	json_t *codecs = json_object(), *workers = json_array();
+	unsigned int i;
+
+	for (i = 0; i < KVMIG_CODEC_NR; i++) {
+		const struct kvmig_codec_stats *c = &st->pipeline.codec[i];
+
+		if (!c->pages)
+			continue;
+		json_object_set_new(codecs, kvmig_codec_name(i), json_pack(
+			"{sI sI sI sI sf sI}",
+			"pages", (json_int_t)c->pages,
+			"compressed", (json_int_t)c->compressed,
+			"raw-bytes", (json_int_t)c->raw_bytes,
+			"wire-bytes", (json_int_t)c->wire_bytes,
+			"compression-rate", c->wire_bytes ?
+				(double)c->raw_bytes / (double)c->wire_bytes : 0.0,
+			"busy-ms", (json_int_t)(c->busy_ns / 1000000)));
+	}
+	for (i = 0; i < st->channels && i < ARRAY_SIZE(st->pipeline.worker); i++) {
+		const struct kvmig_worker_stats *w = &st->pipeline.worker[i];
+
+		json_array_append_new(workers, json_pack(
+			"{sI sI sI sI sI sf}",
+			"pages", (json_int_t)w->pages,
+			"wire-bytes", (json_int_t)w->wire_bytes,
+			"busy-ms", (json_int_t)(w->busy_ns / 1000000),
+			"wait-ms", (json_int_t)(w->wait_ns / 1000000),
+			"cpu-ms", (json_int_t)(w->cpu_ns / 1000000),
+			"cpu-util", w->cpu_util));
+	}
+	return json_pack("{ss si si si sI sI sI sf sI so so}",
+			 "codec", st->pipeline.codec_name,
+			 "level", st->pipeline.level,
+			 "workers", (int)st->pipeline.workers,
+			 "effort", (int)st->pipeline.effort,
+			 "zero-pages", (json_int_t)st->pipeline.zero_pages,
+			 "dispatches", (json_int_t)st->pipeline.dispatches,
+			 "busy", (json_int_t)st->pipeline.busy,
+			 "busy-rate", st->pipeline.busy_rate,
+			 "migration-thread-cpu-ms",
+			 (json_int_t)(st->pipeline.main_cpu_ns / 1000000),
+			 "codecs", codecs, "worker", workers);
+}
+
 KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats *st)
 {
 	json_t *o = json_pack(
@@ -39,6 +108,8 @@ KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats
 		json_object_set_new(o, "verify", json_pack("{sI sI}",
 			"pages", (json_int_t)st->verify.pages,
 			"mismatches", (json_int_t)st->verify.mismatches));
+	json_object_set_new(o, "compression", compression_json(st));
+	json_object_set_new(o, "pipeline", pipeline_json(st));
 	if (st->switchover[0])
 		json_object_set_new(o, "switchover", json_string(st->switchover));
 	if (st->error[0])

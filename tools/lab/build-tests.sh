@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the test programs the guest runs, statically, from the lab tree:
+# the upstream KVM selftests named in tools/lab/tests and every program of
+# the repo's selftests/kvm/ (compiled by the upstream selftests Makefile
+# against the kselftest KVM library of the same tree).  Writes the resolved
+# test list to $LAB_CACHE/build/tests.list:
+#
+#   name timeout on-skip host-binary [arguments...]
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+HDR=$LAB_CACHE/build/headers
+ST=$LAB_CACHE/build/selftests
+KVMST=$LAB_SRC/tools/testing/selftests/kvm
+LIST=$LAB_CACHE/build/tests.list
+log=$LAB_LOGS/selftests.log
+mkdir -p "$HDR" "$ST" "$LAB_LOGS" "$CCACHE_DIR"
+unset ARCH # the selftests Makefile derives its ARCH_DIR from the host
+
+# Upstream renamed x86_64/ to x86/ in 6.14; follow the tree.
+if [ -d "$KVMST/x86" ]; then arch_dir=x86; else arch_dir=x86_64; fi
+[ -d "$KVMST/$arch_dir" ] || lab_die "no $KVMST/$arch_dir: not a Linux tree?"
+
+# The repo's programs are copied into a directory of the tree that only the
+# lab owns, ignored by git (so that the tree stays clean and export-patches
+# never sees them).  Copy only what changed: mtimes drive make.
+repo_st=$REPO_DIR/selftests/kvm
+kvmig_rel=$arch_dir/kvmig
+kvmig_dir=$KVMST/$kvmig_rel
+if [ -n "$(git -C "$LAB_SRC" ls-files "$kvmig_dir")" ]; then
+	lab_die "$kvmig_dir is tracked in the lab tree (by a patch?): the lab owns that directory"
+fi
+exclude=$LAB_SRC/.git/info/exclude
+pattern=/tools/testing/selftests/kvm/$kvmig_rel/
+grep -qxF "$pattern" "$exclude" 2>/dev/null || echo "$pattern" >>"$exclude"
+mkdir -p "$kvmig_dir" "$ST/$kvmig_rel"
+repo_progs=()
+for f in "$kvmig_dir"/*; do
+	[ -e "$f" ] || continue
+	[ -f "$repo_st/$(basename "$f")" ] || rm -f "$f"
+done
+for f in "$repo_st"/*.c "$repo_st"/*.h; do
+	[ -f "$f" ] || continue
+	cmp -s "$f" "$kvmig_dir/$(basename "$f")" || cp "$f" "$kvmig_dir/"
+	case $f in *.c) repo_progs+=("$(basename "$f" .c)") ;; esac
+done
+
+# Resolve tools/lab/tests plus the unlisted repo programs into one list.
+resolved=$(
+	{
+		lab_list "$LAB_DIR/tests"
+		for p in "${repo_progs[@]}"; do
+			lab_list "$LAB_DIR/tests" | awk -v p="$p" '$4 == p { found = 1 } END { exit !found }' ||
+				echo "$p 120 ok $p"
+		done
+	} | while read -r name timeout onskip prog args; do
+		[ -n "$prog" ] || lab_die "tools/lab/tests: '$name': want name, timeout, on-skip, program"
+		case $timeout in '' | *[!0-9]*) lab_die "tools/lab/tests: '$name': bad timeout '$timeout'" ;; esac
+		case $onskip in ok | fail) ;; *) lab_die "tools/lab/tests: '$name': on-skip is ok or fail" ;; esac
+		if [ -f "$repo_st/$prog.c" ]; then
+			prog=$kvmig_rel/$prog
+		fi
+		echo "$name $timeout $onskip $prog${args:+ $args}"
+	done
+)
+[ -n "$resolved" ] || lab_die "no tests to run"
+dups=$(echo "$resolved" | awk '{ print $1 }' | sort | uniq -d)
+[ -z "$dups" ] || lab_die "tools/lab/tests: duplicate test names: $dups"
+
+# uapi headers of this tree, in their own O= dir: they need no .config, and
+# both kernel variants share them.
+lab_log "building the KVM selftests (log: $log)"
+lab_run_logged "make headers" "$log" \
+	make -C "$LAB_SRC" O="$HDR" ARCH=x86_64 -j"$LAB_JOBS" HOSTCC="ccache gcc" headers
+
+targets=$(echo "$resolved" | awk -v st="$ST" '{ print st "/" $4 }' | sort -u)
+repo_bins=""
+for p in "${repo_progs[@]}"; do
+	repo_bins="$repo_bins $kvmig_rel/$p"
+done
+# Static, so the initramfs needs no libc.  LDFLAGS stays the Makefile's: it
+# carries -pthread.  The repo's programs join TEST_GEN_PROGS_EXTENDED, which
+# gives them the same compile and link rules as the upstream tests.
+# shellcheck disable=SC2086
+lab_run_logged "building the KVM selftests" "$log.build" \
+	make -C "$KVMST" -j"$LAB_JOBS" OUTPUT="$ST" \
+	KHDR_INCLUDES="-isystem $HDR/usr/include" EXTRA_CFLAGS=-static \
+	CC="ccache gcc" TEST_GEN_PROGS_EXTENDED_$arch_dir="${repo_bins# }" $targets
+
+echo "$resolved" | while read -r name timeout onskip prog args; do
+	[ -x "$ST/$prog" ] || lab_die "test '$name': $ST/$prog was not built"
+	echo "$name $timeout $onskip $ST/$prog${args:+ $args}"
+done >"$LIST.tmp"
+mv "$LIST.tmp" "$LIST"
+lab_log "$(wc -l <"$LIST") tests: $(awk '{ printf "%s ", $1 }' "$LIST")"

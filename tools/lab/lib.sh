@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings and helpers of the kernel test lab; sourced, not run.
+#
+# Everything the lab builds lives in the cache folder, outside the repo, so a
+# clean clone at any path reuses the kernel tree, the build dirs and ccache:
+#
+#   $LAB_CACHE/linux/          git tree: tag "pristine" + kernel/series as commits
+#   $LAB_CACHE/state/          stamps (source version, applied series)
+#   $LAB_CACHE/ccache/         CCACHE_DIR
+#   $LAB_CACHE/build/kernel[-debug]/  O= dirs of the kernel variants
+#   $LAB_CACHE/build/headers/  O= dir of "make headers" (uapi for the selftests)
+#   $LAB_CACHE/build/selftests/ OUTPUT= of the KVM selftests
+#   $LAB_CACHE/out/<variant>/  initramfs, console.log
+#   $LAB_CACHE/logs/           build logs
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
+LAB_CACHE=${KVMIG_LAB_CACHE:-/var/cache/kvmig-lab}
+LAB_SRC=$LAB_CACHE/linux
+LAB_STATE=$LAB_CACHE/state
+LAB_LOGS=$LAB_CACHE/logs
+LAB_JOBS=${KVMIG_LAB_JOBS:-2}
+LAB_TARBALL=/usr/src/linux-source-6.12.tar.xz
+LAB_SRC_PKG=linux-source-6.12
+KERNEL_DIR=$REPO_DIR/kernel
+
+# ccache for the kernel and the selftests.  The base dir makes the cache key
+# independent of where the cache folder sits (paths below it become relative).
+export CCACHE_DIR=$LAB_CACHE/ccache
+export CCACHE_BASEDIR=$LAB_CACHE
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# Fixed build stamps so identical sources give identical objects (and hits).
+export KBUILD_BUILD_USER=kvmig KBUILD_BUILD_HOST=lab
+export KBUILD_BUILD_TIMESTAMP="2025-01-01 00:00:00 UTC"
+
+lab_log() { echo "lab: $*" >&2; }
+lab_die() { echo "lab: error: $*" >&2; exit 1; }
+
+# Low CPU and IO priority for everything below: another developer's
+# timing-sensitive tests share this machine.  Re-exec once under nice.
+lab_nice() {
+	if [ "$(nice)" -lt 19 ]; then
+		if command -v ionice >/dev/null 2>&1; then
+			exec nice -n 19 ionice -c 3 "$@"
+		fi
+		exec nice -n 19 "$@"
+	fi
+}
+
+# Print the last lines of a log on stderr, framed, after a failure.
+lab_tail() {
+	local file=$1 n=${2:-40}
+	echo "lab: ---- last $n lines of $file ----" >&2
+	tail -n "$n" "$file" >&2 || true
+	echo "lab: ---- end of $file ----" >&2
+}
+
+# Run a command with its output in a log file; on failure show the tail and
+# die naming the step, so a build error is never lost in a quiet run.
+lab_run_logged() {
+	local what=$1 log=$2
+	shift 2
+	if ! "$@" >"$log" 2>&1; then
+		lab_tail "$log" 60
+		lab_die "$what failed (full log: $log)"
+	fi
+}
+
+# Strip '#' comments and blank lines from a list file.
+lab_list() {
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^[[:space:]]*$/d' "$1"
+}
+
+# The patch files named by kernel/series, one absolute path a line.
+lab_series_files() {
+	local p
+	[ -f "$KERNEL_DIR/series" ] || lab_die "missing $KERNEL_DIR/series"
+	lab_list "$KERNEL_DIR/series" | while read -r p; do
+		case $p in
+		*/* | .* | *[[:space:]]*)
+			lab_die "kernel/series: '$p': give a plain file name in kernel/patches/" ;;
+		esac
+		[ -f "$KERNEL_DIR/patches/$p" ] ||
+			lab_die "kernel/series names '$p', not found in kernel/patches/"
+		echo "$KERNEL_DIR/patches/$p"
+	done
+}
+
+# Hash of the series: its list and every listed patch, in order.  "v1" is the
+# format of the applied tree; bump it if tree.sh changes how it applies.
+lab_series_hash() {
+	local files
+	files=$(lab_series_files) || exit 1
+	{
+		echo "kvmig-lab-series v1"
+		lab_list "$KERNEL_DIR/series"
+		# shellcheck disable=SC2086
+		[ -z "$files" ] || cat $files
+	} | sha256sum | cut -d' ' -f1
+}
