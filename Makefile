@@ -140,7 +140,7 @@ CORPUS := $(abspath selftests/fuzz/corpus)
 $(B)/obj/selftests/fuzz/%.o: selftests/fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -DCORPUS_DIR='"$(CORPUS)"' -c -o $@ $<
-$(B)/tests/test_fuzz_%: $(B)/obj/selftests/fuzz/fuzz_%.o $(LIB_A)
+$(B)/tests/test_fuzz_%: $(B)/obj/selftests/fuzz/fuzz_%.o $(B)/obj/selftests/fuzz/replay.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS)
 
@@ -153,6 +153,7 @@ fuzz: deps
 		n=$$(basename $$f .c); \
 		clang -g -O1 -fsanitize=fuzzer,address,undefined -DKVMIG_LIBFUZZER \
 			-Iuser/include -D_GNU_SOURCE $$f user/lib/wire.c \
+			user/lib/codec.c -lzstd -llz4 -lz \
 			-o $(B)/fuzz/$$n || exit 1; \
 		mkdir -p $(B)/fuzz/$$n.corpus; \
 		$(B)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/$$n.corpus \

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -496,3 +497,131 @@ int migrate(struct mig *m, const char *const *extra, json_t **out)
 }
 
 /* Guest progress: main-loop iterations of every vCPU (idle ones too). */
+
+int64_t test_pages_written(struct test_vm *vm)
+{
+	json_t *st = test_vm_cmd(vm, "query-stats"), *c;
+	int64_t n = 0;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "vcpus"), i, c)
+		n += json_integer_value(json_object_get(c, "loops"));
+	json_decref(st);
+	return n;
+}
+
+const char *test_vm_status(struct test_vm *vm)
+{
+	static char buf[32];
+	json_t *r = test_vm_cmd(vm, "query-status");
+
+	snprintf(buf, sizeof(buf), "%s", json_string_value(json_object_get(r, "status")));
+	json_decref(r);
+	return buf;
+}
+
+/* Map both VMs' RAM and compare every page; returns differing pages. */
+uint64_t test_compare_ram(struct test_vm *a, struct test_vm *b, uint64_t *pages)
+{
+	int fa[10], fb[10];
+	unsigned int na, nb, i;
+	json_t *ra = test_vm_cmd_fds(a, "get-fds", fa, 10, &na);
+	json_t *rb = test_vm_cmd_fds(b, "get-fds", fb, 10, &nb);
+	uint64_t diff = 0;
+
+	TEST_ASSERT(na == nb && na >= 2, "fds %u vs %u", na, nb);
+	*pages = 0;
+	for (i = 0; i + 1 < na; i++) {
+		char path[32];
+		uint64_t size, off;
+		uint8_t *pa, *pb;
+
+		snprintf(path, sizeof(path), "slots.%u.size", i);
+		size = (uint64_t)json_path_int(ra, path);
+		TEST_ASSERT(size == (uint64_t)json_path_int(rb, path), "slot sizes");
+		pa = mmap(NULL, size, PROT_READ, MAP_SHARED, fa[i], 0);
+		pb = mmap(NULL, size, PROT_READ, MAP_SHARED, fb[i], 0);
+		TEST_ASSERT(pa != MAP_FAILED && pb != MAP_FAILED, "mmap");
+		for (off = 0; off < size; off += 4096) {
+			diff += memcmp(pa + off, pb + off, 4096) != 0;
+			(*pages)++;
+		}
+		munmap(pa, size);
+		munmap(pb, size);
+	}
+	for (i = 0; i < na; i++) {
+		close(fa[i]);
+		close(fb[i]);
+	}
+	json_decref(ra);
+	json_decref(rb);
+	return diff;
+}
+
+/*
+ * A full migration that must succeed, with every proof (3 results): exit
+ * 0, "completed" with @switchover and every switchover hash equal; every
+ * page of both sides equal; the destination guest runs on with a clean
+ * self-check.  Returns kvmig migrate's JSON statistics.
+ */
+json_t *migrate_ok(const char *name, const char *const *src_args,
+		       const char *const *dst_args, const char *const *extra,
+		       const char *switchover)
+{
+	struct mig m;
+	json_t *st, *r;
+	uint64_t pages, diff;
+	int64_t before;
+	int rc;
+
+	start_vms(&m, src_args, dst_args);
+	msleep(300);
+	start_incoming(&m, true);
+	rc = migrate(&m, extra, &st);
+	TEST_ASSERT(st, "%s: no JSON from kvmig migrate", name);
+	ksft_print_msg("%s: status %s, %lld passes, %lld bytes, downtime %lld ms, "
+		       "dirty-log %s, verify %lld pages / %lld mismatches\n", name,
+		       json_string_value(json_object_get(st, "status")),
+		       (long long)json_path_int(st, "ram.iterations"),
+		       (long long)json_path_int(st, "ram.transferred"),
+		       (long long)json_path_int(st, "downtime"),
+		       json_string_value(json_object_get(st, "dirty-log")),
+		       (long long)json_path_int(st, "verify.pages"),
+		       (long long)json_path_int(st, "verify.mismatches"));
+	ksft_test_result(rc == 0 && !strcmp(json_string_value(json_object_get(st, "status")),
+					     "completed") &&
+			 json_path_int(st, "verify.mismatches") == 0 &&
+			 json_path_int(st, "verify.pages") ==
+			 json_path_int(st, "ram.total") / 4096 &&
+			 !strcmp(json_string_value(json_object_get(st, "switchover")) ?: "",
+				 switchover),
+			 "%s: completed (%s), switchover hashes of all pages match", name,
+			 switchover);
+	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming failed: %s", name,
+		    test_slurp(m.inc_log));
+
+	/* both sides paused: the source by the switchover, the destination
+	 * by --no-start; every page must be equal */
+	diff = test_compare_ram(&m.src, &m.dst, &pages);
+	ksft_test_result(diff == 0 && pages == (uint64_t)json_path_int(st, "ram.total") / 4096,
+			 "%s: all %llu pages equal on both sides (%llu differ)", name,
+			 (unsigned long long)pages, (unsigned long long)diff);
+
+	/* the destination guest runs on and proves its memory */
+	before = test_pages_written(&m.dst);
+	json_decref(test_vm_cmd(&m.dst, "cont"));
+	msleep(400);
+	r = test_vm_cmd(&m.dst, "guest-check");
+	ksft_test_result(test_pages_written(&m.dst) > before && json_path_int(r, "bad") == 0 &&
+			 !strcmp(test_vm_status(&m.src), "paused"),
+			 "%s: destination guest runs on, self-check 0 bad; source stays paused",
+			 name);
+	json_decref(r);
+	r = test_vm_cmd(&m.dst, "verify");
+	TEST_ASSERT(json_path_int(r, "bad") == 0, "%s: host verify on the destination", name);
+	json_decref(r);
+	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit status");
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
+	return st;
+}
+

@@ -108,6 +108,16 @@ void start_incoming(struct mig *m, bool no_start);
 /* kvmig migrate --json with @extra; returns its exit code, the JSON in *out */
 int migrate(struct mig *m, const char *const *extra, json_t **out);
 
+/* Guest write loops so far, over every vCPU. */
+int64_t test_pages_written(struct test_vm *vm);
+/* "running" / "paused" ... (a static buffer) */
+const char *test_vm_status(struct test_vm *vm);
+/* Map both VMs' RAM and compare every page; returns differing pages. */
+uint64_t test_compare_ram(struct test_vm *a, struct test_vm *b, uint64_t *pages);
+json_t *migrate_ok(const char *name, const char *const *src_args,
+		   const char *const *dst_args, const char *const *extra,
+		   const char *switchover);
+
 void msleep(unsigned int ms);
 uint64_t test_now_ns(void);
 

@@ -29,66 +29,6 @@
 
 #include "harness.h"
 
-static int64_t pages_written(struct test_vm *vm)
-{
-	json_t *st = test_vm_cmd(vm, "query-stats"), *c;
-	int64_t n = 0;
-	size_t i;
-
-	json_array_foreach(json_object_get(st, "vcpus"), i, c)
-		n += json_integer_value(json_object_get(c, "loops"));
-	json_decref(st);
-	return n;
-}
-
-static const char *status_of(struct test_vm *vm)
-{
-	static char buf[32];
-	json_t *r = test_vm_cmd(vm, "query-status");
-
-	snprintf(buf, sizeof(buf), "%s", json_string_value(json_object_get(r, "status")));
-	json_decref(r);
-	return buf;
-}
-
-/* Map both VMs' RAM and compare every page; returns differing pages. */
-static uint64_t compare_ram(struct test_vm *a, struct test_vm *b, uint64_t *pages)
-{
-	int fa[10], fb[10];
-	unsigned int na, nb, i;
-	json_t *ra = test_vm_cmd_fds(a, "get-fds", fa, 10, &na);
-	json_t *rb = test_vm_cmd_fds(b, "get-fds", fb, 10, &nb);
-	uint64_t diff = 0;
-
-	TEST_ASSERT(na == nb && na >= 2, "fds %u vs %u", na, nb);
-	*pages = 0;
-	for (i = 0; i + 1 < na; i++) {
-		char path[32];
-		uint64_t size, off;
-		uint8_t *pa, *pb;
-
-		snprintf(path, sizeof(path), "slots.%u.size", i);
-		size = (uint64_t)json_path_int(ra, path);
-		TEST_ASSERT(size == (uint64_t)json_path_int(rb, path), "slot sizes");
-		pa = mmap(NULL, size, PROT_READ, MAP_SHARED, fa[i], 0);
-		pb = mmap(NULL, size, PROT_READ, MAP_SHARED, fb[i], 0);
-		TEST_ASSERT(pa != MAP_FAILED && pb != MAP_FAILED, "mmap");
-		for (off = 0; off < size; off += 4096) {
-			diff += memcmp(pa + off, pb + off, 4096) != 0;
-			(*pages)++;
-		}
-		munmap(pa, size);
-		munmap(pb, size);
-	}
-	for (i = 0; i < na; i++) {
-		close(fa[i]);
-		close(fb[i]);
-	}
-	json_decref(ra);
-	json_decref(rb);
-	return diff;
-}
-
 static const char *const vm_args[] = {
 	"--vcpus", "3", "--mem", "48M", "--slot", "16M,gap=32M",
 	"--workload", "0:dirty,rate=3000p,ws=8M,pattern=random,data=text",
@@ -103,68 +43,6 @@ static const char *const vm_args_ring[] = {
 	"--workload", "2:io,period=500", NULL,
 };
 
-/* A full migration that must succeed, with every proof. */
-static void migrate_ok(const char *name, const char *const *src_args,
-		       const char *const *dst_args, const char *const *extra,
-		       const char *switchover)
-{
-	struct mig m;
-	json_t *st, *r;
-	uint64_t pages, diff;
-	int64_t before;
-	int rc;
-
-	start_vms(&m, src_args, dst_args);
-	msleep(300);
-	start_incoming(&m, true);
-	rc = migrate(&m, extra, &st);
-	TEST_ASSERT(st, "%s: no JSON from kvmig migrate", name);
-	ksft_print_msg("%s: status %s, %lld passes, %lld bytes, downtime %lld ms, "
-		       "dirty-log %s, verify %lld pages / %lld mismatches\n", name,
-		       json_string_value(json_object_get(st, "status")),
-		       (long long)json_path_int(st, "ram.iterations"),
-		       (long long)json_path_int(st, "ram.transferred"),
-		       (long long)json_path_int(st, "downtime"),
-		       json_string_value(json_object_get(st, "dirty-log")),
-		       (long long)json_path_int(st, "verify.pages"),
-		       (long long)json_path_int(st, "verify.mismatches"));
-	ksft_test_result(rc == 0 && !strcmp(json_string_value(json_object_get(st, "status")),
-					     "completed") &&
-			 json_path_int(st, "verify.mismatches") == 0 &&
-			 json_path_int(st, "verify.pages") ==
-			 json_path_int(st, "ram.total") / 4096 &&
-			 !strcmp(json_string_value(json_object_get(st, "switchover")) ?: "",
-				 switchover),
-			 "%s: completed (%s), switchover hashes of all pages match", name,
-			 switchover);
-	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming failed: %s", name,
-		    test_slurp(m.inc_log));
-
-	/* both sides paused: the source by the switchover, the destination
-	 * by --no-start; every page must be equal */
-	diff = compare_ram(&m.src, &m.dst, &pages);
-	ksft_test_result(diff == 0 && pages == (uint64_t)json_path_int(st, "ram.total") / 4096,
-			 "%s: all %llu pages equal on both sides (%llu differ)", name,
-			 (unsigned long long)pages, (unsigned long long)diff);
-
-	/* the destination guest runs on and proves its memory */
-	before = pages_written(&m.dst);
-	json_decref(test_vm_cmd(&m.dst, "cont"));
-	msleep(400);
-	r = test_vm_cmd(&m.dst, "guest-check");
-	ksft_test_result(pages_written(&m.dst) > before && json_path_int(r, "bad") == 0 &&
-			 !strcmp(status_of(&m.src), "paused"),
-			 "%s: destination guest runs on, self-check 0 bad; source stays paused",
-			 name);
-	json_decref(r);
-	r = test_vm_cmd(&m.dst, "verify");
-	TEST_ASSERT(json_path_int(r, "bad") == 0, "%s: host verify on the destination", name);
-	json_decref(r);
-	json_decref(st);
-	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit status");
-	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
-}
-
 /* A migration that must fail; the source guest must run on. */
 static void expect_failed(struct mig *m, json_t *st, int rc, const char *name,
 			  const char *status, const char *why)
@@ -175,13 +53,13 @@ static void expect_failed(struct mig *m, json_t *st, int rc, const char *name,
 	ksft_print_msg("%s: exit %d, status %s, error '%s'\n", name, rc,
 		       st ? json_string_value(json_object_get(st, "status")) : "?",
 		       err ? err : "");
-	before = pages_written(&m->src);
+	before = test_pages_written(&m->src);
 	msleep(300);
 	ksft_test_result(rc == 1 && st &&
 			 !strcmp(json_string_value(json_object_get(st, "status")), status) &&
 			 err && strstr(err, why) &&
-			 !strcmp(status_of(&m->src), "running") &&
-			 pages_written(&m->src) > before,
+			 !strcmp(test_vm_status(&m->src), "running") &&
+			 test_pages_written(&m->src) > before,
 			 "%s: %s ('%s'), the source guest runs on", name, status, why);
 }
 
@@ -554,8 +432,8 @@ static void test_started_lost(void)
 	ksft_print_msg("STARTED lost: exit %d, '%s'\n", rc, err ? err : "");
 	msleep(300);
 	ksft_test_result(rc == 1 && err && strstr(err, "outcome unknown") &&
-			 !strcmp(status_of(&m.src), "paused") &&
-			 !strcmp(status_of(&m.dst), "running"),
+			 !strcmp(test_vm_status(&m.src), "paused") &&
+			 !strcmp(test_vm_status(&m.dst), "running"),
 			 "STARTED lost: the source guest stays paused, the destination "
 			 "runs it: one copy runs");
 	json_decref(st);
@@ -608,7 +486,7 @@ static void test_helper_killed(void)
 	q = test_vm_cmd(&m.src, "query-migrate");
 	ksft_test_result(!strcmp(json_string_value(json_object_get(q, "status")), "failed") &&
 			 strstr(json_string_value(json_object_get(q, "error-desc")) ?: "",
-				"disconnected") && !strcmp(status_of(&m.src), "running"),
+				"disconnected") && !strcmp(test_vm_status(&m.src), "running"),
 			 "source helper killed: the VMM marks the migration failed, the guest runs");
 	json_decref(q);
 	test_wait(m.inc, 30);
@@ -705,13 +583,13 @@ int main(void)
 	ksft_print_header();
 	test_require_kvm();
 	ksft_set_plan(6 * 3 + 2 + 2 * 5 + 2 + 1 + 2 + 2 + 3 + 2);
-	migrate_ok("idle guest", idle_args, idle_args, plain, "converged");
-	migrate_ok("light dirtying", light_args, light_args, plain, "converged");
-	migrate_ok("clear, 4 channels", vm_args, vm_args, clear4, "converged");
-	migrate_ok("bitmap, 1 channel", vm_args, vm_args, bitmap1, "converged");
-	migrate_ok("ring, 2 channels", vm_args_ring, vm_args_ring, ring2, "converged");
-	migrate_ok("guest faster than a 16 MiB/s link", busy_args, busy_args, slow,
-		   "forced");
+	json_decref(migrate_ok("idle guest", idle_args, idle_args, plain, "converged"));
+	json_decref(migrate_ok("light dirtying", light_args, light_args, plain, "converged"));
+	json_decref(migrate_ok("clear, 4 channels", vm_args, vm_args, clear4, "converged"));
+	json_decref(migrate_ok("bitmap, 1 channel", vm_args, vm_args, bitmap1, "converged"));
+	json_decref(migrate_ok("ring, 2 channels", vm_args_ring, vm_args_ring, ring2, "converged"));
+	json_decref(migrate_ok("guest faster than a 16 MiB/s link", busy_args, busy_args, slow,
+		   "forced"));
 	test_layout_mismatch();
 	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
 		test_cut(cuts[i]);

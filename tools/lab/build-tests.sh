@@ -46,24 +46,11 @@ for f in "$repo_st"/*.c "$repo_st"/*.h; do
 	case $f in *.c) repo_progs+=("$(basename "$f" .c)") ;; esac
 done
 
-# Resolve tools/lab/tests plus the unlisted repo programs into one list.
-resolved=$(
-	{
-		lab_list "$LAB_DIR/tests"
-		for p in "${repo_progs[@]}"; do
-			lab_list "$LAB_DIR/tests" | awk -v p="$p" '$4 == p { found = 1 } END { exit !found }' ||
-				echo "$p 120 ok $p"
-		done
-	} | while read -r name timeout onskip prog args; do
-		[ -n "$prog" ] || lab_die "tools/lab/tests: '$name': want name, timeout, on-skip, program"
-		case $timeout in '' | *[!0-9]*) lab_die "tools/lab/tests: '$name': bad timeout '$timeout'" ;; esac
-		case $onskip in ok | fail) ;; *) lab_die "tools/lab/tests: '$name': on-skip is ok or fail" ;; esac
-		if [ -f "$repo_st/$prog.c" ]; then
-			prog=$kvmig_rel/$prog
-		fi
-		echo "$name $timeout $onskip $prog${args:+ $args}"
-	done
-)
+# Repo programs live in the lab's directory of the selftests tree.
+resolved=$(lab_tests | while read -r name timeout onskip prog args; do
+	[ ! -f "$repo_st/$prog.c" ] || prog=$kvmig_rel/$prog
+	echo "$name $timeout $onskip $prog${args:+ $args}"
+done)
 [ -n "$resolved" ] || lab_die "no tests to run"
 dups=$(echo "$resolved" | awk '{ print $1 }' | sort | uniq -d)
 [ -z "$dups" ] || lab_die "tools/lab/tests: duplicate test names: $dups"
@@ -71,7 +58,7 @@ dups=$(echo "$resolved" | awk '{ print $1 }' | sort | uniq -d)
 # uapi headers of this tree, in their own O= dir: they need no .config, and
 # both kernel variants share them.
 lab_log "building the KVM selftests (log: $log)"
-lab_run_logged "make headers" "$log" \
+lab_run_logged "make headers" "$LAB_LOGS/headers.log" \
 	make -C "$LAB_SRC" O="$HDR" ARCH=x86_64 -j"$LAB_JOBS" HOSTCC="ccache gcc" headers
 
 targets=$(echo "$resolved" | awk -v st="$ST" '{ print st "/" $4 }' | sort -u)
@@ -83,7 +70,7 @@ done
 # carries -pthread.  The repo's programs join TEST_GEN_PROGS_EXTENDED, which
 # gives them the same compile and link rules as the upstream tests.
 # shellcheck disable=SC2086
-lab_run_logged "building the KVM selftests" "$log.build" \
+lab_run_logged "building the KVM selftests" "$log" \
 	make -C "$KVMST" -j"$LAB_JOBS" OUTPUT="$ST" \
 	KHDR_INCLUDES="-isystem $HDR/usr/include" EXTRA_CFLAGS=-static \
 	CC="ccache gcc" TEST_GEN_PROGS_EXTENDED_$arch_dir="${repo_bins# }" $targets

@@ -13,6 +13,7 @@
 #   $LAB_CACHE/out/<variant>/  initramfs, console.log
 #   $LAB_CACHE/logs/           build logs
 
+# shellcheck disable=SC2034 # the variables are for the scripts that source this
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
 LAB_CACHE=${KVMIG_LAB_CACHE:-/var/cache/kvmig-lab}
@@ -97,4 +98,26 @@ lab_series_hash() {
 		# shellcheck disable=SC2086
 		[ -z "$files" ] || cat $files
 	} | sha256sum | cut -d' ' -f1
+}
+
+# The tests to run: tools/lab/tests, then the repo's selftests/kvm/*.c that
+# it does not list (defaults: 120 s, a skip is reported, not a failure).
+# One "name timeout on-skip program [arguments...]" a line, checked.
+lab_tests() {
+	local f p
+	{
+		lab_list "$LAB_DIR/tests"
+		for f in "$REPO_DIR"/selftests/kvm/*.c; do
+			[ -f "$f" ] || continue
+			p=$(basename "$f" .c)
+			lab_list "$LAB_DIR/tests" | awk -v p="$p" '$4 == p { f = 1 } END { exit !f }' ||
+				echo "$p 120 ok $p"
+		done
+	} | while read -r name timeout onskip prog args; do
+		[ -n "$prog" ] || lab_die "tools/lab/tests: '$name': want name, timeout, on-skip, program"
+		case $timeout in '' | *[!0-9]*) lab_die "tools/lab/tests: '$name': bad timeout '$timeout'" ;; esac
+		case $onskip in ok | fail) ;; *) lab_die "tools/lab/tests: '$name': on-skip is ok or fail" ;; esac
+		case $name in *[!A-Za-z0-9_.-]*) lab_die "tools/lab/tests: bad test name '$name'" ;; esac
+		echo "$name $timeout $onskip $prog${args:+ $args}"
+	done
 }

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The page pipeline end to end, between two kvmig-vm processes:
+ *
+ *  - a migration with each codec (zlib, zstd, lz4, auto) of a guest
+ *    writing text-like pages completes with every proof of migrate_ok()
+ *    (switchover hashes, every page compared, the guest runs on), and the
+ *    statistics show the codec compressed pages at a real rate on both
+ *    sides; with fewer workers than channels, the idle channel's worker
+ *    carried no pages;
+ *  - "kvmig set" changes the codec and the worker count of a running
+ *    migration; a value the helper cannot use is refused and the
+ *    migration goes on; without a migration, "kvmig set" fails;
+ *  - a destination refuses compressed entries it cannot trust, before
+ *    the guest ever runs: a damaged zstd frame, a truncated lz4 block, a
+ *    zlib stream with trailing bytes, and an encoding HELLO did not
+ *    announce; the message names the entry and the codec.
+ */
+#include <pthread.h>
+#include <signal.h>
+
+#include "harness.h"
+#include "../../user/lib/chan.h"
+#include "../../user/lib/codec.h"
+
+static const char *const text_args[] = {
+	"--vcpus", "3", "--mem", "48M", "--slot", "16M,gap=32M",
+	"--workload", "0:dirty,rate=3000p,ws=8M,pattern=random,data=text",
+	"--workload", "1:dirty,rate=2000p,ws=4M,pattern=seq,data=counter",
+	"--workload", "2:io,period=500", NULL,
+};
+
+static json_t *path(json_t *o, const char *p)
+{
+	char buf[256], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", p);
+	for (tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save))
+		o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok)) :
+				       json_object_get(o, tok);
+	return o;
+}
+
+static double num(json_t *o, const char *p)
+{
+	return json_number_value(path(o, p));
+}
+
+static void with_codec(const char *codec, const char *level, const char *channels,
+		       const char *workers)
+{
+	const char *extra[16] = { "--verify", "--keep-vm", "--codec", codec };
+	unsigned int n = 4;
+	char name[96], key[64];
+	double rate, compressed;
+	json_t *st;
+
+	if (level) {
+		extra[n++] = "--level";
+		extra[n++] = level;
+	}
+	extra[n++] = "--channels";
+	extra[n++] = channels;
+	extra[n++] = "--workers";
+	extra[n++] = workers;
+	snprintf(name, sizeof(name), "%s%s%s, %s channels, %s workers", codec,
+		 level ? " level " : "", level ?: "", channels, workers);
+	st = migrate_ok(name, text_args, text_args, extra, "converged");
+
+	/* auto picks lz4 or zstd per page, by its effort: count both */
+	if (!strcmp(codec, "auto")) {
+		compressed = num(st, "pipeline.codecs.lz4.compressed") +
+			     num(st, "pipeline.codecs.zstd.compressed");
+	} else {
+		snprintf(key, sizeof(key), "pipeline.codecs.%s.compressed", codec);
+		compressed = num(st, key);
+	}
+	rate = num(st, "compression.compression-rate");
+	if (atoi(workers) < atoi(channels)) {
+		char w[64];
+
+		snprintf(w, sizeof(w), "pipeline.worker.%d.pages", atoi(workers));
+		TEST_ASSERT(json_path_int(st, w) == 0, "%s: an inactive worker "
+			    "carried pages: %s", name, json_text(path(st, "pipeline")));
+		TEST_ASSERT(json_path_int(st, "pipeline.worker.0.pages") > 0,
+			    "%s: worker 0 idle", name);
+	}
+	ksft_test_result(compressed > 100 && rate > 1.5 &&
+			 !strcmp(json_string_value(path(st, "pipeline.codec")), codec),
+			 "%s: %.0f pages compressed, compression rate %.2f", name,
+			 compressed, rate);
+	if (compressed <= 100)
+		ksft_print_msg("%s\n", json_text(path(st, "pipeline")));
+	json_decref(st);
+}
+
+struct bg {
+	struct mig *m;
+	const char *const *extra;
+	json_t *st;
+	int rc;
+};
+
+static void *bg_migrate(void *arg)
+{
+	struct bg *b = arg;
+
+	b->rc = migrate(b->m, b->extra, &b->st);
+	return NULL;
+}
+
+static int kvmig_set(struct mig *m, const char *a1, const char *v1, const char *a2,
+		     const char *v2, char *out, size_t outlen)
+{
+	const char *argv[] = {
+		test_bin("kvmig"), "set", "--vm", m->src.sock, a1, v1, a2, v2, NULL,
+	};
+	int rc;
+
+	argv[0] = strdup(argv[0]);
+	rc = test_run(argv, out, outlen);
+	free((void *)argv[0]);
+	return rc;
+}
+
+static const char *const busy_text_args[] = {
+	"--vcpus", "2", "--mem", "48M", "--slot", "16M,gap=32M",
+	"--workload", "0:dirty,rate=0,ws=24M,pattern=random,data=text",
+	"--workload", "1:io,period=1000", NULL,
+};
+
+static void test_tune(void)
+{
+	const char *const extra[] = {
+		"--verify", "--keep-vm", "--channels", "2", "--codec", "none",
+		"--max-bandwidth", "12M", "--max-iterations", "6", NULL,
+	};
+	struct bg b = { .extra = extra };
+	struct mig m;
+	pthread_t t;
+	char out[1024];
+	uint64_t pages, diff;
+	int rc;
+
+	start_vms(&m, busy_text_args, busy_text_args);
+	b.m = &m;
+	rc = kvmig_set(&m, "--codec", "lz4", "--workers", "1", out, sizeof(out));
+	ksft_test_result(rc == 1 && strstr(out, "no migration is running"),
+			 "kvmig set without a migration fails: %s", out);
+	start_incoming(&m, true);
+	TEST_ASSERT(!pthread_create(&t, NULL, bg_migrate, &b), "thread");
+	msleep(800);
+	rc = kvmig_set(&m, "--workers", "9", "--level", "1", out, sizeof(out));
+	TEST_ASSERT(rc == 0, "kvmig set --workers 9: %s", out);
+	msleep(400);
+	rc = kvmig_set(&m, "--codec", "lz4", "--workers", "1", out, sizeof(out));
+	TEST_ASSERT(rc == 0, "kvmig set --codec lz4: %s", out);
+	pthread_join(t, NULL);
+	TEST_ASSERT(b.st, "no JSON from kvmig migrate: %s", test_slurp(m.mig_log));
+	ksft_print_msg("tune: %s\n", json_text(path(b.st, "pipeline")));
+	ksft_test_result(strstr(test_slurp(m.mig_log), "workers 9 (1..2)") &&
+			 strstr(test_slurp(m.mig_log), "refused"),
+			 "a knob the helper cannot use (9 workers of 2) is refused with "
+			 "a warning");
+	ksft_test_result(b.rc == 0 && num(b.st, "pipeline.codecs.none.pages") > 0 &&
+			 num(b.st, "pipeline.codecs.lz4.compressed") > 0 &&
+			 json_path_int(b.st, "pipeline.workers") == 1 &&
+			 !strcmp(json_string_value(path(b.st, "pipeline.codec")), "lz4") &&
+			 json_path_int(b.st, "verify.mismatches") == 0,
+			 "kvmig set switched a running migration from none to lz4 "
+			 "and to 1 worker; it completed, verified");
+	TEST_ASSERT(test_wait(m.inc, 30) == 0, "incoming: %s", test_slurp(m.inc_log));
+	diff = test_compare_ram(&m.src, &m.dst, &pages);
+	ksft_test_result(diff == 0, "... all %llu pages equal on both sides",
+			 (unsigned long long)pages);
+	json_decref(b.st);
+	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit status");
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
+}
+
+/*
+ * Speak kvmig to a destination: HELLO with its own layout and @codecs,
+ * then one PAGES frame whose single entry is @enc with @data.  Returns the
+ * kvmig incoming log.
+ */
+static const char *send_bad_entry(uint32_t codecs, uint8_t enc, const uint8_t *data,
+				  uint32_t len, bool *refused_frame)
+{
+	static char log[64 << 10];
+	struct kvmig_vmm *vmm;
+	struct kvmig_memmap *map;
+	struct wire_hello *h = calloc(1, sizeof(*h));
+	uint8_t *buf, frame[WIRE_PAGES_FIXED + WIRE_PAGE_ENTRY_HDR + WIRE_PAGE_SIZE];
+	struct wire_hdr hdr;
+	char err[512];
+	struct chan c;
+	struct mig m;
+	unsigned int i;
+	int fd, rc;
+
+	start_vms(&m, text_args, text_args);
+	start_incoming(&m, false);
+	vmm = kvmig_vmm_connect(m.dst.sock, NULL);
+	TEST_ASSERT(vmm, "connect to the destination VMM");
+	map = kvmig_vmm_map_memory(vmm);
+	TEST_ASSERT(map && h, "map its memory");
+	h->page_size = WIRE_PAGE_SIZE;
+	h->nr_slots = (uint16_t)kvmig_memmap_nr_slots(map);
+	h->nr_channels = 1;
+	h->session = 42;
+	h->codecs = codecs;
+	h->ram_bytes = kvmig_memmap_bytes(map);
+	for (i = 0; i < h->nr_slots; i++) {
+		const struct kvmig_slot *s = kvmig_memmap_slot(map, i);
+
+		h->slots[i] = (struct wire_slot){ s->id, s->gpa, s->size };
+	}
+	fd = tcp_connect("127.0.0.1", m.port, 5000, err, sizeof(err));
+	TEST_ASSERT(fd >= 0 && !chan_init(&c, fd, 0, 10000), "connect: %s", err);
+	buf = malloc(wire_hello_size(h));
+	wire_put_hello(buf, h);
+	TEST_ASSERT(!chan_send(&c, WIRE_HELLO, buf, (uint32_t)wire_hello_size(h), NULL, 0),
+		    "send HELLO");
+	TEST_ASSERT(!chan_recv(&c, &hdr, err, sizeof(err)) && hdr.type == WIRE_HELLO_ACK,
+		    "HELLO_ACK: %s", err);
+	put_u32(frame, 1);
+	put_u32(frame + 4, 0);
+	put_u64(frame + 8, kvmig_memmap_slot(map, 0)->gpa + 5 * WIRE_PAGE_SIZE);
+	frame[16] = enc;
+	frame[17] = 0;
+	put_u16(frame + 18, 0);
+	put_u32(frame + 20, len);
+	memcpy(frame + 24, data, len);
+	TEST_ASSERT(!chan_send(&c, WIRE_PAGES, frame, 24 + len, NULL, 0), "send PAGES");
+	*refused_frame = !chan_recv(&c, &hdr, err, sizeof(err)) && hdr.type == WIRE_ERROR;
+	rc = test_wait(m.inc, 30);
+	snprintf(log, sizeof(log), "%s", test_slurp(m.inc_log));
+	TEST_ASSERT(rc == 1, "kvmig incoming exit %d: %s", rc, log);
+	TEST_ASSERT(test_wait(m.dst.pid, 30) == 3, "the destination guest never runs");
+	close(m.dst.ctl);
+	chan_fini(&c);
+	free(buf);
+	free(h);
+	kvmig_memmap_free(map);
+	kvmig_vmm_close(vmm);
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
+	return log;
+}
+
+static void test_refusals(void)
+{
+	struct codec_ctx c;
+	uint8_t page[WIRE_PAGE_SIZE], out[WIRE_PAGE_SIZE];
+	const char *log;
+	bool err_frame;
+	int n;
+	unsigned int i;
+
+	codec_ctx_init(&c);
+	for (i = 0; i < sizeof(page); i++)
+		page[i] = (uint8_t)"a page of text for the codecs "[i % 30];
+
+	n = codec_encode(&c, KVMIG_CODEC_ZSTD, 3, page, out, sizeof(out));
+	TEST_ASSERT(n > 8, "zstd");
+	out[0] ^= 0xff;		/* the frame magic */
+	log = send_bad_entry(WIRE_CODECS_ALL, WIRE_ENC_ZSTD, out, (uint32_t)n, &err_frame);
+	ksft_test_result(err_frame && strstr(log, "entry 0") && strstr(log, "zstd:"),
+			 "a damaged zstd frame is refused: %s", strstr(log, "refused") ?: log);
+
+	n = codec_encode(&c, KVMIG_CODEC_LZ4, 0, page, out, sizeof(out));
+	TEST_ASSERT(n > 8, "lz4");
+	log = send_bad_entry(WIRE_CODECS_ALL, WIRE_ENC_LZ4, out, (uint32_t)n - 3, &err_frame);
+	ksft_test_result(err_frame && strstr(log, "entry 0") && strstr(log, "lz4:"),
+			 "a truncated lz4 block is refused: %s", strstr(log, "refused") ?: log);
+
+	n = codec_encode(&c, KVMIG_CODEC_ZLIB, 6, page, out, sizeof(out));
+	TEST_ASSERT(n > 8, "zlib");
+	memcpy(out + n, "junk", 4);
+	log = send_bad_entry(WIRE_CODECS_ALL, WIRE_ENC_ZLIB, out, (uint32_t)n + 4, &err_frame);
+	ksft_test_result(err_frame && strstr(log, "entry 0") &&
+			 strstr(log, "4 bytes after the end"),
+			 "a zlib stream with trailing bytes is refused: %s",
+			 strstr(log, "refused") ?: log);
+
+	n = codec_encode(&c, KVMIG_CODEC_LZ4, 0, page, out, sizeof(out));
+	log = send_bad_entry(WIRE_CODECS_V1, WIRE_ENC_LZ4, out, (uint32_t)n, &err_frame);
+	ksft_test_result(err_frame && strstr(log, "lz4 was not announced in HELLO"),
+			 "an lz4 entry after a HELLO without lz4 is refused: %s",
+			 strstr(log, "refused") ?: log);
+	codec_ctx_fini(&c);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	ksft_print_header();
+	test_require_kvm();
+	ksft_set_plan(4 * 4 + 4 + 4);
+	with_codec("zlib", "1", "3", "2");
+	with_codec("zstd", "3", "2", "2");
+	with_codec("lz4", NULL, "4", "3");
+	with_codec("auto", NULL, "2", "2");
+	test_tune();
+	test_refusals();
+	ksft_finished();
+}

@@ -1,0 +1,211 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The kvmig kernel test lab, end to end: install what it needs, apply
+# kernel/series to Debian's linux-source-6.12 (in the cache folder), build a
+# minimal kernel with KVM and the KVM selftests, boot it under QEMU TCG
+# (nested SVM) and run tools/lab/tests plus the repo's selftests/kvm/.
+# Prints TAP on stdout; exits non-zero if anything failed or did not run.
+#
+# usage: lab.sh [--debug] [--keep | --reset] [-v]
+#   --debug  the lockdep/atomic-sleep kernel (kernel/config.debug)
+#   --keep   build the cache tree as it is, even with commits or edits that
+#            are not in kernel/patches (see tree.sh)
+#   --reset  discard such changes and re-apply kernel/series
+#   -v       copy the guest console to stderr while it runs
+#
+# Environment: KVMIG_LAB_CACHE (default /var/cache/kvmig-lab),
+# KVMIG_LAB_JOBS (default 2).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+variant=normal tree_opt="" verbose=0
+for arg in "$@"; do
+	case $arg in
+	--debug) variant=debug ;;
+	--keep | --reset) tree_opt=$arg ;;
+	-v) verbose=1 ;;
+	-h | --help)
+		sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*) lab_die "unknown option '$arg' (see --help)" ;;
+	esac
+done
+
+lab_nice bash "$0" "$@"
+
+mkdir -p "$LAB_CACHE" "$LAB_LOGS"
+# One lab run at a time per cache folder: they share the tree and builds.
+exec 9>"$LAB_CACHE/lab.lock"
+if ! flock -n 9; then
+	lab_log "another lab run holds $LAB_CACHE/lab.lock, waiting"
+	flock 9
+fi
+
+if [ "$variant" = debug ]; then
+	kbuild=$LAB_CACHE/build/kernel-debug
+else
+	kbuild=$LAB_CACHE/build/kernel
+fi
+out=$LAB_CACHE/out/$variant
+mkdir -p "$out"
+console=$out/console.log
+rm -f "$console"
+
+# ---- TAP ---------------------------------------------------------------
+n=0 failed=0 broken=""
+tap_ok() { n=$((n + 1)); echo "ok $n - $*"; }
+tap_not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+tap_diag() { sed 's/^/# /'; }
+
+echo "TAP version 13"
+t_start=$SECONDS
+times=""
+
+# A build step: a TAP point, its time, and after a failure every later step
+# is reported as "not ok ... not run", never skipped in silence.
+step() {
+	local what=$1 t0=$SECONDS
+	shift
+	if [ -n "$broken" ]; then
+		tap_not_ok "$what # not run: $broken failed"
+		return 1
+	fi
+	if "$@"; then
+		tap_ok "$what ($((SECONDS - t0)) s)"
+		times="$times, $what $((SECONDS - t0)) s"
+	else
+		tap_not_ok "$what"
+		broken=$what
+		return 1
+	fi
+}
+
+step "packages" bash "$LAB_DIR/deps.sh" || true
+step "kernel tree" bash "$LAB_DIR/tree.sh" ${tree_opt:+"$tree_opt"} || true
+step "kernel build ($variant)" bash "$LAB_DIR/build-kernel.sh" "$variant" || true
+step "KVM selftests build" bash "$LAB_DIR/build-tests.sh" || true
+step "initramfs" bash "$LAB_DIR/initramfs.sh" "$out/initramfs.cpio.gz" || true
+
+# The tests this run must report: the built list, or (if the build did not
+# get that far) the configured one, so that each still gets its TAP line.
+if [ -z "$broken" ]; then
+	tests=$(cat "$LAB_CACHE/build/tests.list")
+else
+	tests=$(lab_tests 2>/dev/null || true)
+fi
+
+# ---- boot ----------------------------------------------------------------
+boot_rc=""
+if [ -z "$broken" ]; then
+	# Each test has its own timeout inside the guest; the whole boot gets
+	# their sum plus room for boot, dmesg and a slow machine.
+	limit=$(echo "$tests" | awk '{ s += $2 } END { print s + 180 }')
+	lab_log "booting the $variant kernel (limit $limit s, console: $console)"
+	t0=$SECONDS
+	: >"$console"
+	bash "$LAB_DIR/boot.sh" "$kbuild/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" \
+		"$console" "$limit" &
+	qemu_pid=$!
+	# Progress on stderr while the guest runs.
+	if [ "$verbose" = 1 ]; then
+		tail -n +1 --pid="$qemu_pid" -F "$console" 2>/dev/null >&2 &
+	else
+		tail -n +1 --pid="$qemu_pid" -F "$console" 2>/dev/null |
+			grep --line-buffered -a 'KVMIG-LAB: \(ok\|not ok\|skip\|run\|error\)' |
+			sed -u 's/^/lab: guest: /; s/\r$//' >&2 &
+	fi
+	tail_pid=$!
+	boot_rc=0
+	wait "$qemu_pid" || boot_rc=$?
+	wait "$tail_pid" 2>/dev/null || true
+	boot_time=$((SECONDS - t0))
+	times="$times, boot+tests $boot_time s"
+	sed -i 's/\r$//' "$console"
+
+	if ! grep -aq '^KVMIG-LAB: start' "$console"; then
+		tap_not_ok "boot: the guest never reached /init (rc=$boot_rc, $boot_time s)"
+	elif [ "$boot_rc" = 124 ] || [ "$boot_rc" = 137 ]; then
+		tap_not_ok "boot: timed out after $limit s"
+	elif [ "$boot_rc" != 0 ] || ! grep -aq '^KVMIG-LAB: done' "$console"; then
+		tap_not_ok "boot: QEMU exited with $boot_rc before /init finished"
+	else
+		tap_ok "boot: /init ran every test and rebooted ($boot_time s)"
+	fi
+	grep -a '^KVMIG-LAB: error' "$console" | tap_diag || true
+else
+	tap_not_ok "boot # not run: $broken failed"
+fi
+
+# ---- results ---------------------------------------------------------------
+# The output of one test: from its "run" line to its result line.
+test_output() {
+	awk -v name="$1" '
+		$0 == "KVMIG-LAB: run " name { on = 1; next }
+		on && /^KVMIG-LAB: / { exit }
+		on' "$console" | tail -n "${2:-30}"
+}
+
+skipped=""
+while read -r name timeout onskip _rest; do
+	[ -n "$name" ] || continue
+	if [ -z "$boot_rc" ]; then
+		tap_not_ok "$name # not run: $broken failed"
+		continue
+	fi
+	res=$(grep -a -m1 -E "^KVMIG-LAB: (ok|not ok|skip) $name( |$)" "$console" || true)
+	case $res in
+	"KVMIG-LAB: ok $name"*)
+		tap_ok "$name (${res##*time=})"
+		;;
+	"KVMIG-LAB: skip $name"*)
+		skipped="$skipped $name"
+		if [ "$onskip" = ok ]; then
+			tap_ok "$name # SKIP exit 4 (KSFT_SKIP)"
+		else
+			tap_not_ok "$name: skipped (exit 4), but tools/lab/tests requires it to run"
+		fi
+		test_output "$name" 10 | tap_diag
+		;;
+	"KVMIG-LAB: not ok $name"*)
+		rc=${res#*rc=}
+		rc=${rc%% *}
+		why="rc=$rc"
+		[ "$rc" != 143 ] || why="timed out after $timeout s"
+		tap_not_ok "$name: $why"
+		test_output "$name" 30 | tap_diag
+		;;
+	*)
+		tap_not_ok "$name: no result line (guest died or timed out before it finished)"
+		test_output "$name" 30 | tap_diag
+		;;
+	esac
+done <<<"$tests"
+
+# Kernel splats fail the run even when every test passed: WARN, BUG, oops,
+# panic, lockdep and RCU reports, KASAN/UBSAN, stalls and lockups.
+splat='WARNING: CPU|WARNING: .*(lock|LOCK|RCU)|BUG:|Oops|Kernel panic|kernel BUG at|'
+splat+='general protection fault|Call Trace:|UBSAN:|KASAN:|'
+splat+='possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|'
+splat+='detected stalls|soft lockup|hard LOCKUP|blocked for more than'
+if [ -z "$boot_rc" ]; then
+	tap_not_ok "console clean # not run: $broken failed"
+elif grep -aqE "$splat" "$console"; then
+	tap_not_ok "console clean: the kernel reported a problem"
+	grep -anE "$splat" "$console" | head -20 | tap_diag
+else
+	tap_ok "console clean (no WARNING/BUG/Oops/panic/lockdep splat)"
+fi
+
+echo "1..$n"
+echo "# lab: $variant kernel, total $((SECONDS - t_start)) s (${times#, })"
+[ -z "$skipped" ] || echo "# lab: SKIPPED:$skipped"
+if [ "$failed" -gt 0 ]; then
+	if [ -s "$console" ]; then
+		echo "# lab: last 40 lines of $console:"
+		tail -n 40 "$console" | tap_diag
+	fi
+	echo "# lab: $failed of $n failed"
+	exit 1
+fi
+echo "# lab: all $n passed"
