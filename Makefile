@@ -107,6 +107,11 @@ ifeq ($(B),build)
 TEST_BINS  += $(B)/tests/test_install
 endif
 HARNESS    := $(B)/obj/selftests/user/harness.o
+VECTORS    := $(abspath selftests/vectors)
+
+$(B)/obj/selftests/user/%.o: selftests/user/%.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -DVECTORS_DIR='"$(VECTORS)"' -c -o $@ $<
 
 $(B)/tests/test_install: selftests/user/test_install.sh
 	@mkdir -p $(dir $@)
@@ -153,7 +158,8 @@ fuzz: deps
 		n=$$(basename $$f .c); \
 		clang -g -O1 -fsanitize=fuzzer,address,undefined -DKVMIG_LIBFUZZER \
 			-Iuser/include -D_GNU_SOURCE $$f user/lib/wire.c \
-			user/lib/codec.c -lzstd -llz4 -lz \
+			user/lib/codec.c user/lib/xbzrle.c user/lib/simd.c \
+			-lzstd -llz4 -lz \
 			-o $(B)/fuzz/$$n || exit 1; \
 		mkdir -p $(B)/fuzz/$$n.corpus; \
 		$(B)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/$$n.corpus \

@@ -134,6 +134,11 @@ const char *kvmig_simd_name(enum kvmig_simd level);
 /* The zero test of @level, or NULL if this CPU lacks it. */
 kvmig_zero_fn kvmig_zero_impl(enum kvmig_simd level);
 
+/* xbzrle.c: the encoder of @level, or NULL if this CPU lacks it */
+typedef int (*kvmig_xbzrle_fn)(const uint8_t *old_page, const uint8_t *new_page,
+			       uint8_t *out, size_t limit);
+kvmig_xbzrle_fn kvmig_xbzrle_impl(enum kvmig_simd level);
+
 /* Relaxed loads and stores of counters one thread writes, others read. */
 #define STAT_ADD(var, n)						\
 	__atomic_store_n(&(var), __atomic_load_n(&(var), __ATOMIC_RELAXED) + (n), \

@@ -342,6 +342,26 @@ enum kvmig_codec {
 	KVMIG_CODEC_AUTO,
 	KVMIG_CODEC_NR,
 };
+/*
+ * XBZRLE (Documentation/migration-stream.rst, "XBZRLE"): a page as its
+ * difference to a previous version, in the encoding QEMU also uses.
+ *
+ * kvmig_xbzrle_encode() encodes @new_page against @old_page (4096 bytes
+ * each) into @out, which has room for @limit bytes, with the widest SIMD
+ * the CPU has.  Returns the length, 0 if the pages are equal, or -ENOSPC
+ * if the encoding needs more than @limit bytes (XBZRLE does not pay off:
+ * send the page some other way).
+ *
+ * kvmig_xbzrle_decode() applies @len bytes of encoding to @page (4096
+ * bytes, the old version) in place.  Strict: the encoding is checked in
+ * full before a byte is written, so on error (-EBADMSG, with a message in
+ * @err if non-NULL) @page is unchanged.
+ */
+int kvmig_xbzrle_encode(const void *old_page, const void *new_page, void *out,
+			size_t limit);
+int kvmig_xbzrle_decode(const void *in, size_t len, void *page, char *err,
+			size_t errlen);
+
 /* "none", "zlib", "zstd", "lz4", "auto"; NULL if out of range */
 const char *kvmig_codec_name(enum kvmig_codec codec);
 /* The codec called @name, or -EINVAL. */
