@@ -11,6 +11,10 @@
  *  - "kvmig set" changes the codec and the worker count of a running
  *    migration; a value the helper cannot use is refused and the
  *    migration goes on; without a migration, "kvmig set" fails;
+ *  - XBZRLE: a guest rewriting one word of each page migrates with every
+ *    proof and most re-sent pages go as XBZRLE; and while the number of
+ *    workers changes under it (pages change owners, caches are dropped),
+ *    every page still arrives intact;
  *  - a destination refuses compressed entries it cannot trust, before
  *    the guest ever runs: a damaged zstd frame, a truncated lz4 block, a
  *    zlib stream with trailing bytes, and an encoding HELLO did not
@@ -91,6 +95,34 @@ static void with_codec(const char *codec, const char *level, const char *channel
 			 compressed, rate);
 	if (compressed <= 100)
 		ksft_print_msg("%s\n", json_text(path(st, "pipeline")));
+	json_decref(st);
+}
+
+static const char *const counter_args[] = {
+	"--vcpus", "2", "--mem", "48M", "--slot", "16M,gap=32M",
+	"--workload", "0:dirty,rate=0,ws=12M,pattern=random,data=counter",
+	"--workload", "1:io,period=1000", NULL,
+};
+
+static void test_xbzrle(void)
+{
+	const char *const extra[] = {
+		"--verify", "--keep-vm", "--xbzrle", "--xbzrle-cache-size", "16M",
+		"--codec", "lz4", "--channels", "3", "--max-bandwidth", "32M",
+		"--max-iterations", "5", NULL,
+	};
+	json_t *st = migrate_ok("xbzrle + lz4, 3 channels", counter_args, counter_args,
+				extra, "converged");
+
+	ksft_print_msg("xbzrle: %s\n", json_text(json_object_get(st, "xbzrle-cache")));
+	ksft_test_result(json_path_int(st, "xbzrle-cache.pages") > 1000 &&
+			 json_number_value(json_object_get(json_object_get(st,
+				"xbzrle-cache"), "encoding-rate")) > 4 &&
+			 json_path_int(st, "xbzrle-cache.cache-size") > 15 << 20 &&
+			 json_path_int(st, "xbzrle-cache.cache-size") <= 16 << 20,
+			 "xbzrle: %lld pages sent as XBZRLE, encoding rate > 4, "
+			 "cache of 16 MiB in whole sets",
+			 (long long)json_path_int(st, "xbzrle-cache.pages"));
 	json_decref(st);
 }
 
@@ -290,17 +322,76 @@ static void test_refusals(void)
 	codec_ctx_fini(&c);
 }
 
+static const char *const counter_small_args[] = {
+	"--vcpus", "2", "--mem", "48M", "--slot", "16M,gap=32M",
+	"--workload", "0:dirty,rate=0,ws=4M,pattern=random,data=counter",
+	"--workload", "1:io,period=1000", NULL,
+};
+
+/*
+ * The number of workers changes (up to three times, a second apart, while
+ * the migration runs) under XBZRLE: pages change owners and caches are
+ * dropped, and every page must arrive.  When exactly what happens is
+ * timing; test_pipe_inproc checks owner changes deterministically.
+ */
+static void test_xbzrle_owners(void)
+{
+	const char *const extra[] = {
+		"--verify", "--keep-vm", "--channels", "3", "--xbzrle",
+		"--max-bandwidth", "8M", "--downtime-limit", "1",
+		"--max-iterations", "10", NULL,
+	};
+	static const char *const counts[] = { "1", "3", "2" };
+	struct bg b = { .extra = extra };
+	unsigned int sets = 0, i;
+	struct mig m;
+	pthread_t t;
+	char out[1024];
+	uint64_t pages, diff;
+
+	start_vms(&m, counter_small_args, counter_small_args);
+	b.m = &m;
+	start_incoming(&m, true);
+	TEST_ASSERT(!pthread_create(&t, NULL, bg_migrate, &b), "thread");
+	msleep(300);
+	for (i = 0; i < 3; i++) {
+		if (kvmig_set(&m, "--workers", counts[i % 3], NULL, NULL, out,
+			      sizeof(out)))
+			break;	/* the migration is over */
+		sets++;
+		msleep(1000);
+	}
+	pthread_join(t, NULL);
+	TEST_ASSERT(b.st, "no JSON from kvmig migrate: %s", test_slurp(m.mig_log));
+	TEST_ASSERT(test_wait(m.inc, 30) == 0, "incoming: %s", test_slurp(m.inc_log));
+	diff = test_compare_ram(&m.src, &m.dst, &pages);
+	ksft_print_msg("xbzrle owners: %u worker changes, %s\n", sets,
+		       json_text(json_object_get(b.st, "xbzrle-cache")));
+	ksft_test_result(b.rc == 0 && json_path_int(b.st, "verify.mismatches") == 0 &&
+			 diff == 0 && sets >= 1 &&
+			 json_path_int(b.st, "xbzrle-cache.pages") > 500,
+			 "xbzrle while the worker count changed %u times: completed, "
+			 "all %llu pages equal (%llu differ), %lld XBZRLE pages", sets,
+			 (unsigned long long)pages, (unsigned long long)diff,
+			 (long long)json_path_int(b.st, "xbzrle-cache.pages"));
+	json_decref(b.st);
+	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit status");
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(4 * 4 + 4 + 4);
+	ksft_set_plan(4 * 4 + 4 + 4 + 1 + 4 + 1);
 	with_codec("zlib", "1", "3", "2");
 	with_codec("zstd", "3", "2", "2");
 	with_codec("lz4", NULL, "4", "3");
 	with_codec("auto", NULL, "2", "2");
 	test_tune();
 	test_refusals();
+	test_xbzrle();
+	test_xbzrle_owners();
 	ksft_finished();
 }

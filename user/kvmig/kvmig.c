@@ -62,7 +62,8 @@ static void usage(FILE *f)
 "                      [--max-iterations N]\n"
 "                      [--dirty-log auto|bitmap|clear|ring|fastwp]\n"
 "                      [--codec none|zlib|zstd|lz4|auto] [--level N]\n"
-"                      [--workers N]\n"
+"                      [--workers N] [--xbzrle] [--xbzrle-cache-size BYTES]\n"
+"                      [--xbzrle-threshold BYTES]\n"
 "                      [--verify] [--no-force] [--keep-vm] [--json] [--quiet]\n"
 "                      [--timeout S]\n"
 "       kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [--no-start]\n"
@@ -262,6 +263,16 @@ static void print_pipeline(const struct kvmig_migration_stats *st)
 {
 	unsigned int i;
 
+	if (st->xbzrle.cache_size || st->xbzrle.pages)
+		printf("xbzrle: %llu pages in %.1f MiB (encoding rate %.1f), cache "
+		       "%llu MiB, %llu misses (%.1f%%), %llu overflows\n",
+		       (unsigned long long)st->xbzrle.pages,
+		       (double)st->xbzrle.bytes / 1048576.0, st->xbzrle.encoding_rate,
+		       (unsigned long long)(st->xbzrle.cache_size >> 20),
+		       (unsigned long long)st->xbzrle.cache_miss,
+		       st->xbzrle.cache_miss_rate * 100,
+		       (unsigned long long)st->xbzrle.overflow);
+
 	printf("pipeline: codec %s", st->pipeline.codec_name[0] ?
 	       st->pipeline.codec_name : "-");
 	if (st->pipeline.level)
@@ -372,6 +383,9 @@ static int cmd_migrate(int argc, char **argv)
 		{ "codec", required_argument, NULL, 'C' },
 		{ "level", required_argument, NULL, 'L' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "xbzrle", no_argument, NULL, 'X' },
+		{ "xbzrle-cache-size", required_argument, NULL, 'S' },
+		{ "xbzrle-threshold", required_argument, NULL, 'H' },
 		{ 0 }
 	};
 	struct cli c = { .tty = isatty(2) };
@@ -441,6 +455,20 @@ static int cmd_migrate(int argc, char **argv)
 			if (!v || v > 64)
 				die("--workers: 1..64, not %s", optarg);
 			mo.workers = (unsigned int)v;
+			break;
+		case 'X': mo.xbzrle = true; break;
+		case 'S':
+			mo.xbzrle_cache_size = parse_num("--xbzrle-cache-size", optarg);
+			if (mo.xbzrle_cache_size < (64 << 10))
+				die("--xbzrle-cache-size: at least 64K, not %s", optarg);
+			mo.xbzrle = true;
+			break;
+		case 'H':
+			v = parse_num("--xbzrle-threshold", optarg);
+			if (!v || v > 4096)
+				die("--xbzrle-threshold: 1..4096 bytes, not %s", optarg);
+			mo.xbzrle_threshold = (uint32_t)v;
+			mo.xbzrle = true;
 			break;
 		default:
 			usage(stderr);

@@ -44,6 +44,7 @@
 /* Counters a receiver writes and the caller's thread reads. */
 struct rstats {
 	uint64_t zero, normal;
+	uint64_t xb_pages, xb_bytes;
 	uint64_t busy_ns, cpu_ns;
 	struct kvmig_codec_stats codec[KVMIG_CODEC_NR];
 };
@@ -324,6 +325,19 @@ static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *
 			continue;
 		}
 		zero_flush(&z);
+		if (pg.encoding == WIRE_ENC_XBZRLE) {
+			/* on the page we have: checked in full before a write */
+			r = kvmig_xbzrle_decode(pg.data, pg.len, hva, err, sizeof(err));
+			if (r)
+				return rx_fail(dc, r, "PAGES frame seq %llu on channel "
+					       "%u: entry %u (gpa 0x%llx): %s", seq,
+					       dc->c.index, it.index - 1,
+					       (unsigned long long)pg.gpa, err);
+			STAT_ADD(dc->st.normal, 1);
+			STAT_ADD(dc->st.xb_pages, 1);
+			STAT_ADD(dc->st.xb_bytes, pg.len);
+			continue;
+		}
 		if (pg.encoding == WIRE_ENC_RAW) {
 			memcpy(hva, pg.data, WIRE_PAGE_SIZE);
 		} else {
@@ -563,6 +577,13 @@ static void collect_stats(struct dest *d)
 		}
 	}
 	st->ram.normal_bytes = st->ram.normal * WIRE_PAGE_SIZE;
+	st->xbzrle.pages = st->xbzrle.bytes = 0;
+	for (i = 0; d->ch && i < d->nr_ch; i++) {
+		st->xbzrle.pages += STAT_GET(d->ch[i].st.xb_pages);
+		st->xbzrle.bytes += STAT_GET(d->ch[i].st.xb_bytes);
+	}
+	st->xbzrle.encoding_rate = st->xbzrle.bytes ? (double)st->xbzrle.pages *
+				   WIRE_PAGE_SIZE / (double)st->xbzrle.bytes : 0;
 }
 
 static int progress(struct dest *d)

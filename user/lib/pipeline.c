@@ -34,6 +34,16 @@
  *    producer sums them with STAT_GET.  Knobs (active workers, codec,
  *    level, rate, auto effort) are written by the producer and read by
  *    the workers with relaxed atomics, at job granularity.
+ *  - XBZRLE: worker i alone owns its page cache.  A cache entry must be
+ *    exactly what the destination has, so (1) a page is copied to a
+ *    snapshot before it is encoded, and the snapshot is what is sent and
+ *    cached (the guest may write the page meanwhile); (2) a page always
+ *    goes to the same worker: batch b of 32 consecutive pages to worker
+ *    b % active; (3) when the number of active workers changes, pages
+ *    change owners, so every job carries an epoch and a worker that sees
+ *    a new one empties its cache.  A page is sent once per pass and
+ *    passes are drained before the next, so two workers never hold
+ *    competing versions of one page.
  *  - Failure: the first thread to fail writes its message in memory it
  *    owns, then claims p->failed with a CAS (seq_cst); everyone else sees
  *    failed != 0 and stops: workers drop their jobs (still advancing
@@ -69,6 +79,7 @@ struct job {
 	bool downtime;
 	uint16_t count;
 	uint32_t iteration;
+	uint32_t epoch;			/* owners of pages (XBZRLE) */
 	uint64_t index[JOB_MAX_PAGES];
 };
 
@@ -85,6 +96,8 @@ struct wstats {
 	uint64_t est_bytes;	/* wire bytes of pages that are not holes */
 	uint64_t est_pages;
 	struct kvmig_codec_stats codec[KVMIG_CODEC_NR];
+	/* XBZRLE */
+	uint64_t xb_pages, xb_bytes, xb_lookups, xb_miss, xb_overflow;
 };
 
 struct worker {
@@ -105,6 +118,9 @@ struct worker {
 	struct codec_ctx codec;
 	struct kvmig_hole_cache holes;
 	uint8_t *frame;
+	struct xcache *xc;		/* XBZRLE: its share of the cache */
+	uint32_t epoch;
+	uint8_t *snap;			/* XBZRLE: the page as sent */
 	int err;
 	char msg[256];
 	struct wstats st;
@@ -116,9 +132,16 @@ struct pipe {
 	kvmig_zero_fn is_zero;
 	uint64_t t0;
 
+	bool xbzrle;
+	kvmig_xbzrle_fn xbzrle_fn;
+
 	/* the producer's */
-	struct job cur;
+	struct job *cur;		/* the batch being filled, per worker */
 	unsigned int next;
+	uint32_t epoch;
+	uint32_t iteration;
+	bool downtime;
+	uint32_t want_active;		/* asked by pipe_tune() */
 	uint64_t dispatches, busy;
 	uint64_t t_poll;
 	int abort_err;
@@ -242,6 +265,81 @@ static enum kvmig_codec auto_pick(struct pipe *p, const uint8_t *page, int *leve
 	return ladder[e].codec;
 }
 
+/*
+ * Encode one page with data (not zero) at @e + entry header through the
+ * codec; returns the entry's encoding and sets *plen, or -errno.
+ */
+static int encode_codec(struct worker *w, enum kvmig_codec c, int lvl, uint64_t idx,
+			const uint8_t *page, uint8_t *e, uint32_t *plen)
+{
+	struct pipe *p = w->p;
+	struct kvmig_codec_stats *cs;
+	uint8_t enc = WIRE_ENC_RAW;
+	int n = 0;
+
+	if (c == KVMIG_CODEC_AUTO)
+		c = auto_pick(p, page, &lvl);
+	if (c != KVMIG_CODEC_NONE) {
+		uint64_t t = kvmig_now_ns();
+
+		n = codec_encode(&w->codec, c, lvl, page, e + WIRE_PAGE_ENTRY_HDR,
+				 COMPRESS_LIMIT);
+		if (n < 0) {
+			worker_fail(w, n, "%s: compressing page %llu: %s",
+				    kvmig_codec_name(c), (unsigned long long)idx,
+				    strerror(-n));
+			return n;
+		}
+		STAT_ADD(w->st.codec[c].busy_ns, kvmig_now_ns() - t);
+	}
+	if (n > 0) {
+		enc = codec_encoding(c);
+		*plen = (uint32_t)n;
+	} else {
+		*plen = WIRE_PAGE_SIZE;
+		memcpy(e + WIRE_PAGE_ENTRY_HDR, page, WIRE_PAGE_SIZE);
+	}
+	cs = &w->st.codec[c];
+	STAT_ADD(cs->pages, 1);
+	STAT_ADD(cs->compressed, n > 0);
+	STAT_ADD(cs->raw_bytes, WIRE_PAGE_SIZE);
+	STAT_ADD(cs->wire_bytes, WIRE_PAGE_ENTRY_HDR + *plen);
+	return enc;
+}
+
+/*
+ * XBZRLE first: if the cache has the version the destination holds and
+ * the difference is small enough, send that; else the codec.  Either way
+ * the snapshot, which is exactly what goes out, becomes the cached one.
+ */
+static int encode_xbzrle(struct worker *w, enum kvmig_codec c, int lvl, uint64_t idx,
+			 uint8_t *e, uint32_t *plen)
+{
+	struct pipe *p = w->p;
+	const uint8_t *old = xcache_lookup(w->xc, idx);
+	int n, enc;
+
+	STAT_ADD(w->st.xb_lookups, 1);
+	if (old) {
+		n = p->xbzrle_fn(old, w->snap, e + WIRE_PAGE_ENTRY_HDR,
+				 p->cfg.xbzrle_threshold - 1);
+		if (n >= 0) {
+			STAT_ADD(w->st.xb_pages, 1);
+			STAT_ADD(w->st.xb_bytes, (uint64_t)n);
+			xcache_insert(w->xc, idx, w->snap);
+			*plen = (uint32_t)n;
+			return WIRE_ENC_XBZRLE;
+		}
+		STAT_ADD(w->st.xb_overflow, 1);
+	} else {
+		STAT_ADD(w->st.xb_miss, 1);
+	}
+	enc = encode_codec(w, c, lvl, idx, w->snap, e, plen);
+	if (enc >= 0)
+		xcache_insert(w->xc, idx, w->snap);
+	return enc;
+}
+
 /* Encode the pages of @job into one PAGES frame and send it. */
 static int do_pages(struct worker *w, const struct job *job)
 {
@@ -252,57 +350,39 @@ static int do_pages(struct worker *w, const struct job *job)
 	unsigned int i;
 	int r;
 
+	if (w->xc && job->epoch != w->epoch) {
+		xcache_clear(w->xc);	/* pages changed owners */
+		w->epoch = job->epoch;
+	}
 	for (i = 0; i < job->count; i++) {
 		uint64_t idx = job->index[i], gpa = 0;
 		uint8_t *e = w->frame + len, *page;
-		uint8_t enc = WIRE_ENC_ZERO;
+		int enc = WIRE_ENC_ZERO;
 		uint32_t plen = 0;
 		bool hole;
 
 		kvmig_memmap_index_to_gpa(p->cfg.map, idx, &gpa);
 		page = kvmig_memmap_index_to_hva(p->cfg.map, idx);
 		hole = kvmig_memmap_is_hole(p->cfg.map, idx, &w->holes);
+		if (!hole && w->xc) {
+			/* the guest may write the page meanwhile: one copy */
+			memcpy(w->snap, page, WIRE_PAGE_SIZE);
+			page = w->snap;
+		}
 		if (hole || p->is_zero(page)) {
 			STAT_ADD(w->st.zero_entries, 1);
 			if (!hole)
 				STAT_ADD(w->st.zero_pages, 1);
+			if (w->xc)
+				xcache_drop(w->xc, idx);
 		} else {
-			enum kvmig_codec c = codec;
-			int lvl = level;
-			struct kvmig_codec_stats *cs;
-			int n = 0;
-
-			if (c == KVMIG_CODEC_AUTO)
-				c = auto_pick(p, page, &lvl);
-			if (c != KVMIG_CODEC_NONE) {
-				uint64_t t = kvmig_now_ns();
-
-				n = codec_encode(&w->codec, c, lvl, page,
-						 e + WIRE_PAGE_ENTRY_HDR, COMPRESS_LIMIT);
-				if (n < 0) {
-					worker_fail(w, n, "%s: compressing page %llu: %s",
-						    kvmig_codec_name(c),
-						    (unsigned long long)idx, strerror(-n));
-					return n;
-				}
-				STAT_ADD(w->st.codec[c].busy_ns, kvmig_now_ns() - t);
-			}
-			if (n > 0) {
-				enc = codec_encoding(c);
-				plen = (uint32_t)n;
-			} else {
-				enc = WIRE_ENC_RAW;
-				plen = WIRE_PAGE_SIZE;
-				memcpy(e + WIRE_PAGE_ENTRY_HDR, page, WIRE_PAGE_SIZE);
-			}
-			cs = &w->st.codec[c];
-			STAT_ADD(cs->pages, 1);
-			STAT_ADD(cs->compressed, n > 0);
-			STAT_ADD(cs->raw_bytes, WIRE_PAGE_SIZE);
-			STAT_ADD(cs->wire_bytes, WIRE_PAGE_ENTRY_HDR + plen);
+			enc = w->xc ? encode_xbzrle(w, codec, level, idx, e, &plen) :
+			      encode_codec(w, codec, level, idx, page, e, &plen);
+			if (enc < 0)
+				return enc;
 		}
 		put_u64(e, gpa);
-		e[8] = enc;
+		e[8] = (uint8_t)enc;
 		e[9] = 0;
 		put_u16(e + 10, 0);
 		put_u32(e + 12, plen);
@@ -487,11 +567,19 @@ static int wait_for(struct pipe *p, enum wait_for what, unsigned int id)
 	return failed(p) ? pipe_errno(p) : 0;
 }
 
-static int dispatch(struct pipe *p)
+/*
+ * Hand the batch p->cur[@w] to a worker: without XBZRLE to the next one
+ * round-robin that has room; with it, to worker @w, whose pages they are.
+ */
+static int dispatch(struct pipe *p, unsigned int w)
 {
+	struct job *job = &p->cur[w];
 	bool counted = false;
 
-	p->cur.kind = JOB_PAGES;
+	job->kind = JOB_PAGES;
+	job->iteration = p->iteration;
+	job->downtime = p->downtime;
+	job->epoch = p->epoch;
 	for (;;) {
 		unsigned int k, n = __atomic_load_n(&p->active, __ATOMIC_RELAXED);
 		int r;
@@ -499,36 +587,81 @@ static int dispatch(struct pipe *p)
 		if (failed(p))
 			return pipe_errno(p);
 		for (k = 0; k < n; k++) {
-			unsigned int i = (p->next + k) % n;
+			unsigned int i = p->xbzrle ? w : (p->next + k) % n;
 
 			if (ring_has_space(&p->w[i])) {
-				push(&p->w[i], &p->cur);
+				push(&p->w[i], job);
 				p->next = (i + 1) % n;
 				p->dispatches++;
-				p->cur.count = 0;
+				job->count = 0;
 				return 0;
 			}
+			if (p->xbzrle)
+				break;
 		}
 		if (!counted) {
-			p->busy++;	/* every worker's ring was full */
+			p->busy++;	/* every ring we may use was full */
 			counted = true;
 		}
-		r = wait_for(p, WAIT_SPACE, 0);
+		r = wait_for(p, p->xbzrle ? WAIT_SPACE_ONE : WAIT_SPACE, w);
 		if (r)
 			return r;
 	}
 }
 
+static int flush_all(struct pipe *p)
+{
+	unsigned int w;
+	int r;
+
+	for (w = 0; w < p->cfg.nr_ch; w++) {
+		if (p->cur[w].count && (r = dispatch(p, w)))
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * A new number of active workers takes effect between two pages: the
+ * batches filled for the old owners go out first, and with XBZRLE a new
+ * epoch tells every worker to forget its cache.
+ */
+static int apply_active(struct pipe *p)
+{
+	int r = flush_all(p);
+
+	if (r)
+		return r;
+	__atomic_store_n(&p->active, p->want_active, __ATOMIC_RELAXED);
+	p->next = 0;
+	if (p->xbzrle)
+		p->epoch++;
+	return 0;
+}
+
 void pipe_set_pass(struct pipe *p, uint32_t iteration, bool downtime)
 {
-	p->cur.iteration = iteration;
-	p->cur.downtime = downtime;
+	p->iteration = iteration;
+	p->downtime = downtime;
 }
 
 int pipe_page(struct pipe *p, uint64_t index)
 {
-	p->cur.index[p->cur.count++] = index;
-	return p->cur.count == JOB_MAX_PAGES ? dispatch(p) : 0;
+	unsigned int n = __atomic_load_n(&p->active, __ATOMIC_RELAXED), w = 0;
+	struct job *job;
+	int r;
+
+	if (p->want_active != n) {
+		r = apply_active(p);
+		if (r)
+			return r;
+		n = p->want_active;
+	}
+	if (p->xbzrle)
+		w = (unsigned int)((index / JOB_MAX_PAGES) % n);
+	job = &p->cur[w];
+	job->index[job->count++] = index;
+	return job->count == JOB_MAX_PAGES ? dispatch(p, w) : 0;
 }
 
 /* Give @job to worker @i, waiting for room in its ring. */
@@ -544,12 +677,10 @@ static int push_to(struct pipe *p, unsigned int i, const struct job *job)
 
 int pipe_end_pass(struct pipe *p)
 {
-	struct job end = { .kind = JOB_ITER_END, .iteration = p->cur.iteration };
+	struct job end = { .kind = JOB_ITER_END, .iteration = p->iteration };
 	unsigned int i;
-	int r = 0;
+	int r = flush_all(p);
 
-	if (p->cur.count)
-		r = dispatch(p);
 	/* every channel, active or not, marks the end of the pass */
 	for (i = 0; !r && i < p->cfg.nr_ch; i++)
 		r = push_to(p, i, &end);
@@ -561,7 +692,7 @@ int pipe_end_pass(struct pipe *p)
 void pipe_tune(struct pipe *p, unsigned int workers, enum kvmig_codec codec,
 	       int level, uint64_t max_bandwidth)
 {
-	__atomic_store_n(&p->active, workers, __ATOMIC_RELAXED);
+	p->want_active = workers;	/* at the next page: apply_active() */
 	__atomic_store_n(&p->codec, (uint32_t)codec, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->level, level, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->rate, max_bandwidth, __ATOMIC_RELAXED);
@@ -654,6 +785,26 @@ void pipe_stats(struct pipe *p, struct kvmig_migration_stats *st)
 		}
 	}
 	auto_control(p, wait, work);
+	if (p->xbzrle) {
+		uint64_t lookups = 0, raw;
+
+		memset(&st->xbzrle, 0, sizeof(st->xbzrle));
+		for (i = 0; i < p->cfg.nr_ch; i++) {
+			const struct worker *w = &p->w[i];
+
+			st->xbzrle.cache_size += xcache_bytes(w->xc);
+			st->xbzrle.pages += STAT_GET(w->st.xb_pages);
+			st->xbzrle.bytes += STAT_GET(w->st.xb_bytes);
+			st->xbzrle.cache_miss += STAT_GET(w->st.xb_miss);
+			st->xbzrle.overflow += STAT_GET(w->st.xb_overflow);
+			lookups += STAT_GET(w->st.xb_lookups);
+		}
+		raw = st->xbzrle.pages * WIRE_PAGE_SIZE;
+		st->xbzrle.cache_miss_rate = lookups ? (double)st->xbzrle.cache_miss /
+						       (double)lookups : 0;
+		st->xbzrle.encoding_rate = st->xbzrle.bytes ? (double)raw /
+					   (double)st->xbzrle.bytes : 0;
+	}
 	snprintf(st->pipeline.codec_name, sizeof(st->pipeline.codec_name), "%s",
 		 kvmig_codec_name(__atomic_load_n(&p->codec, __ATOMIC_RELAXED)));
 	st->pipeline.level = __atomic_load_n(&p->level, __ATOMIC_RELAXED);
@@ -687,7 +838,14 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg)
 	p->cfg = *cfg;
 	p->t0 = p->t_poll = p->ctl_t = kvmig_now_ns();
 	p->pace_next = p->t0;
-	p->active = cfg->workers;
+	p->active = p->want_active = cfg->workers;
+	p->xbzrle = cfg->xbzrle;
+	if (p->xbzrle) {
+		p->xbzrle_fn = kvmig_xbzrle_impl(cfg->simd < KVMIG_SIMD_NR ? cfg->simd :
+						 kvmig_simd_best());
+		if (!p->xbzrle_fn)
+			p->xbzrle_fn = kvmig_xbzrle_impl(KVMIG_SIMD_SCALAR);
+	}
 	p->codec = cfg->codec;
 	p->level = cfg->level;
 	p->effort = 1;
@@ -698,7 +856,10 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg)
 		p->is_zero = kvmig_zero_impl(KVMIG_SIMD_SCALAR);
 	pipe_tune(p, cfg->workers, cfg->codec, cfg->level, cfg->max_bandwidth);
 	p->w = aligned_alloc(64, sizeof(*p->w) * cfg->nr_ch);
-	if (!p->w) {
+	p->cur = calloc(cfg->nr_ch, sizeof(*p->cur));
+	if (!p->w || !p->cur) {
+		free(p->w);
+		free(p->cur);
 		free(p);
 		return err_ptr(-ENOMEM);
 	}
@@ -715,6 +876,16 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg)
 		if (!w->frame) {
 			r = -ENOMEM;
 			goto fail;
+		}
+		if (cfg->xbzrle) {
+			/* every channel's worker may become active: a share each */
+			w->xc = xcache_new(cfg->xbzrle_cache_size / cfg->nr_ch,
+					   cfg->xbzrle_policy);
+			w->snap = aligned_alloc(64, WIRE_PAGE_SIZE);
+			if (!w->xc || !w->snap) {
+				r = w->xc ? -ENOMEM : -EINVAL;
+				goto fail;
+			}
 		}
 		w->ch->idle = chan_idle;
 		w->ch->idle_opaque = p;
@@ -753,11 +924,14 @@ void pipe_free(struct pipe *p)
 		}
 		codec_ctx_fini(&w->codec);
 		free(w->frame);
+		xcache_free(w->xc);
+		free(w->snap);
 		if (w->ch) {
 			w->ch->idle = NULL;
 			w->ch->idle_opaque = NULL;
 		}
 	}
 	free(p->w);
+	free(p->cur);
 	free(p);
 }

@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "chan.h"
+#include "xcache.h"
 
 struct pipe;
 
@@ -26,7 +27,17 @@ struct pipe_cfg {
 	int level;
 	uint64_t max_bandwidth;		/* wire bytes/s, 0 = unlimited */
 	int timeout_ms;			/* a send stuck this long fails */
-	enum kvmig_simd simd;		/* zero detection; NR = the best */
+	enum kvmig_simd simd;		/* zero test, XBZRLE; NR = the best */
+	/*
+	 * XBZRLE: each worker keeps its share of @xbzrle_cache_size and owns
+	 * a fixed part of the pages (batches of 32 consecutive pages go to
+	 * worker (index / 32) % workers); an encoding of @xbzrle_threshold
+	 * bytes or more overflows and the page goes through the codec.
+	 */
+	bool xbzrle;
+	uint64_t xbzrle_cache_size;
+	uint32_t xbzrle_threshold;
+	enum xcache_policy xbzrle_policy;
 	/* called about every 100 ms while the producer waits; non-zero
 	 * aborts the pipeline with that error */
 	int (*poll)(void *opaque);

@@ -339,9 +339,11 @@ static int handshake(struct source *s, const char *host, const char *port)
 				goto out;
 			}
 			s->dst_codecs = get_u32(s->ch[0].rx + 4);
-			if (!dest_decodes(s, s->o.codec)) {
+			if (!dest_decodes(s, s->o.codec) || (s->o.xbzrle &&
+			    !(s->dst_codecs & (1U << WIRE_ENC_XBZRLE)))) {
 				r = fail(s, -EPROTO, "the destination does not decode "
-					 "%s pages (its codecs: 0x%x)",
+					 "%s pages (its codecs: 0x%x)", s->o.xbzrle &&
+					 dest_decodes(s, s->o.codec) ? "xbzrle" :
 					 kvmig_codec_name(s->o.codec), s->dst_codecs);
 				goto out;
 			}
@@ -509,6 +511,10 @@ static int run(struct source *s, const char *host, const char *port)
 			.workers = s->o.workers, .codec = s->o.codec,
 			.level = s->o.level, .max_bandwidth = s->o.max_bandwidth,
 			.timeout_ms = s->o.timeout_ms, .simd = KVMIG_SIMD_NR,
+			.xbzrle = s->o.xbzrle,
+			.xbzrle_cache_size = s->o.xbzrle_cache_size,
+			.xbzrle_threshold = s->o.xbzrle_threshold,
+			.xbzrle_policy = XCACHE_FREQ,
 			.poll = pipe_poll, .poll_opaque = s, .log = s->log,
 		};
 
@@ -689,14 +695,21 @@ KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host,
 	s.o.level = OPTS_GET(opts, level, 0);
 	s.o.tune = OPTS_GET(opts, tune, NULL);
 	s.o.tune_opaque = OPTS_GET(opts, tune_opaque, NULL);
+	s.o.xbzrle = OPTS_GET(opts, xbzrle, false);
+	s.o.xbzrle_cache_size = OPTS_GET(opts, xbzrle_cache_size, 0) ?: 64ULL << 20;
+	s.o.xbzrle_threshold = OPTS_GET(opts, xbzrle_threshold, 0) ?: WIRE_PAGE_SIZE;
 	s.t_start = s.t_progress = kvmig_now_ns();
 	if (!vmm || !host || !port || s.o.channels > WIRE_MAX_CHANNELS ||
 	    s.o.workers > s.o.channels || (unsigned int)s.o.codec >= KVMIG_CODEC_NR ||
-	    !codec_level_ok(s.o.codec, s.o.level)) {
+	    !codec_level_ok(s.o.codec, s.o.level) ||
+	    s.o.xbzrle_threshold > WIRE_PAGE_SIZE ||
+	    (s.o.xbzrle && s.o.xbzrle_cache_size / s.o.channels < 4 * WIRE_PAGE_SIZE)) {
 		snprintf(stats->status, sizeof(stats->status), "failed");
 		return fail(&s, -EINVAL, "bad arguments (channels 1..%u, workers "
-			    "1..channels, codec, level %d for %s)", WIRE_MAX_CHANNELS,
-			    s.o.level, kvmig_codec_name(s.o.codec) ?: "?");
+			    "1..channels, codec, level %d for %s, xbzrle-threshold "
+			    "1..4096, xbzrle-cache-size at least 16 KiB a channel)",
+			    WIRE_MAX_CHANNELS, s.o.level,
+			    kvmig_codec_name(s.o.codec) ?: "?");
 	}
 	s.nr_ch = s.o.channels;
 	stats->channels = s.nr_ch;

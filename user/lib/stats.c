@@ -110,6 +110,16 @@ KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats
 			"mismatches", (json_int_t)st->verify.mismatches));
 	json_object_set_new(o, "compression", compression_json(st));
 	json_object_set_new(o, "pipeline", pipeline_json(st));
+	if (st->xbzrle.cache_size || st->xbzrle.pages)
+		json_object_set_new(o, "xbzrle-cache", json_pack(
+			"{sI sI sI sI sf sf sI}",
+			"cache-size", (json_int_t)st->xbzrle.cache_size,
+			"bytes", (json_int_t)st->xbzrle.bytes,
+			"pages", (json_int_t)st->xbzrle.pages,
+			"cache-miss", (json_int_t)st->xbzrle.cache_miss,
+			"cache-miss-rate", st->xbzrle.cache_miss_rate,
+			"encoding-rate", st->xbzrle.encoding_rate,
+			"overflow", (json_int_t)st->xbzrle.overflow));
 	if (st->switchover[0])
 		json_object_set_new(o, "switchover", json_string(st->switchover));
 	if (st->error[0])

@@ -219,7 +219,7 @@ const char *wire_encoding_name(unsigned int enc)
 	static const char *const names[WIRE_ENC_NR] = {
 		[WIRE_ENC_ZERO] = "zero", [WIRE_ENC_RAW] = "raw",
 		[WIRE_ENC_ZLIB] = "zlib", [WIRE_ENC_ZSTD] = "zstd",
-		[WIRE_ENC_LZ4] = "lz4",
+		[WIRE_ENC_LZ4] = "lz4", [WIRE_ENC_XBZRLE] = "xbzrle",
 	};
 
 	return enc < WIRE_ENC_NR ? names[enc] : "unknown";
@@ -272,7 +272,8 @@ int wire_pages_next(struct wire_pages_iter *it, struct wire_page *pg,
 	if ((pg->encoding == WIRE_ENC_ZERO && pg->len) ||
 	    (pg->encoding == WIRE_ENC_RAW && pg->len != WIRE_PAGE_SIZE) ||
 	    (WIRE_ENC_IS_CODEC(pg->encoding) &&
-	     (!pg->len || pg->len >= WIRE_PAGE_SIZE))) {
+	     (!pg->len || pg->len >= WIRE_PAGE_SIZE)) ||
+	    (pg->encoding == WIRE_ENC_XBZRLE && pg->len >= WIRE_PAGE_SIZE)) {
 		snprintf(err, errlen, "PAGES frame: entry %u: len %u is wrong for "
 			 "encoding %s", it->index, pg->len,
 			 wire_encoding_name(pg->encoding));

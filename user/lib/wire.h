@@ -53,6 +53,7 @@ enum wire_encoding {
 	WIRE_ENC_ZLIB = 2,	/* a zlib stream (RFC 1950) of the page */
 	WIRE_ENC_ZSTD = 3,	/* one zstd frame, content size 4096 */
 	WIRE_ENC_LZ4 = 4,	/* one lz4 block */
+	WIRE_ENC_XBZRLE = 5,	/* the difference to the destination's page */
 	WIRE_ENC_NR,
 };
 
@@ -64,8 +65,9 @@ enum wire_encoding {
 #define WIRE_CODECS_V1		((1U << WIRE_ENC_ZERO) | (1U << WIRE_ENC_RAW))
 /* Every encoding this implementation decodes. */
 #define WIRE_CODECS_ALL		((1U << WIRE_ENC_NR) - 1)
-/* Compressed entries: 1..WIRE_PAGE_SIZE - 1 bytes (else it goes raw). */
-#define WIRE_ENC_IS_CODEC(e)	((e) >= WIRE_ENC_ZLIB && (e) < WIRE_ENC_NR)
+/* Compressed entries: 1..WIRE_PAGE_SIZE - 1 bytes (else it goes raw);
+ * XBZRLE entries 0..WIRE_PAGE_SIZE - 1 (0: the page did not change). */
+#define WIRE_ENC_IS_CODEC(e)	((e) >= WIRE_ENC_ZLIB && (e) <= WIRE_ENC_LZ4)
 
 struct wire_hdr {
 	uint8_t type;

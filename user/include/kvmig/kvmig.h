@@ -442,6 +442,17 @@ struct kvmig_migration_stats {
 			double cpu_util;	/* cpu_ns / the migration's time */
 		} worker[64];
 	} pipeline;
+	/* XBZRLE, under QEMU's "xbzrle-cache" names (source side; the
+	 * destination counts pages and bytes it applied) */
+	struct {
+		uint64_t cache_size;	/* bytes of pages the caches hold */
+		uint64_t bytes;		/* XBZRLE-encoded bytes sent */
+		uint64_t pages;		/* pages sent as XBZRLE */
+		uint64_t cache_miss;	/* pages with data not in the cache */
+		double cache_miss_rate;	/* cache_miss / pages looked up */
+		double encoding_rate;	/* raw bytes of XBZRLE pages / bytes */
+		uint64_t overflow;	/* cached, but the encoding was too big */
+	} xbzrle;
 };
 
 /*
@@ -492,6 +503,16 @@ struct kvmig_migrate_opts {
 	/* called with @progress on the migration thread; may change knobs */
 	void (*tune)(struct kvmig_tunables *t, void *opaque);
 	void *tune_opaque;
+	/*
+	 * XBZRLE: send pages that were sent before as their difference to
+	 * the previous version, kept in a cache of @xbzrle_cache_size bytes
+	 * (default 64 MiB) split between the workers.  An encoding of
+	 * @xbzrle_threshold bytes or more (1..4096, default 4096) overflows:
+	 * the page goes through @codec instead.
+	 */
+	bool xbzrle;
+	uint64_t xbzrle_cache_size;
+	uint32_t xbzrle_threshold;
 };
 
 /*
