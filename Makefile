@@ -63,7 +63,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PIC  := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 LIB_A    := $(B)/lib/libkvmig.a
 LIB_SO   := $(B)/lib/libkvmig.so
-LIB_SONAME := libkvmig.so.0
+LIB_SONAME := libkvmig.so.1
 LIB_LIBS := $(JSON_LIBS) -lxxhash -lzstd -llz4 -lz -lpthread
 
 $(LIB_A): $(LIB_OBJS)
@@ -73,8 +73,8 @@ $(LIB_A): $(LIB_OBJS)
 $(LIB_SO): $(LIB_PIC) user/lib/libkvmig.map
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
-		-Wl,--version-script=user/lib/libkvmig.map -o $@.0 $(LIB_PIC) $(LIB_LIBS)
-	@ln -sf libkvmig.so.0 $@
+		-Wl,--version-script=user/lib/libkvmig.map -o $@.1 $(LIB_PIC) $(LIB_LIBS)
+	@ln -sf libkvmig.so.1 $@
 
 $(B)/obj/user/lib/%.o: user/lib/%.c
 	@mkdir -p $(dir $@)
@@ -214,8 +214,8 @@ install: all $(B)/kvmig.pc
 		$(DESTDIR)$(INCDIR)/kvmig
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	install -m 0755 $(LIB_SO).0 $(DESTDIR)$(LIBDIR)/
-	ln -sf libkvmig.so.0 $(DESTDIR)$(LIBDIR)/libkvmig.so
+	install -m 0755 $(LIB_SO).1 $(DESTDIR)$(LIBDIR)/
+	ln -sf libkvmig.so.1 $(DESTDIR)$(LIBDIR)/libkvmig.so
 	install -m 0644 user/include/kvmig/kvmig.h $(DESTDIR)$(INCDIR)/kvmig/
 	install -m 0644 $(B)/kvmig.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 

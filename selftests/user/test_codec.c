@@ -115,8 +115,22 @@ static void test_zero(void)
 			ok &= !fn[lvl](page);
 			page[i] = 0;
 		}
+		{
+			/* any alignment: pages at odd offsets of a buffer */
+			uint8_t *buf = calloc(1, PAGE + 64);
+			unsigned int off;
+
+			for (off = 1; off < 64; off += 7) {
+				ok &= fn[lvl](buf + off);
+				buf[off + PAGE - 1] = 1;
+				ok &= !fn[lvl](buf + off);
+				buf[off + PAGE - 1] = 0;
+			}
+			free(buf);
+		}
 		ksft_test_result(ok, "zero test %s: zero page is zero, each of the "
-				 "4096 single-byte pages is not", kvmig_simd_name(lvl));
+				 "4096 single-byte pages is not, at any alignment",
+				 kvmig_simd_name(lvl));
 	}
 	for (i = 0; i < 20000; i++) {
 		bool want;

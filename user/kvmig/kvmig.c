@@ -32,6 +32,7 @@ struct cli {
 	int last_width;
 	uint64_t last_iter;
 	json_t *params;		/* from the VMM (kvmig set), not yet applied */
+	bool tunable;		/* a migrate: takes "kvmig set" parameters */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -217,7 +218,7 @@ static int on_progress(const struct kvmig_migration_stats *st, void *opaque)
 		json_t *r = json_loads(reply, 0, NULL);
 
 		cancel = json_is_true(json_object_get(r, "cancel"));
-		if (json_is_object(json_object_get(r, "parameters"))) {
+		if (c->tunable && json_is_object(json_object_get(r, "parameters"))) {
 			if (!c->params)
 				c->params = json_object();
 			json_object_update(c->params, json_object_get(r, "parameters"));
@@ -230,6 +231,25 @@ static int on_progress(const struct kvmig_migration_stats *st, void *opaque)
 	return cancel || interrupted;
 }
 
+/* A "kvmig set" integer, or @keep when absent or out of [@min, @max]. */
+static uint64_t param(json_t *params, const char *name, uint64_t min, uint64_t max,
+		      uint64_t keep)
+{
+	json_t *v = json_object_get(params, name);
+	json_int_t n;
+
+	if (!v)
+		return keep;
+	n = json_integer_value(v);
+	if (!json_is_integer(v) || n < 0 || (uint64_t)n < min || (uint64_t)n > max) {
+		fprintf(stderr, "kvmig: set: %s %lld is out of range %llu..%llu: "
+			"ignored\n", name, (long long)n, (unsigned long long)min,
+			(unsigned long long)max);
+		return keep;
+	}
+	return (uint64_t)n;
+}
+
 /* Apply what "kvmig set" asked for; the library refuses invalid values. */
 static void on_tune(struct kvmig_tunables *t, void *opaque)
 {
@@ -238,14 +258,12 @@ static void on_tune(struct kvmig_tunables *t, void *opaque)
 
 	if (!c->params)
 		return;
-	if ((v = json_object_get(c->params, "workers")))
-		t->workers = (unsigned int)json_integer_value(v);
-	if ((v = json_object_get(c->params, "level")))
-		t->level = (int)json_integer_value(v);
-	if ((v = json_object_get(c->params, "max-bandwidth")))
-		t->max_bandwidth = (uint64_t)json_integer_value(v);
-	if ((v = json_object_get(c->params, "downtime-limit")))
-		t->downtime_limit_ms = (uint32_t)json_integer_value(v);
+	t->workers = (unsigned int)param(c->params, "workers", 1, 64, t->workers);
+	t->level = (int)param(c->params, "level", 0, 19, (uint64_t)t->level);
+	t->max_bandwidth = param(c->params, "max-bandwidth", 0, INT64_MAX,
+				 t->max_bandwidth);
+	t->downtime_limit_ms = (uint32_t)param(c->params, "downtime-limit", 1,
+					       3600000, t->downtime_limit_ms);
 	if ((v = json_object_get(c->params, "codec"))) {
 		int codec = kvmig_codec_from_name(json_string_value(v));
 
@@ -394,13 +412,14 @@ static int cmd_migrate(int argc, char **argv)
 		.print = print_msg, .print_opaque = &c,
 		.tune = on_tune, .tune_opaque = &c,
 	};
-	struct kvmig_migration_stats st;
+	struct kvmig_migration_stats st = { .sz = sizeof(st) };
 	const char *vm = NULL, *to = NULL;
 	char *host, *port;
 	bool keep = false;
 	int opt, r;
 	uint64_t v;
 
+	c.tunable = true;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
@@ -506,7 +525,7 @@ static int cmd_incoming(int argc, char **argv)
 		.sz = sizeof(io), .progress = on_progress, .progress_opaque = &c,
 		.print = print_msg, .print_opaque = &c,
 	};
-	struct kvmig_migration_stats st;
+	struct kvmig_migration_stats st = { .sz = sizeof(st) };
 	const char *vm = NULL, *listen = NULL;
 	char *host, *port;
 	int opt, r;
@@ -620,26 +639,34 @@ static int cmd_set(int argc, char **argv)
 	json_t *args = json_object();
 	const char *vm = NULL;
 	char *text;
+	uint64_t v;
 	int opt, r;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'w':
-			json_object_set_new(args, "workers", json_integer(
-				(json_int_t)parse_count("--workers", optarg)));
+			v = parse_count("--workers", optarg);
+			if (!v || v > 64)
+				die("--workers: 1..64, not %s", optarg);
+			json_object_set_new(args, "workers", json_integer((json_int_t)v));
 			break;
 		case 'L':
-			json_object_set_new(args, "level", json_integer(
-				(json_int_t)parse_count("--level", optarg)));
+			v = parse_count("--level", optarg);
+			if (v > 19)
+				die("--level: 0..19 (0: the codec's default), not %s",
+				    optarg);
+			json_object_set_new(args, "level", json_integer((json_int_t)v));
 			break;
 		case 'b':
 			json_object_set_new(args, "max-bandwidth", json_integer(
 				(json_int_t)parse_num("--max-bandwidth", optarg)));
 			break;
 		case 'd':
-			json_object_set_new(args, "downtime-limit", json_integer(
-				(json_int_t)parse_count("--downtime-limit", optarg)));
+			v = parse_count("--downtime-limit", optarg);
+			if (!v || v > 3600000)
+				die("--downtime-limit: 1..3600000 ms, not %s", optarg);
+			json_object_set_new(args, "downtime-limit", json_integer((json_int_t)v));
 			break;
 		case 'C':
 			if (kvmig_codec_from_name(optarg) < 0)

@@ -412,8 +412,15 @@ static int barrier(struct dest *d, struct dchan *dc)
 		return 0;
 	}
 	while (n < target) {
+		uint64_t last = __atomic_load_n(&d->last_rx, __ATOMIC_RELAXED);
+
 		if (failed(d))
 			return -ECANCELED;
+		if (kvmig_now_ns() - last >= (uint64_t)d->o.timeout_ms * 1000000)
+			return rx_fail(dc, -ETIMEDOUT, "channel %u at the end of pass "
+				       "%u: no data from the source on any channel "
+				       "for %d ms", dc->c.index, dc->iteration - 1,
+				       d->o.timeout_ms);
 		futex_wait(&d->arrivals, n, 100);
 		n = __atomic_load_n(&d->arrivals, __ATOMIC_SEQ_CST);
 	}
@@ -463,6 +470,11 @@ static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 			return rx_fail(dc, -EBADMSG, "END frame seq %llu on channel "
 				       "%u: malformed", (unsigned long long)h->seq,
 				       dc->c.index);
+		if (get_u32(p) != dc->iteration)
+			return rx_fail(dc, -EPROTO, "END frame seq %llu on channel "
+				       "%u: after %u passes, the channel ended %u",
+				       (unsigned long long)h->seq, dc->c.index,
+				       get_u32(p), dc->iteration);
 		dc->ended = true;
 		return 0;
 	case WIRE_ERROR:
@@ -735,7 +747,7 @@ static int finish(struct dest *d)
 	return 0;
 }
 
-KVMIG_EXPORT int kvmig_incoming(struct kvmig_vmm *vmm, const char *host,
+static int incoming(struct kvmig_vmm *vmm, const char *host,
 				const char *port,
 				const struct kvmig_incoming_opts *opts,
 				struct kvmig_migration_stats *stats)
@@ -746,6 +758,7 @@ KVMIG_EXPORT int kvmig_incoming(struct kvmig_vmm *vmm, const char *host,
 	int lfd = -1, r;
 
 	memset(stats, 0, sizeof(*stats));
+	stats->sz = sizeof(*stats);
 	snprintf(stats->status, sizeof(stats->status), "setup");
 	d.vmm = vmm;
 	d.st = stats;
@@ -803,5 +816,24 @@ out:
 	free(d.hashes);
 	free(d.device_state);
 	kvmig_memmap_free(d.map);
+	return r;
+}
+
+KVMIG_EXPORT int kvmig_incoming(struct kvmig_vmm *vmm, const char *host, const char *port,
+		  const struct kvmig_incoming_opts *opts,
+		  struct kvmig_migration_stats *stats)
+{
+	struct kvmig_migration_stats *full;
+	int r;
+
+	if (!kvmig_stats_sz_ok(stats))
+		return -EINVAL;	/* .sz not set: we cannot know its size */
+	full = calloc(1, sizeof(*full));
+	if (!full)
+		return -ENOMEM;
+	full->sz = sizeof(*full);
+	r = incoming(vmm, host, port, opts, full);
+	kvmig_stats_copy(stats, full);
+	free(full);
 	return r;
 }

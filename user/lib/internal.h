@@ -134,6 +134,14 @@ const char *kvmig_simd_name(enum kvmig_simd level);
 /* The zero test of @level, or NULL if this CPU lacks it. */
 kvmig_zero_fn kvmig_zero_impl(enum kvmig_simd level);
 
+/*
+ * stats.c: the public entry points run on a complete statistics struct of
+ * their own and copy what fits into the caller's (.sz) at the end.
+ */
+bool kvmig_stats_sz_ok(const struct kvmig_migration_stats *st);
+void kvmig_stats_copy(struct kvmig_migration_stats *dst,
+		      const struct kvmig_migration_stats *src);
+
 /* xbzrle.c: the encoder of @level, or NULL if this CPU lacks it */
 typedef int (*kvmig_xbzrle_fn)(const uint8_t *old_page, const uint8_t *new_page,
 			       uint8_t *out, size_t limit);

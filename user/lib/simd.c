@@ -12,17 +12,22 @@
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
 static bool zero_scalar(const void *page)
 {
-	const uint64_t *w = page;
-	unsigned int i;
+	const uint8_t *b = page;
+	unsigned int i, k;
 
-	for (i = 0; i < KVMIG_PAGE_SIZE / 8; i += 8) {
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
-		    w[i + 6] | w[i + 7])
+	for (i = 0; i < KVMIG_PAGE_SIZE; i += 64) {
+		uint64_t w[8], any = 0;
+
+		memcpy(w, b + i, sizeof(w));	/* any alignment */
+		for (k = 0; k < 8; k++)
+			any |= w[k];
+		if (any)
 			return false;
 	}
 	return true;
@@ -31,45 +36,52 @@ static bool zero_scalar(const void *page)
 __attribute__((target("avx2")))
 static bool zero_avx2(const void *page)
 {
-	const __m256i *v = page;
+	const __m256i *v = page;	/* any alignment: loadu */
+	__m256i a = _mm256_or_si256(_mm256_loadu_si256(v), _mm256_loadu_si256(v + 1));
 	unsigned int i;
 
-	if (!_mm256_testz_si256(_mm256_or_si256(v[0], v[1]),
-				_mm256_or_si256(v[0], v[1])))
+	if (!_mm256_testz_si256(a, a))
 		return false;
 	for (i = 2; i + 4 <= KVMIG_PAGE_SIZE / 32; i += 4) {
-		__m256i a = _mm256_or_si256(_mm256_or_si256(v[i], v[i + 1]),
-					    _mm256_or_si256(v[i + 2], v[i + 3]));
-
+		a = _mm256_or_si256(_mm256_or_si256(_mm256_loadu_si256(v + i),
+						    _mm256_loadu_si256(v + i + 1)),
+				    _mm256_or_si256(_mm256_loadu_si256(v + i + 2),
+						    _mm256_loadu_si256(v + i + 3)));
 		if (!_mm256_testz_si256(a, a))
 			return false;
 	}
 	/* 128 vectors: 2 + 31 x 4 = 126, two left */
-	for (; i < KVMIG_PAGE_SIZE / 32; i++)
-		if (!_mm256_testz_si256(v[i], v[i]))
+	for (; i < KVMIG_PAGE_SIZE / 32; i++) {
+		a = _mm256_loadu_si256(v + i);
+		if (!_mm256_testz_si256(a, a))
 			return false;
+	}
 	return true;
 }
 
 __attribute__((target("avx512f,avx512bw")))
 static bool zero_avx512(const void *page)
 {
-	const __m512i *v = page;
+	const uint8_t *b = page;	/* any alignment: loadu */
+	__m512i a = _mm512_loadu_si512(b);
 	unsigned int i;
 
-	if (_mm512_test_epi64_mask(v[0], v[0]))
+	if (_mm512_test_epi64_mask(a, a))
 		return false;
 	for (i = 1; i + 4 <= KVMIG_PAGE_SIZE / 64; i += 4) {
-		__m512i a = _mm512_or_si512(_mm512_or_si512(v[i], v[i + 1]),
-					    _mm512_or_si512(v[i + 2], v[i + 3]));
-
+		a = _mm512_or_si512(_mm512_or_si512(_mm512_loadu_si512(b + i * 64),
+						    _mm512_loadu_si512(b + i * 64 + 64)),
+				    _mm512_or_si512(_mm512_loadu_si512(b + i * 64 + 128),
+						    _mm512_loadu_si512(b + i * 64 + 192)));
 		if (_mm512_test_epi64_mask(a, a))
 			return false;
 	}
 	/* 64 lines: 1 + 15 x 4 = 61, three left */
-	for (; i < KVMIG_PAGE_SIZE / 64; i++)
-		if (_mm512_test_epi64_mask(v[i], v[i]))
+	for (; i < KVMIG_PAGE_SIZE / 64; i++) {
+		a = _mm512_loadu_si512(b + i * 64);
+		if (_mm512_test_epi64_mask(a, a))
 			return false;
+	}
 	return true;
 }
 

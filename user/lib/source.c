@@ -663,10 +663,11 @@ static void dest_reason(struct source *s)
 static void stats_init(struct kvmig_migration_stats *st)
 {
 	memset(st, 0, sizeof(*st));
+	st->sz = sizeof(*st);
 	snprintf(st->status, sizeof(st->status), "setup");
 }
 
-KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host,
+static int migrate(struct kvmig_vmm *vmm, const char *host,
 			       const char *port,
 			       const struct kvmig_migrate_opts *opts,
 			       struct kvmig_migration_stats *stats)
@@ -761,5 +762,24 @@ out:
 	free(s.ch);
 	free(s.bm);
 	kvmig_memmap_free(s.map);
+	return r;
+}
+
+KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host, const char *port,
+		  const struct kvmig_migrate_opts *opts,
+		  struct kvmig_migration_stats *stats)
+{
+	struct kvmig_migration_stats *full;
+	int r;
+
+	if (!kvmig_stats_sz_ok(stats))
+		return -EINVAL;	/* .sz not set: we cannot know its size */
+	full = calloc(1, sizeof(*full));
+	if (!full)
+		return -ENOMEM;
+	full->sz = sizeof(*full);
+	r = migrate(vmm, host, port, opts, full);
+	kvmig_stats_copy(stats, full);
+	free(full);
 	return r;
 }

@@ -1,9 +1,32 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /* Migration statistics as JSON, under QEMU query-migrate's names. */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
+
+/* The smallest struct a caller may pass: the fields before the pipeline's. */
+#define STATS_SZ_MIN	offsetof(struct kvmig_migration_stats, pipeline)
+/* Does the caller's struct have @field? */
+#define STATS_HAS(st, field)						\
+	((st)->sz >= offsetof(struct kvmig_migration_stats, field) +	\
+		     sizeof((st)->field))
+
+bool kvmig_stats_sz_ok(const struct kvmig_migration_stats *st)
+{
+	return st && st->sz >= STATS_SZ_MIN;
+}
+
+void kvmig_stats_copy(struct kvmig_migration_stats *dst,
+		      const struct kvmig_migration_stats *src)
+{
+	size_t sz = dst->sz;
+
+	memcpy(dst, src, sz < sizeof(*src) ? sz : sizeof(*src));
+	dst->sz = sz;
+}
 
 /*
  * QEMU's "compression" object, over every codec: pages sent compressed,
@@ -102,15 +125,19 @@ KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats
 		"iterations", (json_int_t)st->ram.iterations);
 	char *text;
 
-	if (!o)
+	if (!o || !kvmig_stats_sz_ok(st)) {
+		json_decref(o);
 		return NULL;
+	}
 	if (st->verify.done)
 		json_object_set_new(o, "verify", json_pack("{sI sI}",
 			"pages", (json_int_t)st->verify.pages,
 			"mismatches", (json_int_t)st->verify.mismatches));
-	json_object_set_new(o, "compression", compression_json(st));
-	json_object_set_new(o, "pipeline", pipeline_json(st));
-	if (st->xbzrle.cache_size || st->xbzrle.pages)
+	if (STATS_HAS(st, pipeline)) {
+		json_object_set_new(o, "compression", compression_json(st));
+		json_object_set_new(o, "pipeline", pipeline_json(st));
+	}
+	if (STATS_HAS(st, xbzrle) && (st->xbzrle.cache_size || st->xbzrle.pages))
 		json_object_set_new(o, "xbzrle-cache", json_pack(
 			"{sI sI sI sI sf sf sI}",
 			"cache-size", (json_int_t)st->xbzrle.cache_size,

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define KVMIG_VERSION_MAJOR	0
-#define KVMIG_VERSION_MINOR	1
+#define KVMIG_VERSION_MINOR	2
 
 const char *kvmig_version(void);
 
@@ -376,6 +376,12 @@ int kvmig_codec_from_name(const char *name);
  * the name says otherwise.
  */
 struct kvmig_migration_stats {
+	/*
+	 * Set by the caller to sizeof(struct kvmig_migration_stats) as it
+	 * knows it; the library fills what fits (the struct grows at the
+	 * end).  Callbacks get the library's own, complete copy.
+	 */
+	size_t sz;
 	char status[16];		/* setup, active, completed, failed, cancelled */
 	char error[512];		/* why, when failed */
 	uint64_t total_time_ms;		/* from start to completion (so far) */
