@@ -8,6 +8,9 @@
  * Then the codecs: a guest that dirties text-like pages faster than a
  * 1 Gbit/s link carries them raw, migrated with none, zlib, zstd, lz4 and
  * auto; bytes sent, total time and downtime, with ratios to none.
+ * Then XBZRLE: a guest rewriting one word in each page of a 96 MiB
+ * working set, more than a 256 Mbit/s link carries as whole pages between
+ * two passes, with XBZRLE off and on (and on with lz4).
  * Every migration is verified (--verify) and the destination guest's
  * self-check must be clean, or the bench fails.
  */
@@ -19,6 +22,7 @@ struct run {
 	const char *name;
 	const char *workload;
 	const char *codec;	/* NULL: none */
+	bool xbzrle;
 	double total_ms, downtime_ms, mbytes;
 	int64_t passes;
 	char switchover[16];
@@ -32,7 +36,7 @@ static void one(struct run *r, const char *bw)
 	};
 	const char *extra[] = { "--max-bandwidth", bw, "--verify", "--keep-vm",
 				"--max-iterations", "8", "--codec",
-				r->codec ?: "none", NULL };
+				r->codec ?: "none", r->xbzrle ? "--xbzrle" : NULL, NULL };
 	struct mig m;
 	json_t *st, *g;
 	int rc;
@@ -59,6 +63,34 @@ static void one(struct run *r, const char *bw)
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit");
 }
 
+/* Rows with ratios against the first one. */
+static void table(const char *title, const char *what, const struct run *runs,
+		  unsigned int n, json_t *out)
+{
+	unsigned int i;
+
+	printf("\n%s\n", title);
+	printf("%-6s %10s %10s %10s %7s %10s %9s %9s %9s\n", what, "total ms",
+	       "downtime", "MiB sent", "passes", "switch", "total", "downtime",
+	       "MiB");
+	printf("%-6s %10s %10s %10s %7s %10s %9s %9s %9s\n", "", "", "ms", "", "",
+	       "", "vs 1st", "vs 1st", "vs 1st");
+	for (i = 0; i < n; i++) {
+		const struct run *r = &runs[i];
+
+		printf("%-6s %10.0f %10.0f %10.1f %7lld %10s %9.2f %9.2f %9.2f\n",
+		       r->name, r->total_ms, r->downtime_ms, r->mbytes,
+		       (long long)r->passes, r->switchover,
+		       r->total_ms / (runs[0].total_ms ?: 1),
+		       r->downtime_ms / (runs[0].downtime_ms ?: 1),
+		       r->mbytes / (runs[0].mbytes ?: 1));
+		json_array_append_new(out, json_pack("{ss ss sf sf sf sI ss}",
+			"table", what, "run", r->name, "total-time-ms", r->total_ms,
+			"downtime-ms", r->downtime_ms, "mib-sent", r->mbytes,
+			"passes", (json_int_t)r->passes, "switchover", r->switchover));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -78,6 +110,11 @@ int main(int argc, char **argv)
 		{ .name = "zstd", .codec = "zstd" }, { .name = "lz4", .codec = "lz4" },
 		{ .name = "auto", .codec = "auto" },
 	};
+	struct run xb[] = {
+		{ .name = "off", .codec = "none" },
+		{ .name = "on", .codec = "none", .xbzrle = true },
+		{ .name = "on+lz4", .codec = "lz4", .xbzrle = true },
+	};
 	const char *text = "0:dirty,rate=0,ws=96M,pattern=random,data=text";
 	const char *json_path = NULL, *bw = "128M";
 	json_t *out = json_array();
@@ -96,54 +133,24 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
 		one(&runs[i], bw);
 
-	printf("live migration: 256 MiB guest (2 slots), loopback TCP limited to %s/s, "
-	       "2 channels,\n--verify, max 8 passes; heavy = a vCPU writing random "
-	       "data over 96 MiB as fast as it can\n", bw);
-	printf("%-6s %10s %10s %10s %7s %10s %9s %9s %9s\n", "guest", "total ms",
-	       "downtime", "MiB sent", "passes", "switch", "total", "downtime",
-	       "MiB");
-	printf("%-6s %10s %10s %10s %7s %10s %9s %9s %9s\n", "", "", "ms", "", "",
-	       "", "vs idle", "vs idle", "vs idle");
-	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
-		struct run *r = &runs[i];
-
-		printf("%-6s %10.0f %10.0f %10.1f %7lld %10s %9.2f %9.2f %9.2f\n",
-		       r->name, r->total_ms, r->downtime_ms, r->mbytes,
-		       (long long)r->passes, r->switchover,
-		       r->total_ms / (runs[0].total_ms ?: 1),
-		       r->downtime_ms / (runs[0].downtime_ms ?: 1),
-		       r->mbytes / (runs[0].mbytes ?: 1));
-		json_array_append_new(out, json_pack("{ss sf sf sf sI ss}",
-			"guest", r->name, "total-time-ms", r->total_ms,
-			"downtime-ms", r->downtime_ms, "mib-sent", r->mbytes,
-			"passes", (json_int_t)r->passes, "switchover", r->switchover));
-	}
-
+	printf("live migration: 256 MiB guest (2 slots), loopback TCP, 2 channels, "
+	       "--verify, max 8 passes\n");
+	table("guests over a link limited to 128 MiB/s (heavy = a vCPU writing random "
+	      "data over 96 MiB as fast as it can); ratios vs idle", "guest", runs,
+	      sizeof(runs) / sizeof(runs[0]), out);
 	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
 		codecs[i].workload = text;
 		one(&codecs[i], "1Gbit");
 	}
-	printf("\ncodecs: the same guest, a vCPU writing text-like pages over "
-	       "96 MiB as fast as it can, 1 Gbit/s link\n");
-	printf("%-6s %10s %10s %10s %7s %10s %9s %9s %9s\n", "codec", "total ms",
-	       "downtime", "MiB sent", "passes", "switch", "total", "downtime",
-	       "MiB");
-	printf("%-6s %10s %10s %10s %7s %10s %9s %9s %9s\n", "", "", "ms", "", "",
-	       "", "vs none", "vs none", "vs none");
-	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
-		struct run *r = &codecs[i];
-
-		printf("%-6s %10.0f %10.0f %10.1f %7lld %10s %9.2f %9.2f %9.2f\n",
-		       r->name, r->total_ms, r->downtime_ms, r->mbytes,
-		       (long long)r->passes, r->switchover,
-		       r->total_ms / (codecs[0].total_ms ?: 1),
-		       r->downtime_ms / (codecs[0].downtime_ms ?: 1),
-		       r->mbytes / (codecs[0].mbytes ?: 1));
-		json_array_append_new(out, json_pack("{ss sf sf sf sI ss}",
-			"codec", r->name, "total-time-ms", r->total_ms,
-			"downtime-ms", r->downtime_ms, "mib-sent", r->mbytes,
-			"passes", (json_int_t)r->passes, "switchover", r->switchover));
+	table("codecs: the same guest, a vCPU writing text-like pages over 96 MiB "
+	      "as fast as it can, 1 Gbit/s link", "codec", codecs,
+	      sizeof(codecs) / sizeof(codecs[0]), out);
+	for (i = 0; i < sizeof(xb) / sizeof(xb[0]); i++) {
+		xb[i].workload = "0:dirty,rate=0,ws=96M,pattern=seq,data=counter";
+		one(&xb[i], "256Mbit");
 	}
+	table("xbzrle: a vCPU rewriting one word in each page of 96 MiB as fast as "
+	      "it can, 256 Mbit/s link", "run", xb, sizeof(xb) / sizeof(xb[0]), out);
 	if (json_path && json_dump_file(out, json_path, JSON_INDENT(2)))
 		fprintf(stderr, "bench_migrate: cannot write %s\n", json_path);
 	json_decref(out);

@@ -3,11 +3,13 @@
 # Pack the guest's initramfs: static busybox, tools/lab/init as /init, and
 # the test programs of $LAB_CACHE/build/tests.list in /tests/bin/.
 #
-# usage: initramfs.sh OUTPUT.cpio.gz
+# usage: initramfs.sh OUTPUT.cpio.gz [TIMEOUT-SCALE]
+#   TIMEOUT-SCALE multiplies every test's timeout (the debug kernel is slower)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-out=${1:?usage: initramfs.sh OUTPUT.cpio.gz}
+out=${1:?usage: initramfs.sh OUTPUT.cpio.gz [TIMEOUT-SCALE]}
+scale=${2:-1}
 list=$LAB_CACHE/build/tests.list
 busybox=/bin/busybox
 [ -f "$list" ] || lab_die "no $list: run build-tests.sh first"
@@ -43,7 +45,7 @@ while read -r name timeout _onskip bin args; do
 		strip --strip-debug -o "$stage/bin/$prog" "$bin"
 		echo "file /tests/bin/$prog $stage/bin/$prog 0755 0 0" >>"$spec"
 	fi
-	echo "$name $timeout $prog${args:+ $args}"
+	echo "$name $((timeout * scale)) $prog${args:+ $args}"
 done <"$list" >"$stage/list"
 
 "$gen" "$spec" | gzip -n -1 >"$out.tmp"

@@ -14,7 +14,8 @@
 #   -v       copy the guest console to stderr while it runs
 #
 # Environment: KVMIG_LAB_CACHE (default /var/cache/kvmig-lab),
-# KVMIG_LAB_JOBS (default 2).
+# KVMIG_LAB_JOBS (default 2), KVMIG_LAB_TIMEOUT_SCALE (multiplies the test
+# timeouts of tools/lab/tests; default 1, 3 with --debug).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -42,11 +43,15 @@ if ! flock -n 9; then
 	flock 9
 fi
 
+# The debug kernel (lockdep + KASAN) runs the tests 2-3 times slower.
 if [ "$variant" = debug ]; then
 	kbuild=$LAB_CACHE/build/kernel-debug
+	scale=${KVMIG_LAB_TIMEOUT_SCALE:-3}
 else
 	kbuild=$LAB_CACHE/build/kernel
+	scale=${KVMIG_LAB_TIMEOUT_SCALE:-1}
 fi
+case $scale in '' | *[!0-9]* | 0) lab_die "KVMIG_LAB_TIMEOUT_SCALE: want a positive integer, not '$scale'" ;; esac
 out=$LAB_CACHE/out/$variant
 mkdir -p "$out"
 console=$out/console.log
@@ -85,7 +90,7 @@ step "packages" bash "$LAB_DIR/deps.sh" || true
 step "kernel tree" bash "$LAB_DIR/tree.sh" ${tree_opt:+"$tree_opt"} || true
 step "kernel build ($variant)" bash "$LAB_DIR/build-kernel.sh" "$variant" || true
 step "KVM selftests build" bash "$LAB_DIR/build-tests.sh" || true
-step "initramfs" bash "$LAB_DIR/initramfs.sh" "$out/initramfs.cpio.gz" || true
+step "initramfs" bash "$LAB_DIR/initramfs.sh" "$out/initramfs.cpio.gz" "$scale" || true
 
 # The tests this run must report: the built list, or (if the build did not
 # get that far) the configured one, so that each still gets its TAP line.
@@ -100,7 +105,7 @@ boot_rc=""
 if [ -z "$broken" ]; then
 	# Each test has its own timeout inside the guest; the whole boot gets
 	# their sum plus room for boot, dmesg and a slow machine.
-	limit=$(echo "$tests" | awk '{ s += $2 } END { print s + 180 }')
+	limit=$(echo "$tests" | awk -v k="$scale" '{ s += $2 * k } END { print s + 180 }')
 	lab_log "booting the $variant kernel (limit $limit s, console: $console)"
 	t0=$SECONDS
 	: >"$console"
@@ -171,7 +176,7 @@ while read -r name timeout onskip _rest; do
 		rc=${res#*rc=}
 		rc=${rc%% *}
 		why="rc=$rc"
-		[ "$rc" != 143 ] || why="timed out after $timeout s"
+		[ "$rc" != 143 ] || why="timed out after $((timeout * scale)) s"
 		tap_not_ok "$name: $why"
 		test_output "$name" 30 | tap_diag
 		;;

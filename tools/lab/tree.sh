@@ -75,10 +75,16 @@ head=$(git_src rev-parse HEAD)
 changes=$(git_src status --porcelain)
 
 # The tree moved away from what the lab put there: someone works in it.
+moved() {
+	[ "$head" = "$head_ok" ] ||
+		echo "lab:   HEAD is $(git_src log -1 --format='%h %s' HEAD), the lab left it at" \
+			"$(git_src log -1 --format='%h %s' "$head_ok")"
+}
 if [ "$head" != "$head_ok" ] || [ -n "$changes" ]; then
 	case $mode in
 	keep)
 		lab_log "WARNING: --keep: building the kernel tree AS IS, with changes not in kernel/patches:"
+		moved >&2
 		git_src log --oneline "$head_ok..HEAD" | sed 's/^/lab:   commit /' >&2
 		echo "$changes" | sed '/^$/d; s/^/lab:   edit /' >&2
 		exit 0
@@ -86,6 +92,7 @@ if [ "$head" != "$head_ok" ] || [ -n "$changes" ]; then
 	check)
 		{
 			echo "lab: error: the kernel tree $LAB_SRC has changes that are not in kernel/patches:"
+			moved
 			git_src log --oneline "$head_ok..HEAD" | sed 's/^/lab:   commit /'
 			echo "$changes" | sed '/^$/d; s/^/lab:   edit /' | head -20
 			echo "lab: save commits with tools/lab/export-patches.sh, build them as they are with"

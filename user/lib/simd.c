@@ -91,11 +91,13 @@ bool kvmig_cpu_has(enum kvmig_simd level)
 	switch (level) {
 	case KVMIG_SIMD_SCALAR:
 		return true;
-	case KVMIG_SIMD_AVX2:
-		return __builtin_cpu_supports("avx2");
+	case KVMIG_SIMD_AVX2:	/* every AVX2 CPU has POPCNT; check anyway */
+		return __builtin_cpu_supports("avx2") &&
+		       __builtin_cpu_supports("popcnt");
 	case KVMIG_SIMD_AVX512:
 		return __builtin_cpu_supports("avx512f") &&
-		       __builtin_cpu_supports("avx512bw");
+		       __builtin_cpu_supports("avx512bw") &&
+		       __builtin_cpu_supports("popcnt");
 	default:
 		return false;
 	}
