@@ -205,7 +205,7 @@ $(B)/kvmig.pc: FORCE
 	@mkdir -p $(dir $@)
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
 		'Name: kvmig' 'Description: live migration of KVM guests' \
-		'Version: 0.1' 'Requires.private: jansson' \
+		'Version: 0.2' 'Requires.private: jansson' \
 		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lxxhash -lzstd -llz4 -lz -lpthread' \
 		'Cflags: -I$${includedir}' > $@
 

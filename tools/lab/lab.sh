@@ -207,8 +207,9 @@ echo "# lab: $variant kernel, total $((SECONDS - t_start)) s (${times#, })"
 [ -z "$skipped" ] || echo "# lab: SKIPPED:$skipped"
 if [ "$failed" -gt 0 ]; then
 	if [ -s "$console" ]; then
-		echo "# lab: last 40 lines of $console:"
-		tail -n 40 "$console" | tap_diag
+		# The end of the live console, before the dmesg copy repeats it.
+		echo "# lab: last 40 lines of $console (before the final dmesg):"
+		awk '/^KVMIG-LAB: dmesg-begin/ { exit } { print }' "$console" | tail -n 40 | tap_diag
 	fi
 	echo "# lab: $failed of $n failed"
 	exit 1

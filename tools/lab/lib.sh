@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Shared settings and helpers of the kernel test lab; sourced, not run.
 #
 # Everything the lab builds lives in the cache folder, outside the repo, so a
@@ -42,7 +43,7 @@ lab_die() { echo "lab: error: $*" >&2; exit 1; }
 lab_nice() {
 	if [ "$(nice)" -lt 19 ]; then
 		if command -v ionice >/dev/null 2>&1; then
-			exec nice -n 19 ionice -c 3 "$@"
+			exec nice -n 19 ionice -c 2 -n 7 "$@"
 		fi
 		exec nice -n 19 "$@"
 	fi

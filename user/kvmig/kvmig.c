@@ -6,6 +6,8 @@
  *   kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [options]
  *   kvmig query    --vm SOCK
  *   kvmig cancel   --vm SOCK
+ *   kvmig set      --vm SOCK [--workers N] [--codec C] ...
+ *   kvmig vm       --vm SOCK COMMAND [ARGUMENTS-JSON]
  *
  * It talks to the VMM over its control socket (Documentation/
  * control-protocol.rst) and runs libkvmig's source or destination.  While a

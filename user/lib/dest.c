@@ -8,7 +8,7 @@
  *   listen ─► HELLO (checked against this VM's RAM) ─► HELLO_ACK
  *          ─► CHANNEL 1..n-1 ─► frames ... END on every channel
  *          ─► compare page hashes (verify) ─► set-device-state ─► COMPLETE
- *          ─► start the VM
+ *          ─► GO from the source ─► start the VM ─► STARTED
  *
  * Passes are barriers: once a channel delivers ITER_END(k) its receiver
  * does not read again until every channel has delivered ITER_END(k) (a
@@ -729,6 +729,13 @@ static int finish(struct dest *d)
 		uint8_t started[8] = { 0 };
 
 		r = chan_recv(&d->ch[0].c, &h, err, sizeof(err));
+		if (!r && h.type == WIRE_ERROR) {
+			char msg[WIRE_MAX_ERROR_MSG + 1];
+
+			r = chan_parse_error(&h, d->ch[0].c.rx, msg, sizeof(msg));
+			return refuse(d, r ? r : -ECANCELED, "the source gave up "
+				      "before GO: %s", msg);
+		}
 		if (!r && (h.type != WIRE_GO || h.len != 8))
 			r = -EPROTO, snprintf(err, sizeof(err), "%s frame: expected GO",
 					      wire_type_name(h.type));

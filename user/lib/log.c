@@ -8,7 +8,9 @@
 
 KVMIG_EXPORT const char *kvmig_version(void)
 {
-	return "0.1";
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+	return STR(KVMIG_VERSION_MAJOR) "." STR(KVMIG_VERSION_MINOR);
 }
 
 void kvmig_log(const struct kvmig_log *log, enum kvmig_log_level level,

@@ -884,7 +884,7 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg)
 					   cfg->xbzrle_policy);
 			w->snap = aligned_alloc(64, WIRE_PAGE_SIZE);
 			if (!w->xc || !w->snap) {
-				r = w->xc ? -ENOMEM : -EINVAL;
+				r = -ENOMEM;	/* the size was checked */
 				goto fail;
 			}
 		}

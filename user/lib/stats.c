@@ -99,7 +99,12 @@ static json_t *pipeline_json(const struct kvmig_migration_stats *st)
 
 KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats *st)
 {
-	json_t *o = json_pack(
+	json_t *o;
+	char *text;
+
+	if (!kvmig_stats_sz_ok(st))
+		return err_ptr(-EINVAL);
+	o = json_pack(
 		"{ss sI sI sI sI ss sI"
 		" s{sI sI sI sI sI sI sI sf sI sI sI sI sI}}",
 		"status", st->status,
@@ -123,12 +128,8 @@ KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats
 		"precopy-bytes", (json_int_t)st->ram.precopy_bytes,
 		"downtime-bytes", (json_int_t)st->ram.downtime_bytes,
 		"iterations", (json_int_t)st->ram.iterations);
-	char *text;
-
-	if (!o || !kvmig_stats_sz_ok(st)) {
-		json_decref(o);
+	if (!o)
 		return NULL;
-	}
 	if (st->verify.done)
 		json_object_set_new(o, "verify", json_pack("{sI sI}",
 			"pages", (json_int_t)st->verify.pages,

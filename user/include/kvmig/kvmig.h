@@ -382,7 +382,8 @@ struct kvmig_migration_stats {
 	 * end).  Callbacks get the library's own, complete copy.
 	 */
 	size_t sz;
-	char status[16];		/* setup, active, completed, failed, cancelled */
+	char status[16];		/* setup, active, committing, completed,
+					 * failed, cancelled */
 	char error[512];		/* why, when failed */
 	uint64_t total_time_ms;		/* from start to completion (so far) */
 	uint64_t setup_time_ms;		/* connecting, handshake, tracking on */
@@ -524,8 +525,11 @@ struct kvmig_migrate_opts {
 /*
  * Migrate the VM behind @vmm to the destination listening at @host:@port.
  * On success (0) the source VM is left paused and the destination runs it.
- * On failure the source VM runs on (if it was paused for switchover, it is
- * resumed), *stats says why, and the return value is a negative errno:
+ * On failure before the switchover commits (GO sent), the source VM runs
+ * on (resumed if it was paused for the switchover); after it, the outcome
+ * may be unknown and the VM stays paused (never two running copies: see
+ * *stats->error).  *stats says why, and the return value is a negative
+ * errno:
  * -ECONNREFUSED etc. from the network, -EPROTO/-EBADMSG for a stream the
  * destination refused or sent, -ECANCELED when cancelled, -ETIMEDOUT when
  * the peer went silent, -ETIME when it did not converge and no_force.
