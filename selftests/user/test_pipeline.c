@@ -8,6 +8,7 @@
  *    statistics show the codec compressed pages at a real rate on both
  *    sides; with fewer workers than channels, the idle channel's worker
  *    carried no pages;
+ *  - auto raises its effort when the link is the bottleneck;
  *  - "kvmig set" changes the codec and the worker count of a running
  *    migration; a value the helper cannot use is refused and the
  *    migration goes on; without a migration, "kvmig set" fails;
@@ -123,6 +124,33 @@ static void test_xbzrle(void)
 			 "xbzrle: %lld pages sent as XBZRLE, encoding rate > 4, "
 			 "cache of 16 MiB in whole sets",
 			 (long long)json_path_int(st, "xbzrle-cache.pages"));
+	json_decref(st);
+}
+
+/*
+ * auto over a slow link: the workers spend most of their time waiting for
+ * it, so the effort must climb above lz4 (1) while the migration runs.
+ */
+static void test_auto_effort(void)
+{
+	const char *const extra[] = {
+		"--verify", "--keep-vm", "--codec", "auto", "--max-bandwidth", "2M",
+		"--max-iterations", "6", NULL,
+	};
+	static const char *const light[] = {
+		"--vcpus", "2", "--mem", "48M", "--slot", "16M,gap=32M",
+		"--workload", "0:dirty,rate=500p,ws=4M,pattern=random,data=text",
+		"--workload", "1:idle", NULL,
+	};
+	json_t *st = migrate_ok("auto over a 2 MiB/s link", light, light, extra,
+				"converged");
+
+	ksft_test_result(json_path_int(st, "pipeline.effort") > 1 &&
+			 num(st, "pipeline.codecs.zstd.compressed") > 0,
+			 "auto raised its effort while the link was the bottleneck: "
+			 "effort %lld, %.0f zstd pages",
+			 (long long)json_path_int(st, "pipeline.effort"),
+			 num(st, "pipeline.codecs.zstd.compressed"));
 	json_decref(st);
 }
 
@@ -384,11 +412,12 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(4 * 4 + 4 + 4 + 1 + 4 + 1);
+	ksft_set_plan(4 * 4 + 4 + 4 + 4 + 1 + 4 + 1);
 	with_codec("zlib", "1", "3", "2");
 	with_codec("zstd", "3", "2", "2");
 	with_codec("lz4", NULL, "4", "3");
 	with_codec("auto", NULL, "2", "2");
+	test_auto_effort();
 	test_tune();
 	test_refusals();
 	test_xbzrle();
