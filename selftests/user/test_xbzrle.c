@@ -12,7 +12,10 @@
  *    alternating bytes, runs at the page edges, runs of 127/128 and
  *    16383/16384-straddling lengths (ULEB128 boundaries), single bytes,
  *    sparse words, and under every output limit around the real length;
- *  - the decoder refuses non-minimal ULEB128 lengths.
+ *  - the decoder refuses non-minimal ULEB128 lengths;
+ *  - the page cache: hits with the right content, updates, drops; use
+ *    counts keep pages that come back against one-off ones, ageing lets
+ *    newcomers in; direct-mapped always replaces.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 
 #include "harness.h"
 #include "../../user/lib/internal.h"
+#include "../../user/lib/xcache.h"
 
 #define PAGE	4096
 
@@ -284,12 +288,72 @@ static void test_decode_edges(void)
 	}
 }
 
+/*
+ * The page cache's policies on a cache of exactly one set (4 pages for
+ * use counts, 1 for direct-mapped).
+ */
+static void test_cache(void)
+{
+	static uint8_t a[PAGE], b[PAGE];
+	struct xcache *c = xcache_new(4 * PAGE, XCACHE_FREQ);
+	const uint8_t *got;
+	bool ok = true;
+	uint64_t k;
+
+	TEST_ASSERT(c && xcache_bytes(c) == 4 * PAGE, "a 4-page cache");
+	memset(a, 1, PAGE);
+	memset(b, 2, PAGE);
+	ok &= !xcache_lookup(c, 7);
+	ok &= xcache_insert(c, 7, a);
+	got = xcache_lookup(c, 7);
+	ok &= got && !memcmp(got, a, PAGE);
+	ok &= xcache_insert(c, 7, b);		/* a new version replaces */
+	got = xcache_lookup(c, 7);
+	ok &= got && !memcmp(got, b, PAGE);
+	xcache_drop(c, 7);
+	ok &= !xcache_lookup(c, 7);
+	ksft_test_result(ok, "cache: insert, hit with the right content, update, drop");
+
+	/* four pages that keep coming back fill the set with use counts */
+	for (k = 1; k <= 4; k++) {
+		xcache_insert(c, k, a);
+		xcache_lookup(c, k);
+		xcache_lookup(c, k);
+	}
+	ok = !xcache_insert(c, 100, a) && !xcache_lookup(c, 100);
+	for (k = 1; k <= 4; k++)
+		ok &= xcache_lookup(c, k) != NULL;
+	ksft_test_result(ok, "use counts: a one-off page does not displace pages "
+			 "that keep coming back");
+	/* one-off pages keep coming: the counts age until one is admitted */
+	for (k = 200; k < 220 && !xcache_insert(c, k, a); k++)
+		;
+	ksft_test_result(k < 220 && xcache_lookup(c, k),
+			 "use counts: ageing admits a newcomer after %llu refusals",
+			 (unsigned long long)(k - 200));
+	xcache_clear(c);
+	for (k = 1, ok = true; k <= 4; k++)
+		ok &= !xcache_lookup(c, k);
+	ksft_test_result(ok, "clear empties the cache");
+	xcache_free(c);
+
+	c = xcache_new(PAGE, XCACHE_DIRECT);
+	TEST_ASSERT(c, "a 1-page direct-mapped cache");
+	xcache_insert(c, 1, a);
+	xcache_lookup(c, 1);
+	ok = xcache_insert(c, 2, b) && !xcache_lookup(c, 1) && xcache_lookup(c, 2);
+	ksft_test_result(ok, "direct-mapped: a newcomer always replaces");
+	xcache_free(c);
+	ksft_test_result(!xcache_new(PAGE, XCACHE_FREQ) && !xcache_new(0, XCACHE_DIRECT),
+			 "a cache smaller than a set is refused");
+}
+
 int main(void)
 {
 	unsigned int lvl;
 
 	ksft_print_header();
-	ksft_set_plan(KVMIG_SIMD_NR + 1 + S_NR + 4);
+	ksft_set_plan(KVMIG_SIMD_NR + 1 + S_NR + 4 + 6);
 	for (lvl = 0; lvl < KVMIG_SIMD_NR; lvl++) {
 		enc[lvl] = kvmig_xbzrle_impl(lvl);
 		if (enc[lvl])
@@ -301,5 +365,6 @@ int main(void)
 	test_golden();
 	test_agree();
 	test_decode_edges();
+	test_cache();
 	ksft_finished();
 }
