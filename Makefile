@@ -174,11 +174,20 @@ all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS) $(FUZZ_TESTS) $(BENCH_BINS)
 deps:
 	$(Q)scripts/deps.sh
 
+# The kernel lab (tools/lab/README.md): the patched kernel, its KVM
+# selftests and ours, booted under QEMU; its build cache lives outside the
+# tree (KVMIG_LAB_CACHE, default /var/cache/kvmig-lab).
+LAB_TESTS := "2400:bash tools/lab/lab.sh" "2700:bash tools/lab/lab.sh --debug"
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory asan
 	$(Q)$(MAKE) --no-print-directory tsan
-	$(Q)scripts/run-tests.sh $(B) $(B)/asan $(B)/tsan
+	$(Q)scripts/run-tests.sh $(B) $(B)/asan $(B)/tsan -- $(LAB_TESTS)
+
+# make lab [DEBUG=1]: the kernel lab alone
+lab:
+	$(Q)bash tools/lab/lab.sh $(if $(DEBUG),--debug)
 
 # The sanitizer builds: the same sources and tests under $(B)/asan (ASan +
 # UBSan) and $(B)/tsan (ThreadSanitizer, for the threaded code).
@@ -223,7 +232,7 @@ clean:
 	rm -rf $(B)
 
 FORCE:
-.PHONY: all deps check asan tsan demo bench fuzz install clean FORCE
+.PHONY: all deps check asan tsan demo bench fuzz lab install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 

@@ -42,6 +42,15 @@ for f in "$kvmig_dir"/*; do
 done
 for f in "$repo_st"/*.c "$repo_st"/*.h; do
 	[ -f "$f" ] || continue
+	# tools/lab/tests names programs by their bare name: an upstream one
+	# of the same name would be silently replaced.
+	case $f in *.c)
+		p=$(basename "$f" .c)
+		if [ -e "$KVMST/$p.c" ] || [ -e "$KVMST/$arch_dir/$p.c" ]; then
+			lab_die "selftests/kvm/$p.c: an upstream KVM selftest has that name, rename it"
+		fi
+		;;
+	esac
 	cmp -s "$f" "$kvmig_dir/$(basename "$f")" || cp "$f" "$kvmig_dir/"
 	case $f in *.c) repo_progs+=("$(basename "$f" .c)") ;; esac
 done

@@ -133,7 +133,7 @@ if [ -z "$broken" ]; then
 	elif [ "$boot_rc" = 124 ] || [ "$boot_rc" = 137 ]; then
 		tap_not_ok "boot: timed out after $limit s"
 	elif [ "$boot_rc" != 0 ] || ! grep -aq '^KVMIG-LAB: done' "$console"; then
-		tap_not_ok "boot: QEMU exited with $boot_rc before /init finished"
+		tap_not_ok "boot: the guest stopped before /init finished (panic or crash? QEMU rc=$boot_rc)"
 	else
 		tap_ok "boot: /init ran every test and rebooted ($boot_time s)"
 	fi
