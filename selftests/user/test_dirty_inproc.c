@@ -124,7 +124,7 @@ int main(void)
 	refused(make(&ringed, KVMIG_DIRTY_BITMAP, 4096, true, 0), EOPNOTSUPP,
 		"exclude KVM_GET_DIRTY_LOG", "bitmap on a VM with rings");
 	refused(make(&plain, KVMIG_DIRTY_FASTWP, 0, true, 0), EOPNOTSUPP,
-		"no fast write-protect", "fastwp on a stock kernel");
+		"no KVM_CAP_FAST_WRITE_PROTECT", "fastwp on a stock kernel");
 	refused(make(&plain, KVMIG_DIRTY_CLEAR, 0, true, 100), EINVAL,
 		"multiple of 64", "clear with a chunk of 100 pages");
 	refused(make(&plain, KVMIG_DIRTY_REMOTE, 0, true, 0), EINVAL,

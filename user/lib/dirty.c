@@ -123,6 +123,8 @@ static const struct kvmig_dirty_ops *backend_ops(enum kvmig_dirty_backend b)
 		return &kvmig_dirty_clear_ops;
 	case KVMIG_DIRTY_RING:
 		return &kvmig_dirty_ring_ops;
+	case KVMIG_DIRTY_FASTWP:
+		return &kvmig_dirty_fastwp_ops;
 	default:
 		return NULL;
 	}
@@ -132,7 +134,7 @@ static const struct kvmig_dirty_ops *backend_ops(enum kvmig_dirty_backend b)
 static const struct kvmig_dirty_ops *pick_auto(const struct kvmig_kvm_desc *kvm,
 					       char *reason, size_t len)
 {
-	char why_ring[128], why_clear[128];
+	char why_ring[128], why_clear[128], why_fastwp[128];
 
 	if (!kvmig_dirty_ring_ops.probe(kvm, why_ring, sizeof(why_ring))) {
 		snprintf(reason, len, "auto: ring, the VM has per-vCPU dirty "
@@ -140,13 +142,18 @@ static const struct kvmig_dirty_ops *pick_auto(const struct kvmig_kvm_desc *kvm,
 			 kvm->ring_entries);
 		return &kvmig_dirty_ring_ops;
 	}
+	if (!kvmig_dirty_fastwp_ops.probe(kvm, why_fastwp, sizeof(why_fastwp))) {
+		snprintf(reason, len, "auto: fastwp, the kernel write-protects all "
+			 "memory in O(1); not ring: %s", why_ring);
+		return &kvmig_dirty_fastwp_ops;
+	}
 	if (!kvmig_dirty_clear_ops.probe(kvm, why_clear, sizeof(why_clear))) {
-		snprintf(reason, len, "auto: clear, %s; not ring: %s",
+		snprintf(reason, len, "auto: clear, %s; not ring: %s; not fastwp: %s",
 			 kvmig_vm_check_extension(kvm->vm_fd,
 				KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) &
 			 KVM_DIRTY_LOG_INITIALLY_SET ?
 			 "manual protect with initially-set bitmaps" :
-			 "manual protect", why_ring);
+			 "manual protect", why_ring, why_fastwp);
 		return &kvmig_dirty_clear_ops;
 	}
 	if (kvmig_dirty_bitmap_ops.probe(kvm, reason, len)) {
@@ -154,8 +161,8 @@ static const struct kvmig_dirty_ops *pick_auto(const struct kvmig_kvm_desc *kvm,
 		snprintf(reason, len, "%s", why_ring);
 		return NULL;
 	}
-	snprintf(reason, len, "auto: bitmap; not ring: %s; not clear: %s",
-		 why_ring, why_clear);
+	snprintf(reason, len, "auto: bitmap; not ring: %s; not fastwp: %s; not "
+		 "clear: %s", why_ring, why_fastwp, why_clear);
 	return &kvmig_dirty_bitmap_ops;
 }
 
@@ -229,10 +236,6 @@ kvmig_dirty_new(const struct kvmig_kvm_desc *kvm,
 		}
 		break;
 	case KVMIG_DIRTY_FASTWP:
-		pr_err(&log, "dirty source fastwp: this kernel has no fast "
-		       "write-protect (the kvmig KVM patch)");
-		r = -EOPNOTSUPP;
-		goto err_free;
 	case KVMIG_DIRTY_BITMAP:
 	case KVMIG_DIRTY_CLEAR:
 	case KVMIG_DIRTY_RING:

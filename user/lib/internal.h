@@ -86,6 +86,7 @@ struct kvmig_dirty {
 extern const struct kvmig_dirty_ops kvmig_dirty_bitmap_ops;
 extern const struct kvmig_dirty_ops kvmig_dirty_clear_ops;
 extern const struct kvmig_dirty_ops kvmig_dirty_ring_ops;
+extern const struct kvmig_dirty_ops kvmig_dirty_fastwp_ops;
 extern const struct kvmig_dirty_ops kvmig_dirty_remote_ops;
 
 /* OR @nbits bits of @src (from bit 0) into @dst at bit @off; returns the

@@ -159,13 +159,17 @@ uint64_t kvmig_bitmap_count(const uint64_t *bm, uint64_t pages);
  *   ring    per-vCPU dirty rings (KVM_CAP_DIRTY_LOG_RING[_ACQ_REL]): sync()
  *           harvests every ring and resets them; per-vCPU counts for free.
  *           The rings must have been enabled before the vCPUs were created.
- *   fastwp  reserved for the kernel's O(1) write-protect (not in this build).
+ *   fastwp  the kvmig KVM patch (KVM_CAP_FAST_WRITE_PROTECT): sync() fetches
+ *           the bitmaps, which then only fetch and clear, and write-protects
+ *           all of memory at once, in a time that does not depend on its
+ *           size; the guest's write faults push the protection down.
  *   remote  the dirty source runs inside the VMM process (KVM binds a VM to
  *           the process that created it: its ioctls fail with EIO
  *           elsewhere) and this process drives it over the control socket.
  *
- * auto picks ring if the VM has rings, else clear if the kernel offers it,
- * else bitmap; kvmig_dirty_reason() says why.
+ * auto picks ring if the VM has rings, else fastwp if the kernel has it,
+ * else clear if the kernel offers it, else bitmap; kvmig_dirty_reason()
+ * says why.
  */
 struct kvmig_dirty;
 

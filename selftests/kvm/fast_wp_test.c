@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KVM_FAST_WRITE_PROTECT (kernel/patches/): its arguments, and that no
+ * write is ever lost.
+ *
+ * Negative: the ioctl on a VM that did not enable the capability, or
+ * enabled and disabled it again (EPERM), bad KVM_ENABLE_CAP arguments
+ * (EINVAL), unknown flags, a non-zero pad or
+ * reserved word (EINVAL), no dirty-logged memslot (ENOENT); the VM runs
+ * its vCPU normally afterwards.
+ *
+ * Correctness, like a migration would use it: two vCPUs write stamps to
+ * random pages of a dirty-logged slot without pause; the host, round after
+ * round, fetches the dirty bitmap (KVM_GET_DIRTY_LOG, which only fetches
+ * once the capability is on), protects everything (KVM_FAST_WRITE_PROTECT,
+ * racing with the vCPUs' faults) and copies the pages the bitmap names into
+ * a shadow copy.  Every few rounds it stops the vCPUs (in guest mode, with
+ * a flag in guest memory), takes a last bitmap and compares the whole slot
+ * with the shadow: a write that was never logged leaves a page that
+ * differs.  Meanwhile another dirty-logged slot is added, moved and deleted.
+ * Run with 4 KiB pages and with transparent huge pages.
+ */
+#include <pthread.h>
+#include <linux/bitmap.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "ucall_common.h"
+
+#define TEST_SLOT	10
+#define TEST_GPA	(1ULL << 30)
+#define TEST_PAGES	4096		/* 16 MiB */
+#define EXTRA_SLOT	11
+#define EXTRA_GPA	(2ULL << 30)
+#define EXTRA_PAGES	512
+#define NR_VCPUS	2
+#define ROUNDS		40
+
+/* shared with the guest: the host writes them through addr_gva2hva() */
+static volatile uint64_t guest_stop, guest_done, guest_acked, guest_stamp;
+
+static void guest_code(uint64_t idx)
+{
+	uint64_t rnd = 0x9e3779b97f4a7c15ULL * (idx + 1), per = TEST_PAGES / NR_VCPUS;
+
+	for (;;) {
+		uint64_t page, *p;
+
+		if (guest_done)
+			break;
+		if (guest_stop) {
+			__atomic_fetch_add(&guest_acked, 1, __ATOMIC_SEQ_CST);
+			while (guest_stop)
+				cpu_relax();
+			continue;
+		}
+		rnd ^= rnd << 13;
+		rnd ^= rnd >> 7;
+		rnd ^= rnd << 17;
+		page = idx * per + rnd % per;
+		p = (uint64_t *)(TEST_GPA + page * 4096 + ((rnd >> 40) % 512) * 8);
+		*p = guest_stamp | (rnd & 0xffffffffffffULL);
+	}
+	GUEST_DONE();
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_DONE, "vCPU %u: unexpected exit %s",
+		    vcpu->id, exit_reason_str(vcpu->run->exit_reason));
+	return NULL;
+}
+
+static int fast_wp(struct kvm_vm *vm, struct kvm_fast_write_protect *fwp)
+{
+	return __vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, fwp);
+}
+
+static void expect_errno(struct kvm_vm *vm, struct kvm_fast_write_protect *fwp,
+			 int want, const char *what)
+{
+	int r = fast_wp(vm, fwp);
+
+	TEST_ASSERT(r == -1 && errno == want, "%s: got %d errno %d, want errno %d",
+		    what, r, errno, want);
+	ksft_test_result_pass("%s: %s\n", what, strerror(want));
+}
+
+static void test_negative(void)
+{
+	struct kvm_fast_write_protect fwp = { 0 };
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_FAST_WRITE_PROTECT };
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	unsigned int i;
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+	virt_map(vm, TEST_GPA, TEST_GPA, 1);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT,
+				    1, 0);
+	expect_errno(vm, &fwp, EPERM, "capability not enabled");
+
+	cap.args[0] = 2;
+	TEST_ASSERT(__vm_ioctl(vm, KVM_ENABLE_CAP, &cap) == -1 && errno == EINVAL,
+		    "KVM_ENABLE_CAP args[0] = 2");
+	cap.args[0] = 0;
+	cap.args[3] = 1;
+	TEST_ASSERT(__vm_ioctl(vm, KVM_ENABLE_CAP, &cap) == -1 && errno == EINVAL,
+		    "KVM_ENABLE_CAP args[3] = 1");
+	cap.flags = 1;
+	cap.args[3] = 0;
+	TEST_ASSERT(__vm_ioctl(vm, KVM_ENABLE_CAP, &cap) == -1 && errno == EINVAL,
+		    "KVM_ENABLE_CAP flags = 1");
+	ksft_test_result_pass("KVM_ENABLE_CAP with args[0] > 1, another argument "
+			      "or a flag: EINVAL\n");
+	vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 1);
+	vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 0);
+	expect_errno(vm, &fwp, EPERM, "enabled, then disabled again");
+	vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 1);
+
+	fwp.flags = 1;
+	expect_errno(vm, &fwp, EINVAL, "flags = 1");
+	fwp.flags = 1U << 31;
+	expect_errno(vm, &fwp, EINVAL, "flags = 1 << 31");
+	fwp.flags = 0;
+	fwp.pad = 1;
+	expect_errno(vm, &fwp, EINVAL, "pad = 1");
+	fwp.pad = 0;
+	for (i = 0; i < ARRAY_SIZE(fwp.reserved); i++) {
+		fwp.reserved[i] = ~0ULL;
+		TEST_ASSERT(fast_wp(vm, &fwp) == -1 && errno == EINVAL, "reserved[%u]", i);
+		fwp.reserved[i] = 0;
+	}
+	ksft_test_result_pass("each reserved word non-zero: EINVAL\n");
+	expect_errno(vm, &fwp, ENOENT, "no dirty-logged memslot");
+	TEST_ASSERT(fast_wp(vm, (struct kvm_fast_write_protect *)8) == -1 &&
+		    errno == EFAULT, "a bad address");
+	ksft_test_result_pass("a bad argument address: EFAULT\n");
+
+	/* the refusals changed nothing: the vCPU runs to its end */
+	*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_done) = 1;
+	vcpu_run(vcpu);
+	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_DONE, "the vCPU after the refusals");
+	ksft_test_result_pass("the VM runs normally after the refusals\n");
+	kvm_vm_free(vm);
+}
+
+static void set_shared(struct kvm_vm *vm, volatile uint64_t *var, uint64_t v)
+{
+	__atomic_store_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var), v,
+			 __ATOMIC_SEQ_CST);
+}
+
+static uint64_t get_shared(struct kvm_vm *vm, volatile uint64_t *var)
+{
+	return __atomic_load_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var),
+			       __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Fetch, protect, and bring the shadow up to date; returns pages copied.
+ * Every fetch is followed by a protection: once the capability is on, a
+ * fetch alone leaves the fetched pages writable, so their next writes
+ * would not be logged (the stop-and-copy of a migration is the only fetch
+ * that needs none: nothing runs after it).
+ */
+static uint32_t last_seen[TEST_PAGES];
+static uint32_t cur_round;
+
+static uint64_t round_trip(struct kvm_vm *vm, unsigned long *bm, uint8_t *mem,
+			   uint8_t *shadow)
+{
+	struct kvm_fast_write_protect fwp = { 0 };
+	uint64_t p, n = 0;
+
+	kvm_vm_get_dirty_log(vm, TEST_SLOT, bm);
+	vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
+	TEST_ASSERT(fwp.generation, "generation 0 after a protection");
+	for (p = 0; p < TEST_PAGES; p++) {
+		if (!test_bit(p, bm))
+			continue;
+		memcpy(shadow + p * 4096, mem + p * 4096, 4096);
+		last_seen[p] = cur_round;
+		n++;
+	}
+	return n;
+}
+
+static void test_no_lost_write(enum vm_mem_backing_src_type src)
+{
+	struct kvm_vcpu *vcpus[NR_VCPUS];
+	pthread_t threads[NR_VCPUS];
+	unsigned long *bm = bitmap_zalloc(TEST_PAGES);
+	uint8_t *shadow = calloc(TEST_PAGES, 4096), *mem;
+	uint64_t copied = 0, checks = 0, p, bad;
+	unsigned int i, round;
+	struct kvm_vm *vm;
+
+	vm = vm_create_with_vcpus(NR_VCPUS, guest_code, vcpus);
+	vm_userspace_mem_region_add(vm, src, TEST_GPA, TEST_SLOT, TEST_PAGES,
+				    KVM_MEM_LOG_DIRTY_PAGES);
+	virt_map(vm, TEST_GPA, TEST_GPA, TEST_PAGES);
+	mem = addr_gpa2hva(vm, TEST_GPA);
+	vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 1);
+	for (i = 0; i < NR_VCPUS; i++) {
+		vcpu_args_set(vcpus[i], 1, i);
+		pthread_create(&threads[i], NULL, vcpu_thread, vcpus[i]);
+	}
+
+	memset(last_seen, 0, sizeof(last_seen));
+	for (round = 1; round <= ROUNDS; round++) {
+		cur_round = round;
+		set_shared(vm, &guest_stamp, (uint64_t)round << 48);
+		usleep(20000);
+		copied += round_trip(vm, bm, mem, shadow);
+
+		if (round == ROUNDS / 4)	/* slots come and go meanwhile */
+			vm_userspace_mem_region_add(vm, src, EXTRA_GPA, EXTRA_SLOT,
+						    EXTRA_PAGES, KVM_MEM_LOG_DIRTY_PAGES);
+		if (round == ROUNDS / 2)
+			vm_mem_region_move(vm, EXTRA_SLOT, EXTRA_GPA + (1ULL << 30));
+		if (round == 3 * ROUNDS / 4)
+			vm_mem_region_delete(vm, EXTRA_SLOT);
+
+		if (round % 5)
+			continue;
+		/* stop the vCPUs in the guest, then nothing may differ */
+		set_shared(vm, &guest_acked, 0);
+		set_shared(vm, &guest_stop, 1);
+		while (get_shared(vm, &guest_acked) < NR_VCPUS)
+			usleep(100);
+		copied += round_trip(vm, bm, mem, shadow);
+		for (p = 0, bad = 0; p < TEST_PAGES; p++) {
+			uint64_t *m = (uint64_t *)(mem + p * 4096);
+			uint64_t *sh = (uint64_t *)(shadow + p * 4096);
+			unsigned int w;
+
+			if (!memcmp(m, sh, 4096))
+				continue;
+			for (w = 0; w < 512 && m[w] == sh[w]; w++)
+				;
+			if (bad++ < 8)
+				ksft_print_msg("page %lu word %u: 0x%lx, shadow 0x%lx "
+					       "(written in round %lu, last reported in "
+					       "round %u)\n", p, w, m[w], sh[w], m[w] >> 48,
+					       last_seen[p]);
+		}
+		TEST_ASSERT(!bad, "%s, round %u: %lu pages were written but never "
+			    "reported dirty", vm_mem_backing_src_alias(src)->name,
+			    round, bad);
+		checks++;
+		set_shared(vm, &guest_stop, 0);
+	}
+	set_shared(vm, &guest_done, 1);
+	for (i = 0; i < NR_VCPUS; i++)
+		pthread_join(threads[i], NULL);
+	TEST_ASSERT(copied > TEST_PAGES / 4, "the guest hardly wrote: %lu pages", copied);
+	ksft_test_result_pass("%s: %u rounds with %d vCPUs writing, %lu pages logged, "
+			      "%lu full comparisons, no write lost; a slot added, "
+			      "moved and deleted meanwhile\n",
+			      vm_mem_backing_src_alias(src)->name, ROUNDS, NR_VCPUS,
+			      copied, checks);
+	free(shadow);
+	free(bm);
+	kvm_vm_free(vm);
+}
+
+int main(void)
+{
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_FAST_WRITE_PROTECT));
+	ksft_print_header();
+	ksft_set_plan(10 + 2);
+	test_negative();
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS);
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP);
+	ksft_finished();
+}

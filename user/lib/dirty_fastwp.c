@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * fastwp: the kvmig KVM patch's O(1) write-protection
+ * (KVM_CAP_FAST_WRITE_PROTECT, kernel/patches/).  With the capability on,
+ * KVM_GET_DIRTY_LOG only fetches and clears the bitmap; sync() fetches
+ * every slot and then write-protects all of memory with one
+ * KVM_FAST_WRITE_PROTECT, whose cost does not depend on the guest's size
+ * (KVM pushes the protection down lazily, on the guest's write faults).
+ *
+ * The order is what makes it exact: a page written between the fetch and
+ * the protection was writable, so it was logged since the previous
+ * protection and is in this fetch; one written after faults and is logged
+ * for the next.  Pages must be read after sync() returns, which is how
+ * every source uses sync(), so there is nothing to re-arm per chunk.
+ */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "internal.h"
+
+/*
+ * The patch's uapi, for building against headers without it; the values
+ * are those of kernel/patches/ (an out-of-tree block).
+ */
+#ifndef KVM_CAP_FAST_WRITE_PROTECT
+#define KVM_CAP_FAST_WRITE_PROTECT 0x10000
+struct kvm_fast_write_protect {
+	__u32 flags;
+	__u32 pad;
+	__u64 generation;
+	__u64 reserved[4];
+};
+#define KVM_FAST_WRITE_PROTECT	_IOWR(KVMIO, 0xf0, struct kvm_fast_write_protect)
+#endif
+
+static int fastwp_probe(const struct kvmig_kvm_desc *kvm, char *why, size_t len)
+{
+	if (kvm->ring_entries) {
+		snprintf(why, len, "the VM uses dirty rings, which exclude "
+			 "KVM_GET_DIRTY_LOG");
+		return -EOPNOTSUPP;
+	}
+	if (kvmig_vm_check_extension(kvm->vm_fd, KVM_CAP_FAST_WRITE_PROTECT) <= 0) {
+		snprintf(why, len, "the kernel has no KVM_CAP_FAST_WRITE_PROTECT "
+			 "(the kvmig KVM patch, or the TDP MMU is off)");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* KVM_CAP_FAST_WRITE_PROTECT: args[0] 1 = on, 0 = off. */
+static int fastwp_enable(struct kvmig_dirty *d, bool on)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_FAST_WRITE_PROTECT, .args = { on },
+	};
+
+	if (ioctl(d->kvm.vm_fd, KVM_ENABLE_CAP, &cap)) {
+		int r = -errno;
+
+		pr_err(&d->log, "turning fast write-protection %s: %s",
+		       on ? "on" : "off", strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+static int fastwp_start(struct kvmig_dirty *d)
+{
+	int r;
+
+	/* a clear-log session before us may have left manual mode on */
+	if (kvmig_vm_check_extension(d->kvm.vm_fd, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)) {
+		struct kvm_enable_cap cap = {
+			.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+		};
+
+		if (ioctl(d->kvm.vm_fd, KVM_ENABLE_CAP, &cap)) {
+			r = -errno;
+			pr_err(&d->log, "turning manual dirty-log protect off: %s",
+			       strerror(errno));
+			return r;
+		}
+	}
+	r = fastwp_enable(d, true);
+	if (!r)
+		r = kvmig_dirty_set_logging(d, true);
+	return r;
+}
+
+static int fastwp_sync(struct kvmig_dirty *d, uint64_t *bitmap)
+{
+	struct kvm_fast_write_protect fwp = { 0 };
+	int n = kvmig_dirty_log_fetch(d, d->priv, bitmap);
+
+	if (n < 0)
+		return n;
+	if (ioctl(d->kvm.vm_fd, KVM_FAST_WRITE_PROTECT, &fwp)) {
+		int r = -errno;
+
+		pr_err(&d->log, "KVM_FAST_WRITE_PROTECT: %s", strerror(errno));
+		return r;
+	}
+	return n;
+}
+
+static int fastwp_stop(struct kvmig_dirty *d)
+{
+	int r = kvmig_dirty_set_logging(d, false);
+
+	/* off again: KVM_GET_DIRTY_LOG protects what it reports, as usual */
+	if (!r)
+		r = fastwp_enable(d, false);
+	return r;
+}
+
+const struct kvmig_dirty_ops kvmig_dirty_fastwp_ops = {
+	.backend = KVMIG_DIRTY_FASTWP,
+	.probe = fastwp_probe,
+	.init = kvmig_dirty_log_init,
+	.fini = kvmig_dirty_log_fini,
+	.start = fastwp_start,
+	.sync = fastwp_sync,
+	.stop = fastwp_stop,
+};
