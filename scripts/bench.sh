@@ -15,3 +15,15 @@ for b in "$B"/bin/bench_*; do
 	echo
 done
 [ $found -eq 1 ] || { echo "bench: no benchmarks built" >&2; exit 1; }
+
+# The kernel lab's benchmarks (tools/lab/bench) in the patched kernel under
+# QEMU: their tables are in the guest's console log.
+echo "== the kernel lab: tools/lab/bench"
+cache=${KVMIG_LAB_CACHE:-/var/cache/kvmig-lab}
+if KVMIG_LAB_TESTS=tools/lab/bench bash tools/lab/lab.sh >"$B/bench/lab.log" 2>&1; then
+	grep -a '^fastwp-perf:' "$cache/out/normal/console.log" | sed 's/^fastwp-perf: //'
+else
+	tail -30 "$B/bench/lab.log"
+	echo "bench: the kernel lab failed (log: $B/bench/lab.log)" >&2
+	exit 1
+fi

@@ -101,17 +101,19 @@ lab_series_hash() {
 	} | sha256sum | cut -d' ' -f1
 }
 
-# The tests to run: tools/lab/tests, then the repo's selftests/kvm/*.c that
-# it does not list (defaults: 120 s, a skip is reported, not a failure).
+# The tests to run: tools/lab/tests, then the repo's selftests/kvm/*_test.c
+# that it does not list (defaults: 120 s, a skip is reported, not a
+# failure).  KVMIG_LAB_TESTS names another list (make bench: tools/lab/bench,
+# the *_perf programs), which runs alone.
 # One "name timeout on-skip program [arguments...]" a line, checked.
 lab_tests() {
-	local f p
+	local f p list=${KVMIG_LAB_TESTS:-$LAB_DIR/tests}
 	{
-		lab_list "$LAB_DIR/tests"
-		for f in "$REPO_DIR"/selftests/kvm/*.c; do
-			[ -f "$f" ] || continue
+		lab_list "$list"
+		for f in "$REPO_DIR"/selftests/kvm/*_test.c; do
+			[ -z "${KVMIG_LAB_TESTS:-}" ] && [ -f "$f" ] || continue
 			p=$(basename "$f" .c)
-			lab_list "$LAB_DIR/tests" | awk -v p="$p" '$4 == p { f = 1 } END { exit !f }' ||
+			lab_list "$list" | awk -v p="$p" '$4 == p { f = 1 } END { exit !f }' ||
 				echo "$p 120 ok $p"
 		done
 	} | while read -r name timeout onskip prog args; do
