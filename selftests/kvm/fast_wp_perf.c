@@ -12,9 +12,10 @@
  *   fast-wp        KVM_FAST_WRITE_PROTECT after a fetch.
  *
  * Each runs after the guest has written every page of the slot once, so
- * every page is mapped writable and must be protected.  All three hold
- * mmu_lock for write for their duration (KVM_CLEAR_DIRTY_LOG per call), so
- * the call's time is also how long a vCPU that faults meanwhile stalls.
+ * every page is mapped writable and must be protected.  Each takes
+ * mmu_lock for write for its protecting part, so the call's time is an
+ * upper bound on how long a vCPU that faults meanwhile stalls (the calls
+ * also copy to or from userspace outside the lock).
  * Then the price of laziness: the time of the guest's next pass over the
  * slot (one write per page) after each kind of protection.
  *

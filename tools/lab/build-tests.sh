@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the test programs the guest runs, statically, from the lab tree:
-# the upstream KVM selftests named in tools/lab/tests and every program of
-# the repo's selftests/kvm/ (compiled by the upstream selftests Makefile
-# against the kselftest KVM library of the same tree).  Writes the resolved
+# the programs of the test list (lab_tests: tools/lab/tests and the repo's
+# selftests/kvm/*_test.c, or $KVMIG_LAB_TESTS), upstream ones and the
+# repo's, which are copied into the tree and compiled by the upstream
+# selftests Makefile against the kselftest KVM library of the same tree.  Writes the resolved
 # test list to $LAB_CACHE/build/tests.list:
 #
 #   name timeout on-skip host-binary [arguments...]

@@ -15,7 +15,8 @@
 #
 # Environment: KVMIG_LAB_CACHE (default /var/cache/kvmig-lab),
 # KVMIG_LAB_JOBS (default 2), KVMIG_LAB_TIMEOUT_SCALE (multiplies the test
-# timeouts of tools/lab/tests; default 1, 3 with --debug).
+# timeouts of tools/lab/tests; default 1, 3 with --debug), KVMIG_LAB_TESTS
+# (run this list alone instead, e.g. tools/lab/bench for make bench).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

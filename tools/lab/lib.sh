@@ -117,10 +117,10 @@ lab_tests() {
 				echo "$p 120 ok $p"
 		done
 	} | while read -r name timeout onskip prog args; do
-		[ -n "$prog" ] || lab_die "tools/lab/tests: '$name': want name, timeout, on-skip, program"
-		case $timeout in '' | *[!0-9]*) lab_die "tools/lab/tests: '$name': bad timeout '$timeout'" ;; esac
-		case $onskip in ok | fail) ;; *) lab_die "tools/lab/tests: '$name': on-skip is ok or fail" ;; esac
-		case $name in *[!A-Za-z0-9_.-]*) lab_die "tools/lab/tests: bad test name '$name'" ;; esac
+		[ -n "$prog" ] || lab_die "$list: '$name': want name, timeout, on-skip, program"
+		case $timeout in '' | *[!0-9]*) lab_die "$list: '$name': bad timeout '$timeout'" ;; esac
+		case $onskip in ok | fail) ;; *) lab_die "$list: '$name': on-skip is ok or fail" ;; esac
+		case $name in *[!A-Za-z0-9_.-]*) lab_die "$list: bad test name '$name'" ;; esac
 		echo "$name $timeout $onskip $prog${args:+ $args}"
 	done
 }

@@ -8,9 +8,9 @@
  * (KVM pushes the protection down lazily, on the guest's write faults).
  *
  * The order is what makes it exact: a page written between the fetch and
- * the protection was writable, so it was logged since the previous
- * protection and is in this fetch; one written after faults and is logged
- * for the next.  Pages must be read after sync() returns, which is how
+ * the protection either was writable already (so it faulted and was
+ * logged since the previous protection, and is in this fetch) or faults
+ * and is logged for the next fetch, as does a page written after.  Pages must be read after sync() returns, which is how
  * every source uses sync(), so there is nothing to re-arm per chunk.
  */
 #include <errno.h>
