@@ -118,6 +118,15 @@ json_t *migrate_ok(const char *name, const char *const *src_args,
 		   const char *const *dst_args, const char *const *extra,
 		   const char *switchover);
 
+/* xorshift64: the reproducible generator of the tests and benchmarks */
+static inline uint64_t test_xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 void msleep(unsigned int ms);
 uint64_t test_now_ns(void);
 

@@ -31,10 +31,7 @@ static uint64_t rng = 0x1234567887654321ULL;
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_xorshift(&rng);
 }
 
 /* The whole of @dir/@name into @buf (at most @max); returns its length or -1. */

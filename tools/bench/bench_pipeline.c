@@ -36,10 +36,7 @@ static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_xorshift(&rng);
 }
 
 /* Quarter zero, quarter text, quarter binary, quarter random. */

@@ -27,10 +27,7 @@ static uint64_t rng = 0x51ed270b27d4c3a5ULL;
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_xorshift(&rng);
 }
 
 enum set { SPARSE_WORDS, RANDOM_BYTES, DENSE, SET_NR };
