@@ -764,9 +764,6 @@ static int incoming(struct kvmig_vmm *vmm, const char *host,
 	unsigned int i;
 	int lfd = -1, r;
 
-	memset(stats, 0, sizeof(*stats));
-	stats->sz = sizeof(*stats);
-	snprintf(stats->status, sizeof(stats->status), "setup");
 	d.vmm = vmm;
 	d.st = stats;
 	d.log.fn = OPTS_GET(opts, print, NULL);
@@ -830,17 +827,12 @@ KVMIG_EXPORT int kvmig_incoming(struct kvmig_vmm *vmm, const char *host, const c
 		  const struct kvmig_incoming_opts *opts,
 		  struct kvmig_migration_stats *stats)
 {
-	struct kvmig_migration_stats *full;
+	struct kvmig_migration_stats *full = kvmig_stats_begin(stats);
 	int r;
 
-	if (!kvmig_stats_sz_ok(stats))
-		return -EINVAL;	/* .sz not set: we cannot know its size */
-	full = calloc(1, sizeof(*full));
 	if (!full)
-		return -ENOMEM;
-	full->sz = sizeof(*full);
+		return -errno;
 	r = incoming(vmm, host, port, opts, full);
-	kvmig_stats_copy(stats, full);
-	free(full);
+	kvmig_stats_end(stats, full);
 	return r;
 }

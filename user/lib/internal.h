@@ -140,8 +140,12 @@ kvmig_zero_fn kvmig_zero_impl(enum kvmig_simd level);
  * their own and copy what fits into the caller's (.sz) at the end.
  */
 bool kvmig_stats_sz_ok(const struct kvmig_migration_stats *st);
-void kvmig_stats_copy(struct kvmig_migration_stats *dst,
-		      const struct kvmig_migration_stats *src);
+/* The library's own copy for @caller's run (status "setup"), or NULL with
+ * errno (EINVAL: the caller's .sz is too small to know); then ... */
+struct kvmig_migration_stats *kvmig_stats_begin(const struct kvmig_migration_stats *caller);
+/* ... what fits into the caller's, and the copy freed. */
+void kvmig_stats_end(struct kvmig_migration_stats *caller,
+		     struct kvmig_migration_stats *full);
 
 /* xbzrle.c: the encoder of @level, or NULL if this CPU lacks it */
 typedef int (*kvmig_xbzrle_fn)(const uint8_t *old_page, const uint8_t *new_page,

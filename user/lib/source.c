@@ -660,13 +660,6 @@ static void dest_reason(struct source *s)
 	}
 }
 
-static void stats_init(struct kvmig_migration_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->sz = sizeof(*st);
-	snprintf(st->status, sizeof(st->status), "setup");
-}
-
 static int migrate(struct kvmig_vmm *vmm, const char *host,
 			       const char *port,
 			       const struct kvmig_migrate_opts *opts,
@@ -676,7 +669,6 @@ static int migrate(struct kvmig_vmm *vmm, const char *host,
 	unsigned int i;
 	int r;
 
-	stats_init(stats);
 	s.vmm = vmm;
 	s.st = stats;
 	s.log.fn = OPTS_GET(opts, print, NULL);
@@ -769,17 +761,12 @@ KVMIG_EXPORT int kvmig_migrate(struct kvmig_vmm *vmm, const char *host, const ch
 		  const struct kvmig_migrate_opts *opts,
 		  struct kvmig_migration_stats *stats)
 {
-	struct kvmig_migration_stats *full;
+	struct kvmig_migration_stats *full = kvmig_stats_begin(stats);
 	int r;
 
-	if (!kvmig_stats_sz_ok(stats))
-		return -EINVAL;	/* .sz not set: we cannot know its size */
-	full = calloc(1, sizeof(*full));
 	if (!full)
-		return -ENOMEM;
-	full->sz = sizeof(*full);
+		return -errno;
 	r = migrate(vmm, host, port, opts, full);
-	kvmig_stats_copy(stats, full);
-	free(full);
+	kvmig_stats_end(stats, full);
 	return r;
 }

@@ -2,6 +2,7 @@
 /* Migration statistics as JSON, under QEMU query-migrate's names. */
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,13 +20,28 @@ bool kvmig_stats_sz_ok(const struct kvmig_migration_stats *st)
 	return st && st->sz >= STATS_SZ_MIN;
 }
 
-void kvmig_stats_copy(struct kvmig_migration_stats *dst,
-		      const struct kvmig_migration_stats *src)
+struct kvmig_migration_stats *kvmig_stats_begin(const struct kvmig_migration_stats *caller)
 {
-	size_t sz = dst->sz;
+	struct kvmig_migration_stats *full;
 
-	memcpy(dst, src, sz < sizeof(*src) ? sz : sizeof(*src));
-	dst->sz = sz;
+	if (!kvmig_stats_sz_ok(caller))
+		return err_ptr(-EINVAL);	/* .sz not set: its size is unknown */
+	full = calloc(1, sizeof(*full));
+	if (!full)
+		return err_ptr(-ENOMEM);
+	full->sz = sizeof(*full);
+	snprintf(full->status, sizeof(full->status), "setup");
+	return full;
+}
+
+void kvmig_stats_end(struct kvmig_migration_stats *caller,
+		     struct kvmig_migration_stats *full)
+{
+	size_t sz = caller->sz;
+
+	memcpy(caller, full, sz < sizeof(*full) ? sz : sizeof(*full));
+	caller->sz = sz;
+	free(full);
 }
 
 /*
