@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Install the Debian packages kvmig needs; quiet when all are present.
+# Install Debian packages; quiet when all are present.  With no argument,
+# the packages kvmig needs; tools/lab/deps.sh passes the kernel lab's.
 set -eu
 
-PKGS="build-essential pkg-config libjansson-dev zlib1g-dev libzstd-dev
-liblz4-dev libxxhash-dev python3"
+PKGS=${*:-"build-essential pkg-config libjansson-dev zlib1g-dev libzstd-dev
+liblz4-dev libxxhash-dev python3"}
 
 missing=""
 for p in $PKGS; do
@@ -26,6 +27,13 @@ else
 	SUDO=
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+log=$(mktemp)
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if ! { $SUDO apt-get update -qq &&
+	$SUDO apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+	tail -n 30 "$log" >&2
+	rm -f "$log"
+	echo "deps: apt-get could not install:$missing" >&2
+	exit 1
+fi
+rm -f "$log"
