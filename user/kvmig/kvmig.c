@@ -107,14 +107,22 @@ static uint64_t parse_count(const char *opt, const char *s)
 	return v;
 }
 
+/* A count in [@lo, @hi]; @unit ends the range in the message (" ms"). */
+static uint64_t parse_range(const char *opt, const char *s, uint64_t lo,
+			    uint64_t hi, const char *unit)
+{
+	uint64_t v = parse_count(opt, s);
+
+	if (v < lo || v > hi)
+		die("%s: %llu..%llu%s, not %s", opt, (unsigned long long)lo,
+		    (unsigned long long)hi, unit, s);
+	return v;
+}
+
 /* --timeout S -> milliseconds */
 static int parse_timeout(const char *s)
 {
-	uint64_t v = parse_count("--timeout", s);
-
-	if (!v || v > 86400)
-		die("--timeout: 1..86400 s, not %s", s);
-	return (int)(v * 1000);
+	return (int)(parse_range("--timeout", s, 1, 86400, " s") * 1000);
 }
 
 /* Bytes (K/M/G binary suffixes) or, for rates, Kbit/Mbit/Gbit. */
@@ -427,23 +435,18 @@ static int cmd_migrate(int argc, char **argv)
 		case 'v': vm = optarg; break;
 		case 't': to = optarg; break;
 		case 'c':
-			v = parse_count("--channels", optarg);
-			if (!v || v > 64)
-				die("--channels: 1..64, not %s", optarg);
-			mo.channels = (unsigned int)v;
+			mo.channels = (unsigned int)parse_range("--channels", optarg,
+								1, 64, "");
 			break;
 		case 'b': mo.max_bandwidth = parse_num("--max-bandwidth", optarg); break;
 		case 'd':
-			v = parse_count("--downtime-limit", optarg);
-			if (!v || v > 3600000)
-				die("--downtime-limit: 1..3600000 ms, not %s", optarg);
-			mo.downtime_limit_ms = (uint32_t)v;
+			mo.downtime_limit_ms = (uint32_t)parse_range("--downtime-limit",
+								     optarg, 1, 3600000,
+								     " ms");
 			break;
 		case 'i':
-			v = parse_count("--max-iterations", optarg);
-			if (!v || v > 100000)
-				die("--max-iterations: 1..100000, not %s", optarg);
-			mo.max_iterations = (uint32_t)v;
+			mo.max_iterations = (uint32_t)parse_range("--max-iterations",
+								  optarg, 1, 100000, "");
 			break;
 		case 'l':
 			if (kvmig_dirty_backend_parse(optarg, &mo.dirty_backend) ||
@@ -472,10 +475,8 @@ static int cmd_migrate(int argc, char **argv)
 			mo.level = (int)v;
 			break;
 		case 'w':
-			v = parse_count("--workers", optarg);
-			if (!v || v > 64)
-				die("--workers: 1..64, not %s", optarg);
-			mo.workers = (unsigned int)v;
+			mo.workers = (unsigned int)parse_range("--workers", optarg,
+							       1, 64, "");
 			break;
 		case 'X': mo.xbzrle = true; break;
 		case 'S':
@@ -648,9 +649,7 @@ static int cmd_set(int argc, char **argv)
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'w':
-			v = parse_count("--workers", optarg);
-			if (!v || v > 64)
-				die("--workers: 1..64, not %s", optarg);
+			v = parse_range("--workers", optarg, 1, 64, "");
 			json_object_set_new(args, "workers", json_integer((json_int_t)v));
 			break;
 		case 'L':
@@ -665,9 +664,7 @@ static int cmd_set(int argc, char **argv)
 				(json_int_t)parse_num("--max-bandwidth", optarg)));
 			break;
 		case 'd':
-			v = parse_count("--downtime-limit", optarg);
-			if (!v || v > 3600000)
-				die("--downtime-limit: 1..3600000 ms, not %s", optarg);
+			v = parse_range("--downtime-limit", optarg, 1, 3600000, " ms");
 			json_object_set_new(args, "downtime-limit", json_integer((json_int_t)v));
 			break;
 		case 'C':
