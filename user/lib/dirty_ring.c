@@ -32,6 +32,7 @@
  *   us:  load flags (acquire) == DIRTY -> read slot/offset -> store flags =
  *        RESET (release) -> fetch index + 1 ... KVM_RESET_DIRTY_RINGS
  */
+#include <fcntl.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <pthread.h>
@@ -41,7 +42,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -121,15 +121,21 @@ static int ring_probe(const struct kvmig_kvm_desc *kvm, char *why, size_t len)
  * length: a page past the ring only faults (SIGBUS) when touched.  A wrong
  * size would crash a harvest or wrap at the wrong entry, so probe: the
  * ring's last page must be readable and the page after it must not be.
- * process_vm_readv on ourselves reports EFAULT instead of raising SIGBUS.
+ * A write from it into a pipe reports EFAULT instead of raising SIGBUS
+ * (process_vm_readv would too, but kernels without CROSS_MEMORY_ATTACH
+ * lack it).
  */
 static bool page_readable(const void *p)
 {
-	char b;
-	struct iovec local = { &b, 1 };
-	struct iovec remote = { (void *)p, 1 };
+	int fds[2];
+	bool ok;
 
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == 1;
+	if (pipe2(fds, O_CLOEXEC))
+		return false;
+	ok = write(fds[1], p, 1) == 1;
+	close(fds[0]);
+	close(fds[1]);
+	return ok;
 }
 
 static bool ring_size_ok(const void *map, size_t len)
