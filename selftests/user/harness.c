@@ -2,11 +2,13 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -107,8 +109,21 @@ void test_require_kvm(void)
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
-		ksft_exit_skip("/dev/kvm: %s\n", strerror(errno));
+		ksft_exit_skip("/dev/kvm: %s", strerror(errno));
 	close(fd);
+}
+
+bool test_kvm_has_fastwp(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, r;
+
+	TEST_ASSERT(kvm >= 0, "/dev/kvm");
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM");
+	r = ioctl(vm, KVM_CHECK_EXTENSION, 0x10000);
+	close(vm);
+	close(kvm);
+	return r > 0;
 }
 
 void msleep(unsigned int ms)
@@ -466,6 +481,8 @@ void start_incoming(struct mig *m, bool no_start)
 }
 
 /* kvmig migrate with @extra options; returns its exit code, JSON in *out */
+const char *test_dirty_log;
+
 int migrate(struct mig *m, const char *const *extra, json_t **out)
 {
 	char to[64];
@@ -481,7 +498,11 @@ int migrate(struct mig *m, const char *const *extra, json_t **out)
 
 	snprintf(to, sizeof(to), "tcp:127.0.0.1:%s", m->port);
 	argv[0] = strdup(argv[0]);
-	while (extra && *extra)
+	if (test_dirty_log) {
+		argv[n++] = "--dirty-log";
+		argv[n++] = test_dirty_log;
+	}
+	while (extra && *extra && n < 31)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
 	pid = test_spawn(argv, m->mig_log);
@@ -594,7 +615,10 @@ json_t *migrate_ok(const char *name, const char *const *src_args,
 			 json_path_int(st, "verify.pages") ==
 			 json_path_int(st, "ram.total") / 4096 &&
 			 !strcmp(json_string_value(json_object_get(st, "switchover")) ?: "",
-				 switchover),
+				 switchover) &&
+			 (!test_dirty_log ||
+			  !strcmp(json_string_value(json_object_get(st, "dirty-log")) ?: "",
+				  test_dirty_log)),
 			 "%s: completed (%s), switchover hashes of all pages match", name,
 			 switchover);
 	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming failed: %s", name,

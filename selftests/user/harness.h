@@ -44,6 +44,8 @@ __attribute__((noreturn)) void test_assert_fail(const char *file, int line,
 
 /* Skip the whole test (exit 4) when /dev/kvm cannot be opened. */
 void test_require_kvm(void);
+/* KVM_CAP_FAST_WRITE_PROTECT (the kvmig KVM patch), asked of a new VM */
+bool test_kvm_has_fastwp(void);
 
 /* A kvmig-vm process with its control socket. */
 struct test_vm {
@@ -105,7 +107,12 @@ struct mig {
 void start_vms(struct mig *m, const char *const *src_args,
 	       const char *const *dst_args);
 void start_incoming(struct mig *m, bool no_start);
-/* kvmig migrate --json with @extra; returns its exit code, the JSON in *out */
+/*
+ * kvmig migrate --json with @extra; returns its exit code, the JSON in *out.
+ * With test_dirty_log set, every migration asks for that dirty-log backend
+ * (--dirty-log) and migrate_ok() checks that the source VMM ran it.
+ */
+extern const char *test_dirty_log;
 int migrate(struct mig *m, const char *const *extra, json_t **out);
 
 /* Guest write loops so far, over every vCPU. */

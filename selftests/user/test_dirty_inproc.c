@@ -104,14 +104,14 @@ int main(void)
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(14);
+	ksft_set_plan(15);
 
 	vm_make(&plain, 0);
 	/* KVM_CAP_FAST_WRITE_PROTECT, the kvmig KVM patch (kernel/patches/) */
 	fastwp = ioctl(plain.vm, KVM_CHECK_EXTENSION, 0x10000) > 0;
 	max = kvmig_dirty_ring_max_entries(plain.vm);
 	if (max <= 0)
-		ksft_exit_skip("no dirty ring in this kernel\n");
+		ksft_exit_skip("no dirty ring in this kernel");
 	vm_make(&ringed, 4096);
 
 	refused(make(&plain, KVMIG_DIRTY_RING, 0, true, 0), EOPNOTSUPP,
@@ -126,9 +126,11 @@ int main(void)
 		"no way to kick its vCPUs", "ring without a vCPU kick");
 	refused(make(&ringed, KVMIG_DIRTY_BITMAP, 4096, true, 0), EOPNOTSUPP,
 		"exclude KVM_GET_DIRTY_LOG", "bitmap on a VM with rings");
+	refused(make(&ringed, KVMIG_DIRTY_FASTWP, 4096, true, 0), EOPNOTSUPP,
+		"exclude KVM_GET_DIRTY_LOG", "fastwp on a VM with rings");
 	if (fastwp)
 		ksft_test_result_skip("fastwp on a stock kernel: this kernel has "
-				      "KVM_CAP_FAST_WRITE_PROTECT\n");
+				      "KVM_CAP_FAST_WRITE_PROTECT");
 	else
 		refused(make(&plain, KVMIG_DIRTY_FASTWP, 0, true, 0), EOPNOTSUPP,
 			"no KVM_CAP_FAST_WRITE_PROTECT", "fastwp on a stock kernel");
@@ -143,7 +145,8 @@ int main(void)
 	d = make(&ringed, KVMIG_DIRTY_AUTO, 4096, true, 0);
 	ksft_test_result(d && kvmig_dirty_backend(d) == KVMIG_DIRTY_RING &&
 			 strstr(kvmig_dirty_reason(d), "auto: ring"),
-			 "auto picks ring on a VM with rings: %s", d ? kvmig_dirty_reason(d) : "");
+			 "auto picks ring on a VM with rings: %s",
+			 d ? kvmig_dirty_reason(d) : last_msg);
 	kvmig_dirty_free(d);
 
 	/* with the kvmig KVM patch, fastwp comes before clear */
@@ -152,7 +155,7 @@ int main(void)
 							 KVMIG_DIRTY_CLEAR) &&
 			 strstr(kvmig_dirty_reason(d), "not ring"),
 			 "auto picks fastwp or else clear, and says why not ring: %s",
-			 d ? kvmig_dirty_reason(d) : "");
+			 d ? kvmig_dirty_reason(d) : last_msg);
 	ksft_test_result(d && kvmig_dirty_sync(d, bm) == -EINVAL &&
 			 kvmig_dirty_rearm(d, bm, 0, 1) == -EINVAL,
 			 "sync and rearm before start are refused");

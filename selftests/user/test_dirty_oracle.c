@@ -14,6 +14,12 @@
  *
  * Also: tracking turned on while the guests are already writing, and
  * stop/start cycles of the same backend.
+ *
+ * usage: test_dirty_oracle [BACKEND...]
+ * Without arguments: bitmap, clear, ring, and fastwp where the kernel has
+ * KVM_CAP_FAST_WRITE_PROTECT (the kvmig KVM patch; reported as a SKIP
+ * elsewhere).  Named backends run alone and must be there: the kernel lab
+ * runs "test_dirty_oracle fastwp" on the patched kernel.
  */
 #include <sys/mman.h>
 #include <unistd.h>
@@ -180,7 +186,7 @@ static void run_backend(const char *backend, const char *const *vm_args,
 	TEST_ASSERT(test_vm_quit(&vm) == 0, "kvmig-vm exit status");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const char *const plain[] = {
 		"--vcpus", "4", "--mem", "24M", "--slot", "16M,gap=32M",
@@ -198,12 +204,37 @@ int main(void)
 		"--workload", "3:idle", NULL,
 	};
 
+	static const char *const all[] = { "bitmap", "clear", "ring", "fastwp" };
+	const char *const *names = argc > 1 ? (const char *const *)argv + 1 : all;
+	int i, n = argc > 1 ? argc - 1 : 4, plan = 0;
+	bool fastwp;
+
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(5);
+	fastwp = test_kvm_has_fastwp();
+	for (i = 0; i < n; i++) {
+		if (!strcmp(names[i], "ring"))
+			plan += 3;
+		else if (!strcmp(names[i], "bitmap") || !strcmp(names[i], "clear") ||
+			 !strcmp(names[i], "fastwp"))
+			plan += 1;
+		else
+			TEST_ASSERT(0, "unknown backend '%s' (bitmap, clear, ring, "
+				    "fastwp)", names[i]);
+		if (argc > 1 && !strcmp(names[i], "fastwp") && !fastwp)
+			ksft_exit_skip("fastwp: this kernel has no "
+				       "KVM_CAP_FAST_WRITE_PROTECT (kernel/patches/)");
+	}
+	ksft_set_plan(plan);
 	srand(1);
-	run_backend("bitmap", plain, false);
-	run_backend("clear", plain, false);
-	run_backend("ring", ring, true);
+	for (i = 0; i < n; i++) {
+		if (!strcmp(names[i], "fastwp") && !fastwp)
+			ksft_test_result_skip("fastwp: this kernel has no "
+					      "KVM_CAP_FAST_WRITE_PROTECT (kernel/patches/; "
+					      "the kernel lab runs it)");
+		else
+			run_backend(names[i], strcmp(names[i], "ring") ? plain : ring,
+				    !strcmp(names[i], "ring"));
+	}
 	ksft_finished();
 }

@@ -17,6 +17,13 @@
  *    page), the connection cut by a proxy after N bytes at several points,
  *    the destination killed, a cancel from another shell, and a stream that
  *    is not kvmig at all.
+ *
+ * usage: test_migrate [--dirty-log BACKEND]
+ * With a backend, a shorter run in which every migration uses it: an idle,
+ * a lightly and a busily dirtying guest migrate and are verified, a cut
+ * connection and a killed helper leave the source running with its dirty
+ * logging released, and the same VM then migrates again.  The kernel lab
+ * runs it with fastwp on the patched kernel.
  */
 #include <netinet/in.h>
 #include <poll.h>
@@ -28,6 +35,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "kvmig/kvmig.h"
 
 static const char *const vm_args[] = {
 	"--vcpus", "3", "--mem", "48M", "--slot", "16M,gap=32M",
@@ -143,7 +151,8 @@ static pid_t spawn_slow_migrate(struct mig *m)
 	char to[64];
 	const char *argv[] = {
 		test_bin("kvmig"), "migrate", "--vm", m->src.sock, "--to", to,
-		"--json", "--timeout", "20", "--max-bandwidth", "4M", NULL,
+		"--json", "--timeout", "20", "--max-bandwidth", "4M",
+		test_dirty_log ? "--dirty-log" : NULL, test_dirty_log, NULL,
 	};
 	pid_t pid;
 
@@ -561,7 +570,36 @@ static const char *const light_args[] = {
 	"--workload", "1:idle", NULL,
 };
 
-int main(void)
+/*
+ * test_migrate --dirty-log BACKEND: the migrations that exercise a backend
+ * of guests without dirty rings (bitmap, clear, fastwp; the full run
+ * covers ring).
+ */
+static void backend_run(const char *backend)
+{
+	const char *const two[] = { "--channels", "2", "--verify", "--keep-vm", NULL };
+	const char *const plain[] = { "--verify", "--keep-vm", NULL };
+	enum kvmig_dirty_backend b;
+
+	TEST_ASSERT(!kvmig_dirty_backend_parse(backend, &b) &&
+		    (b == KVMIG_DIRTY_BITMAP || b == KVMIG_DIRTY_CLEAR ||
+		     b == KVMIG_DIRTY_FASTWP),
+		    "--dirty-log: bitmap, clear or fastwp, not '%s'", backend);
+	if (b == KVMIG_DIRTY_FASTWP && !test_kvm_has_fastwp())
+		ksft_exit_skip("fastwp: this kernel has no KVM_CAP_FAST_WRITE_PROTECT "
+			       "(kernel/patches/)");
+	test_dirty_log = backend;
+	ksft_set_plan(3 * 3 + 2 + 2);
+	json_decref(migrate_ok("idle guest", idle_args, idle_args, plain, "converged"));
+	json_decref(migrate_ok("light dirtying", light_args, light_args, plain, "converged"));
+	json_decref(migrate_ok("3 vCPUs dirtying and IO, 2 channels", vm_args, vm_args,
+			       two, "converged"));
+	test_cut(1 << 20);
+	test_helper_killed();
+	ksft_finished();
+}
+
+int main(int argc, char **argv)
 {
 	const char *const plain[] = { "--verify", "--keep-vm", NULL };
 	const char *const clear4[] = { "--dirty-log", "clear", "--channels", "4",
@@ -582,6 +620,9 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);	/* the proxy writes to cut sockets */
 	ksft_print_header();
 	test_require_kvm();
+	if (argc == 3 && !strcmp(argv[1], "--dirty-log"))
+		backend_run(argv[2]);
+	TEST_ASSERT(argc == 1, "usage: test_migrate [--dirty-log BACKEND]");
 	ksft_set_plan(6 * 3 + 2 + 2 * 5 + 2 + 1 + 2 + 2 + 3 + 2);
 	json_decref(migrate_ok("idle guest", idle_args, idle_args, plain, "converged"));
 	json_decref(migrate_ok("light dirtying", light_args, light_args, plain, "converged"));
