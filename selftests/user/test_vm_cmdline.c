@@ -2,7 +2,8 @@
 /*
  * Start-up errors are clear: bad sizes, bad workloads, too many vCPUs, and a
  * missing /dev/kvm each stop kvmig-vm with exit 2 and a message that names
- * the problem.
+ * the problem.  A guest exception is reported with its vector, error code,
+ * rip and cr2 (exit 1), not as a bare triple fault.
  */
 #include <sched.h>
 #include <sys/mount.h>
@@ -79,7 +80,7 @@ int main(void)
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(sizeof(cmds) / sizeof(cmds[0]) + 2);
+	ksft_set_plan(sizeof(cmds) / sizeof(cmds[0]) + 3);
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		const char *argv[10] = { test_bin("kvmig-vm") };
@@ -104,6 +105,20 @@ int main(void)
 				 "missing /dev/kvm is reported: %s", out);
 	}
 
+	{
+		const char *const argv[] = { test_bin("kvmig-vm"), "-d", "5", "--vcpus", "2",
+					     "--workload", "1:fault", NULL };
+
+		rc = test_run(argv, out, sizeof(out));
+		ksft_test_result(rc == 1 &&
+				 strstr(out, "vcpu 1: guest exception #PF (vector 14), "
+					"error code 0x6, at rip 0x") &&
+				 strstr(out, "cr2 0x7f0000000000"),
+				 "a guest exception is reported with its vector, error "
+				 "code, rip and cr2; exit 1");
+		if (rc != 1)
+			ksft_print_msg("exit %d, got: %s", rc, out);
+	}
 	{
 		const char *const argv[] = { test_bin("kvmig-vm"), "--help", NULL };
 

@@ -54,8 +54,9 @@ static void cpu_kick(struct cpu *c)
  * machines have) run unmodified supervisor code through the instruction
  * emulator at a few MIPS, but user-mode code natively.  On VMX/SVM both run
  * natively, so CPL 3 costs nothing there; the guest needs no interrupts, no
- * privileged instructions (it naps through GUEST_PORT_SLEEP, not hlt) and
- * no IDT.
+ * privileged instructions (it naps through GUEST_PORT_SLEEP, not hlt);
+ * its IDT and per-vCPU TSS only serve to report an exception
+ * (GUEST_PORT_EXCEPTION, cpu_exception()).
  */
 static int cpu_setup_regs(struct cpu *c)
 {
@@ -69,13 +70,20 @@ static int cpu_setup_regs(struct cpu *c)
 		.base = 0, .limit = 0xffffffff, .selector = 0x23, .type = 3,
 		.present = 1, .dpl = 3, .db = 1, .s = 1, .l = 0, .g = 1,
 	};
+	struct kvm_segment tr = {
+		.base = GUEST_TSS_GPA + c->id * GUEST_TSS_SIZE, .limit = GUEST_TSS_SIZE - 1,
+		.selector = GUEST_TSS_SEL(c->id), .type = 11, .present = 1,
+	};
 
 	if (ioctl(c->fd, KVM_GET_SREGS, &sregs))
 		return -errno;
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	sregs.tr = tr;
 	sregs.gdt.base = GUEST_GDT_GPA;
-	sregs.gdt.limit = 5 * 8 - 1;
+	sregs.gdt.limit = GUEST_GDT_ENTRIES * 8 - 1;
+	sregs.idt.base = GUEST_IDT_GPA;
+	sregs.idt.limit = GUEST_IDT_VECTORS * 16 - 1;
 	sregs.cr3 = GUEST_PML4_GPA;
 	sregs.cr4 = 0x20 | 0x200 | 0x400;		/* PAE | OSFXSR | OSXMMEXCPT */
 	sregs.cr0 = 0x80050033;				/* PG|AM|WP|NE|ET|MP|PE */
@@ -177,6 +185,32 @@ static void cpu_sleep_us(uint32_t us)
 	nanosleep(&ts, NULL);
 }
 
+/* The guest took exception @vector: say what and where, stop the VM. */
+static void cpu_exception(struct cpu *c, uint32_t vector)
+{
+	static const char *const names[GUEST_IDT_VECTORS] = {
+		"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF",
+		"CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "15", "#MF", "#AC",
+		"#MC", "#XM", "#VE", "#CP",
+	};
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	const uint64_t *f;
+
+	if (ioctl(c->fd, KVM_GET_REGS, &regs) || ioctl(c->fd, KVM_GET_SREGS, &sregs) ||
+	    !(f = vm_gpa_to_hva(c->vm, regs.rsp, 7 * sizeof(uint64_t)))) {
+		vm_fail(c->vm, "vcpu %u: guest exception %u (no frame to read)", c->id,
+			vector);
+		return;
+	}
+	vm_fail(c->vm, "vcpu %u: guest exception %s (vector %u), error code 0x%llx, "
+		"at rip 0x%llx, rsp 0x%llx, rflags 0x%llx, cr2 0x%llx", c->id,
+		vector < GUEST_IDT_VECTORS && names[vector] ? names[vector] : "?",
+		vector, (unsigned long long)f[1], (unsigned long long)f[2],
+		(unsigned long long)f[5], (unsigned long long)f[4],
+		(unsigned long long)sregs.cr2);
+}
+
 /* Returns 0 to go on, or -errno after reporting a fatal error. */
 static int cpu_handle_io(struct cpu *c)
 {
@@ -219,6 +253,9 @@ static int cpu_handle_io(struct cpu *c)
 	case GUEST_PORT_PANIC:
 		vm_fail(c->vm, "vcpu %u: guest assertion failed at guest.c:%u",
 			c->id, val);
+		return -EIO;
+	case GUEST_PORT_EXCEPTION:
+		cpu_exception(c, val);
 		return -EIO;
 	default:
 		vm_fail(c->vm, "vcpu %u: write to unknown port 0x%x", c->id,

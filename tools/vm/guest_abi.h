@@ -10,7 +10,9 @@
  * Guest-physical layout (slot 0 always starts at GPA 0):
  *
  *   0x000000  unused (null page)
- *   0x001000  GDT
+ *   0x001000  GDT (flat segments, then a TSS descriptor per vCPU)
+ *   0x001200  IDT (the 32 exception vectors)
+ *   0x001400  TSS, GUEST_TSS_SIZE per vCPU
  *   0x002000  PML4, 0x003000 PDPT, 0x004000.. page directories (2 MiB pages)
  *   0x040000  struct guest_params (one page)
  *   0x050000  struct guest_vcpu  (GUEST_VCPU_SIZE each, up to GUEST_MAX_VCPUS)
@@ -46,6 +48,14 @@
 #define GUEST_PAGE_SHIFT	12
 
 #define GUEST_GDT_GPA		0x001000ULL
+#define GUEST_GDT_ENTRIES	(5 + 2 * GUEST_MAX_VCPUS)	/* 16-byte TSS descriptors */
+#define GUEST_TSS_SEL(id)	(0x28 + (id) * 16)
+#define GUEST_IDT_GPA		0x001200ULL
+#define GUEST_IDT_VECTORS	32
+#define GUEST_TSS_GPA		0x001400ULL
+#define GUEST_TSS_SIZE		0x80
+/* an exception's handler runs on this much of the bottom of the vCPU's stack */
+#define GUEST_EXC_STACK		0x000800ULL
 #define GUEST_PML4_GPA		0x002000ULL
 #define GUEST_PDPT_GPA		0x003000ULL
 #define GUEST_PD_GPA		0x004000ULL	/* GUEST_MAX_PD pages */
@@ -68,6 +78,12 @@
 #define GUEST_PORT_IO		0x11	/* out32: last round trip, TSC cycles */
 #define GUEST_PORT_EVENT	0x12	/* out32: enum guest_event */
 #define GUEST_PORT_PANIC	0x13	/* out32: line of a failed guest assert */
+/*
+ * out32: an exception's vector, from its handler at CPL 0; %rsp points to
+ * the vector, the error code (0 if the CPU pushes none), then the CPU's
+ * frame: rip, cs, rflags, rsp, ss.
+ */
+#define GUEST_PORT_EXCEPTION	0x14
 
 enum guest_event {
 	GUEST_EVENT_STARTED = 1,	/* vCPU reached guest_main */
@@ -78,7 +94,11 @@ enum guest_workload {
 	GUEST_WL_IDLE = 0,
 	GUEST_WL_DIRTY = 1,
 	GUEST_WL_IO = 2,
+	GUEST_WL_FAULT = 3,	/* writes to GUEST_FAULT_ADDR: a #PF to report */
 };
+
+/* not mapped by the guest's page tables (PML4 entry 254) */
+#define GUEST_FAULT_ADDR	0x00007f0000000000ULL
 
 enum guest_pattern {
 	GUEST_PAT_SEQ = 0,

@@ -141,9 +141,11 @@ uint64_t vm_data_page_gpa(struct vm *vm, uint64_t n)
 }
 
 /*
- * Identity map [0, top) with 2 MiB pages, GDT with flat 64-bit segments.
- * Everything is user-accessible because the guest runs at CPL 3 (see
- * cpu_setup_regs()).
+ * Identity map [0, top) with 2 MiB pages, GDT with flat 64-bit segments
+ * and a TSS per vCPU, whose rsp0 is the bottom GUEST_EXC_STACK of the
+ * vCPU's stack: the guest's exception stubs run there (the guest fills its
+ * IDT itself).  Everything is user-accessible because the guest runs at
+ * CPL 3 (see cpu_setup_regs()).
  */
 static void build_page_tables(struct vm *vm, uint64_t top)
 {
@@ -169,6 +171,26 @@ static void build_page_tables(struct vm *vm, uint64_t top)
 	gdt[2] = 0x00cf92000000ffffULL;	/* 0x10: data, flat */
 	gdt[3] = 0x00affa000000ffffULL;	/* 0x18: code, 64-bit, DPL 3 */
 	gdt[4] = 0x00cff2000000ffffULL;	/* 0x20: data, flat, DPL 3 */
+	for (i = 0; i < GUEST_MAX_VCPUS; i++) {
+		uint64_t base = GUEST_TSS_GPA + i * GUEST_TSS_SIZE;
+		uint8_t *tss = vm_gpa_to_hva(vm, base, GUEST_TSS_SIZE);
+		uint64_t rsp0 = GUEST_STACK_GPA + i * GUEST_STACK_SIZE + GUEST_EXC_STACK;
+
+		/* 64-bit TSS, busy (type 0xb), present, limit GUEST_TSS_SIZE - 1 */
+		gdt[5 + 2 * i] = (GUEST_TSS_SIZE - 1) | (base & 0xffffff) << 16 |
+				 0x8bULL << 40 | (base >> 24 & 0xff) << 56;
+		gdt[6 + 2 * i] = base >> 32;
+		memset(tss, 0, GUEST_TSS_SIZE);
+		memcpy(tss + 4, &rsp0, sizeof(rsp0));		/* rsp0 */
+		/*
+		 * An I/O permission bitmap after the 0x68 bytes of the TSS,
+		 * all ports allowed, ended by 0xff: backends that do not honour
+		 * IOPL 3 at CPL 3 (PVM) then still let the guest's port IO
+		 * through.
+		 */
+		tss[102] = 0x68;
+		tss[GUEST_TSS_SIZE - 1] = 0xff;
+	}
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)

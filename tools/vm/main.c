@@ -61,6 +61,7 @@ static void usage(FILE *f)
 "                                 [,data=zero|text|counter|random]\n"
 "                                 R in bytes/s (4M) or pages/s (1000p), 0 = max\n"
 "                            io[,period=US]\n"
+"                            fault (a page fault at once: tests the report)\n"
 "  -s, --control PATH      serve the JSON control protocol on unix socket PATH\n"
 "  -d, --duration SEC      run SEC seconds, then stop (default: until quit)\n"
 "      --paused            start with the vCPUs paused (cont starts them)\n"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Workload specs: "idle", "io[,period=US]" and
+ * Workload specs: "idle", "io[,period=US]", "fault" and
  * "dirty[,rate=R][,ws=SIZE][,pattern=seq|random|zipf:S][,data=zero|text|counter|random]"
  * parsed from the command line and laid out in each vCPU's guest block.
  */
@@ -22,6 +22,8 @@ const char *workload_name(enum guest_workload w)
 		return "dirty";
 	case GUEST_WL_IO:
 		return "io";
+	case GUEST_WL_FAULT:
+		return "fault";
 	}
 	return "?";
 }
@@ -163,8 +165,10 @@ int workload_parse(const char *s, struct workload_spec *spec, char *err,
 		spec->kind = GUEST_WL_DIRTY;
 	} else if (!strcmp(tok, "io")) {
 		spec->kind = GUEST_WL_IO;
+	} else if (!strcmp(tok, "fault")) {
+		spec->kind = GUEST_WL_FAULT;
 	} else {
-		snprintf(err, errlen, "unknown workload '%s' (idle, dirty, io)",
+		snprintf(err, errlen, "unknown workload '%s' (idle, dirty, io, fault)",
 			 tok);
 		r = -EINVAL;
 		goto out;

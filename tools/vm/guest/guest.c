@@ -37,6 +37,75 @@ static inline void barrier(void)
 	__asm__ volatile("" : : : "memory");
 }
 
+/*
+ * Exceptions.  The workloads take none, but a bug (ours, the VMM's or the
+ * hypervisor's) would otherwise be a triple fault that tells nothing.  Each
+ * vector's stub, 16 bytes apart, pushes a zero where the CPU pushes no
+ * error code, then its vector, and reports through GUEST_PORT_EXCEPTION;
+ * the VMM reads the frame and stops the VM.  The stubs run at CPL 0, on
+ * the bottom of the vCPU's stack (its TSS's rsp0), and never return.
+ */
+#define STR(x)		#x
+#define XSTR(x)		STR(x)
+#define STUB(n)		".balign 16\n\tpushq $0\n\tpushq $" #n "\n\tjmp guest_exc_common\n"
+#define STUB_ERR(n)	".balign 16\n\tpushq $" #n "\n\tjmp guest_exc_common\n"
+__asm__(".pushsection .text\n"
+	".balign 16\n"
+	"guest_exc_stubs:\n"
+	STUB(0)
+	STUB(1)
+	STUB(2)
+	STUB(3)
+	STUB(4)
+	STUB(5)
+	STUB(6)
+	STUB(7)
+	STUB_ERR(8)
+	STUB(9)
+	STUB_ERR(10)
+	STUB_ERR(11)
+	STUB_ERR(12)
+	STUB_ERR(13)
+	STUB_ERR(14)
+	STUB(15)
+	STUB(16)
+	STUB_ERR(17)
+	STUB(18)
+	STUB(19)
+	STUB(20)
+	STUB_ERR(21)
+	STUB(22)
+	STUB(23)
+	STUB(24)
+	STUB(25)
+	STUB(26)
+	STUB(27)
+	STUB(28)
+	STUB_ERR(29)
+	STUB_ERR(30)
+	STUB(31)
+	"guest_exc_common:\n"
+	"\tmovl (%rsp), %eax\n"
+	"\toutl %eax, $" XSTR(GUEST_PORT_EXCEPTION) "\n"
+	"1:\tjmp 1b\n"
+	".popsection\n");
+extern const char guest_exc_stubs[];
+
+/* 64-bit interrupt gates (type 0xe, DPL 0) to the stubs, kernel CS 0x08 */
+static void idt_init(void)
+{
+	uint64_t *idt = (uint64_t *)GUEST_IDT_GPA;
+	unsigned int v;
+
+	for (v = 0; v < GUEST_IDT_VECTORS; v++) {
+		uint64_t a = (uint64_t)guest_exc_stubs + v * 16;
+
+		idt[2 * v] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) |
+			     ((a >> 16) & 0xffff) << 48;
+		idt[2 * v + 1] = a >> 32;
+	}
+}
+
 static struct guest_params *const params =
 	(struct guest_params *)GUEST_PARAMS_GPA;
 
@@ -321,6 +390,7 @@ void guest_main(uint64_t id)
 {
 	struct guest_vcpu *v = vcpu_block(id);
 
+	idt_init();	/* every vCPU writes the same gates */
 	GUEST_ASSERT(params->magic == GUEST_PARAMS_MAGIC);
 	outl(GUEST_PORT_EVENT, GUEST_EVENT_STARTED);
 	switch (v->workload) {
@@ -329,6 +399,9 @@ void guest_main(uint64_t id)
 		break;
 	case GUEST_WL_IO:
 		io_loop(v);
+		break;
+	case GUEST_WL_FAULT:
+		*(volatile uint64_t *)GUEST_FAULT_ADDR = 1;
 		break;
 	default:
 		idle_loop(v);
