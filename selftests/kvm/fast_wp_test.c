@@ -7,7 +7,9 @@
  * enabled and disabled it again (EPERM), bad KVM_ENABLE_CAP arguments
  * (EINVAL), unknown flags, a non-zero pad or
  * reserved word (EINVAL), no dirty-logged memslot (ENOENT); the VM runs
- * its vCPU normally afterwards.
+ * its vCPU normally afterwards.  A VM with private memory
+ * (KVM_X86_SW_PROTECTED_VM) says 0 to KVM_CHECK_EXTENSION and refuses the
+ * capability (EINVAL).
  *
  * Correctness, like a migration would use it: two vCPUs write stamps to
  * random pages of a dirty-logged slot without pause; the host, round after
@@ -151,6 +153,30 @@ static void test_negative(void)
 	kvm_vm_free(vm);
 }
 
+/* Private memory cannot be write-protected: the VM says so and refuses. */
+static void test_private_vm(void)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_FAST_WRITE_PROTECT, .args = { 1 },
+	};
+	struct kvm_vm *vm;
+
+	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM))) {
+		ksft_test_result_skip("a VM with private memory: no "
+				      "KVM_X86_SW_PROTECTED_VM (CONFIG_KVM_SW_PROTECTED_VM)\n");
+		return;
+	}
+	vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	TEST_ASSERT(vm_check_cap(vm, KVM_CAP_FAST_WRITE_PROTECT) == 0,
+		    "KVM_CHECK_EXTENSION on a private-memory VM says %d",
+		    vm_check_cap(vm, KVM_CAP_FAST_WRITE_PROTECT));
+	TEST_ASSERT(__vm_ioctl(vm, KVM_ENABLE_CAP, &cap) == -1 && errno == EINVAL,
+		    "KVM_ENABLE_CAP on a private-memory VM");
+	ksft_test_result_pass("a VM with private memory: KVM_CHECK_EXTENSION 0, "
+			      "KVM_ENABLE_CAP EINVAL\n");
+	kvm_vm_free(vm);
+}
+
 static void set_shared(struct kvm_vm *vm, volatile uint64_t *var, uint64_t v)
 {
 	__atomic_store_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var), v,
@@ -275,8 +301,9 @@ int main(void)
 {
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_FAST_WRITE_PROTECT));
 	ksft_print_header();
-	ksft_set_plan(10 + 2);
+	ksft_set_plan(10 + 1 + 2);
 	test_negative();
+	test_private_vm();
 	test_no_lost_write(VM_MEM_SRC_ANONYMOUS);
 	test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP);
 	ksft_finished();
