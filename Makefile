@@ -38,6 +38,8 @@ WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Winit-self -Wnested-externs \
 	-Wsign-compare -Wstrict-prototypes -Wundef -Wvolatile-register-var \
 	-Wwrite-strings -Wno-format-nonliteral -Wmissing-prototypes
 CFLAGS	?= -O2 -g
+# LDFLAGS: the programs' link lines only (the kernel lab links -static)
+LDFLAGS	?=
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -pthread \
 	-Iuser/include -MMD -MP
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -93,7 +95,7 @@ $(B)/obj/tools/vm/guest_image.o: tools/vm/guest_image.S $(B)/guest/guest.bin
 
 $(B)/bin/kvmig-vm: $(VM_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -119,13 +121,13 @@ $(B)/tests/test_install: selftests/user/test_install.sh
 
 $(B)/tests/%: $(B)/obj/selftests/user/%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
 # ---------------------------------------------------------------- kvmig (helper)
 KVMIG_SRCS := $(wildcard user/kvmig/*.c)
 $(B)/bin/kvmig: $(KVMIG_SRCS:%.c=$(B)/obj/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 # ---------------------------------------------------------------- benchmarks
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
@@ -133,7 +135,7 @@ BENCH_BINS := $(BENCH_SRCS:tools/bench/%.c=$(B)/bin/%)
 
 $(B)/bin/bench_%: $(B)/obj/tools/bench/bench_%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS) -lm
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
 # ---------------------------------------------------------------- fuzzers
 # Each fuzz target also builds as a test program that replays its corpus
@@ -147,7 +149,7 @@ $(B)/obj/selftests/fuzz/%.o: selftests/fuzz/%.c
 	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -DCORPUS_DIR='"$(CORPUS)"' -c -o $@ $<
 $(B)/tests/test_fuzz_%: $(B)/obj/selftests/fuzz/fuzz_%.o $(B)/obj/selftests/fuzz/replay.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer runs of every target over its corpus
 FUZZ_SECONDS ?= 60
@@ -188,6 +190,11 @@ check: deps
 # make lab [DEBUG=1]: the kernel lab alone
 lab:
 	$(Q)bash tools/lab/lab.sh $(if $(DEBUG),--debug)
+
+# make lab-user: kvmig's guest-running tests on the patched kernel
+# (tools/lab/user: not in make check, see there)
+lab-user:
+	$(Q)KVMIG_LAB_TESTS=tools/lab/user bash tools/lab/lab.sh
 
 # The sanitizer builds: the same sources and tests under $(B)/asan (ASan +
 # UBSan) and $(B)/tsan (ThreadSanitizer, for the threaded code).
@@ -232,7 +239,7 @@ clean:
 	rm -rf $(B)
 
 FORCE:
-.PHONY: all deps check asan tsan demo bench fuzz lab install clean FORCE
+.PHONY: all deps check asan tsan demo bench fuzz lab lab-user install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 

@@ -1,11 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the test programs the guest runs, statically, from the lab tree:
-# the programs of the test list (lab_tests: tools/lab/tests and the repo's
-# selftests/kvm/*_test.c, or $KVMIG_LAB_TESTS), upstream ones and the
-# repo's, which are copied into the tree and compiled by the upstream
-# selftests Makefile against the kselftest KVM library of the same tree.  Writes the resolved
-# test list to $LAB_CACHE/build/tests.list:
+# Build the test programs the guest runs, statically: the programs of the
+# test list (lab_tests: tools/lab/tests and the repo's selftests/kvm/*_test.c,
+# or $KVMIG_LAB_TESTS).  KVM selftests, upstream ones and the repo's, are
+# built from the lab tree: the repo's are copied into it and compiled by the
+# upstream selftests Makefile against the kselftest KVM library of the same
+# tree.  "user:NAME" programs are kvmig's own tests (selftests/user/NAME.c),
+# built by the repo's Makefile with LDFLAGS=-static into
+# $LAB_CACHE/build/user/ together with kvmig-vm and kvmig, which they run.
+# Writes the resolved test list to $LAB_CACHE/build/tests.list:
 #
 #   name timeout on-skip host-binary [arguments...]
 set -euo pipefail
@@ -14,6 +17,7 @@ set -euo pipefail
 HDR=$LAB_CACHE/build/headers
 ST=$LAB_CACHE/build/selftests
 KVMST=$LAB_SRC/tools/testing/selftests/kvm
+UB=$LAB_CACHE/build/user
 LIST=$LAB_CACHE/build/tests.list
 log=$LAB_LOGS/selftests.log
 mkdir -p "$HDR" "$ST" "$LAB_LOGS" "$CCACHE_DIR"
@@ -58,7 +62,11 @@ done
 
 # Repo programs live in the lab's directory of the selftests tree.
 resolved=$(lab_tests | while read -r name timeout onskip prog args; do
-	[ ! -f "$repo_st/$prog.c" ] || prog=$kvmig_rel/$prog
+	case $prog in
+	user:*) [ -f "$REPO_DIR/selftests/user/${prog#user:}.c" ] ||
+		lab_die "test '$name': no selftests/user/${prog#user:}.c" ;;
+	*) [ ! -f "$repo_st/$prog.c" ] || prog=$kvmig_rel/$prog ;;
+	esac
 	echo "$name $timeout $onskip $prog${args:+ $args}"
 done)
 [ -n "$resolved" ] || lab_die "no tests to run"
@@ -71,7 +79,8 @@ lab_log "building the KVM selftests (log: $log)"
 lab_run_logged "make headers" "$LAB_LOGS/headers.log" \
 	make -C "$LAB_SRC" O="$HDR" ARCH=x86_64 -j"$LAB_JOBS" HOSTCC="ccache gcc" headers
 
-targets=$(echo "$resolved" | awk -v st="$ST" '{ print st "/" $4 }' | sort -u)
+targets=$(echo "$resolved" | awk -v st="$ST" '$4 !~ /^user:/ { print st "/" $4 }' | sort -u)
+user_targets=$(echo "$resolved" | awk -v ub="$UB" '$4 ~ /^user:/ { sub(/^user:/, "", $4); print ub "/tests/" $4 }' | sort -u)
 repo_bins=""
 for p in "${repo_progs[@]}"; do
 	repo_bins="$repo_bins $kvmig_rel/$p"
@@ -85,9 +94,27 @@ lab_run_logged "building the KVM selftests" "$log" \
 	KHDR_INCLUDES="-isystem $HDR/usr/include" EXTRA_CFLAGS=-static \
 	CC="ccache gcc" TEST_GEN_PROGS_EXTENDED_$arch_dir="${repo_bins# }" $targets
 
+# kvmig's programs: the repo's own build (its warnings, -Werror), static,
+# with the programs they start (test_bin(): ../bin/ of the test).  The
+# library's dependencies ship static archives in their Debian -dev packages.
+# make goes by mtimes: objects built from another checkout (a CI clone) are
+# not reused.
+if [ -n "$user_targets" ]; then
+	[ "$(cat "$UB/.repo" 2>/dev/null)" = "$REPO_DIR" ] || rm -rf "$UB"
+	mkdir -p "$UB" && echo "$REPO_DIR" >"$UB/.repo"
+	# shellcheck disable=SC2086
+	lab_run_logged "building kvmig's programs" "$LAB_LOGS/user.log" \
+		make -C "$REPO_DIR" -j"$LAB_JOBS" B="$UB" LDFLAGS=-static CC="ccache gcc" \
+		"$UB/bin/kvmig-vm" "$UB/bin/kvmig" $user_targets
+fi
+
 echo "$resolved" | while read -r name timeout onskip prog args; do
-	[ -x "$ST/$prog" ] || lab_die "test '$name': $ST/$prog was not built"
-	echo "$name $timeout $onskip $ST/$prog${args:+ $args}"
+	case $prog in
+	user:*) bin=$UB/tests/${prog#user:} ;;
+	*) bin=$ST/$prog ;;
+	esac
+	[ -x "$bin" ] || lab_die "test '$name': $bin was not built"
+	echo "$name $timeout $onskip $bin${args:+ $args}"
 done >"$LIST.tmp"
 mv "$LIST.tmp" "$LIST"
 lab_log "$(wc -l <"$LIST") tests: $(awk '{ printf "%s ", $1 }' "$LIST")"

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Pack the guest's initramfs: static busybox, tools/lab/init as /init, and
-# the test programs of $LAB_CACHE/build/tests.list in /tests/bin/.
+# the test programs of $LAB_CACHE/build/tests.list in /tests/bin/; kvmig's
+# own tests (built in $LAB_CACHE/build/user/) go to /tests/user/tests/, next
+# to the programs they start in /tests/user/bin/, and are listed by path.
 #
 # usage: initramfs.sh OUTPUT.cpio.gz [TIMEOUT-SCALE]
 #   TIMEOUT-SCALE multiplies every test's timeout (the debug kernel is slower)
@@ -24,7 +26,7 @@ fi
 
 stage=$(dirname "$out")/initramfs.d
 rm -rf "$stage"
-mkdir -p "$stage/bin"
+mkdir -p "$stage"
 spec=$stage/spec
 {
 	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /tests /tests/bin; do
@@ -39,12 +41,34 @@ spec=$stage/spec
 
 # Debug info off (a third of the size, faster to unpack under TCG); the
 # symbols stay for backtraces.
+add() { # host-file guest-path
+	local staged=$stage/files$2
+	[ ! -f "$staged" ] || return 0
+	mkdir -p "$(dirname "$staged")"
+	strip --strip-debug -o "$staged" "$1"
+	echo "file $2 $staged 0755 0 0" >>"$spec"
+}
+user=$LAB_CACHE/build/user
+user_dirs=0
 while read -r name timeout _onskip bin args; do
-	prog=$(basename "$bin")
-	if [ ! -f "$stage/bin/$prog" ]; then
-		strip --strip-debug -o "$stage/bin/$prog" "$bin"
-		echo "file /tests/bin/$prog $stage/bin/$prog 0755 0 0" >>"$spec"
-	fi
+	case $bin in
+	"$user"/tests/*)
+		prog=/tests/user/tests/$(basename "$bin")
+		if [ "$user_dirs" = 0 ]; then
+			user_dirs=1
+			for d in /tests/user /tests/user/tests /tests/user/bin; do
+				echo "dir $d 0755 0 0" >>"$spec"
+			done
+			add "$user/bin/kvmig-vm" /tests/user/bin/kvmig-vm
+			add "$user/bin/kvmig" /tests/user/bin/kvmig
+		fi
+		add "$bin" "$prog"
+		;;
+	*)
+		prog=$(basename "$bin")
+		add "$bin" "/tests/bin/$prog"
+		;;
+	esac
 	echo "$name $((timeout * scale)) $prog${args:+ $args}"
 done <"$list" >"$stage/list"
 
