@@ -13,9 +13,17 @@
  *
  * Each runs after the guest has written every page of the slot once, so
  * every page is mapped writable and must be protected.  Each takes
- * mmu_lock for write for its protecting part, so the call's time is an
- * upper bound on how long a vCPU that faults meanwhile stalls (the calls
- * also copy to or from userspace outside the lock).
+ * mmu_lock for write for its protecting part; a vCPU that faults meanwhile
+ * waits for it.  Measured, per method, over REPEAT rounds: the call's time
+ * (median), and the stall a vCPU sees: a second vCPU, the probe, writes
+ * one word per page to memory that is not mapped yet (a slot of its own,
+ * not dirty-logged, dropped with MADV_DONTNEED before each round), so that
+ * every write takes the slow fault path, which takes mmu_lock for read;
+ * it times each write with the TSC, from PROBE_LEAD writes before the call
+ * to PROBE_LEAD after it, and its longest write is the stall.  "idle" is
+ * the same without a call: the cost of one such fault, the noise floor.
+ * (Writes to pages that were write-protected do not stall on mmu_lock:
+ * the TDP MMU makes those writable again in its lockless fast path.)
  * Then the price of laziness: the time of the guest's next pass over the
  * slot (one write per page) after each kind of protection.
  *
@@ -23,6 +31,9 @@
  * console log can be searched for the table.
  */
 #include <linux/bitmap.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "kvm_util.h"
@@ -32,6 +43,11 @@
 
 #define SLOT		10
 #define GPA		(1ULL << 32)
+#define PROBE_SLOT	11
+#define PROBE_GPA	(3ULL << 30)
+#define PROBE_PAGES	4096		/* more than a round writes */
+#define PROBE_LEAD	64
+#define REPEAT		3
 
 static uint64_t guest_pages;
 
@@ -52,6 +68,108 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* shared with the guest: the host accesses them through addr_gva2hva() */
+static volatile uint64_t probe_go, probe_writes, probe_max_cycles;
+
+/*
+ * The probe: while probe_go, one write per page of its slot, each timed;
+ * the longest in probe_max_cycles.
+ */
+static void probe_code(void)
+{
+	uint64_t i = 0, t0, t1, max = 0;
+
+	for (;;) {
+		while (probe_go) {
+			t0 = rdtsc();
+			*(volatile uint64_t *)(PROBE_GPA + i * 4096) += 1;
+			t1 = rdtsc();
+			if (t1 - t0 > max)
+				max = t1 - t0;
+			probe_max_cycles = max;
+			__atomic_store_n(&probe_writes, probe_writes + 1, __ATOMIC_RELEASE);
+			i = (i + 1) % PROBE_PAGES;
+		}
+		max = 0;
+		GUEST_SYNC(1);
+	}
+}
+
+struct probe {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	void *hva;			/* of PROBE_SLOT */
+	pthread_t thread;
+	sem_t go, done;
+	bool quit;
+};
+
+static void set_shared(struct kvm_vm *vm, volatile uint64_t *var, uint64_t v)
+{
+	__atomic_store_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var), v,
+			 __ATOMIC_SEQ_CST);
+}
+
+static uint64_t get_shared(struct kvm_vm *vm, volatile uint64_t *var)
+{
+	return __atomic_load_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var),
+			       __ATOMIC_SEQ_CST);
+}
+
+static void *probe_thread(void *arg)
+{
+	struct probe *p = arg;
+	struct ucall uc;
+
+	for (;;) {
+		sem_wait(&p->go);
+		if (p->quit)
+			return NULL;
+		vcpu_run(p->vcpu);
+		TEST_ASSERT(get_ucall(p->vcpu, &uc) == UCALL_SYNC, "probe: %s",
+			    exit_reason_str(p->vcpu->run->exit_reason));
+		sem_post(&p->done);
+	}
+}
+
+static void wait_writes(struct probe *p, uint64_t n)
+{
+	while (get_shared(p->vm, &probe_writes) < n)
+		usleep(100);
+}
+
+/*
+ * Run @protect (NULL: nothing) while the probe faults in new pages, from
+ * PROBE_LEAD writes before to PROBE_LEAD after; returns the call's time,
+ * *stall_ms the probe's longest write.
+ */
+static double probed(struct probe *p, void (*protect)(struct kvm_vm *, void *),
+		     void *arg, double *stall_ms)
+{
+	uint64_t start;
+	double t = 0;
+
+	/* unmapped again: KVM zaps the slot's SPTEs (MMU notifier) */
+	TEST_ASSERT(!madvise(p->hva, PROBE_PAGES * 4096, MADV_DONTNEED), "madvise");
+	set_shared(p->vm, &probe_writes, 0);
+	set_shared(p->vm, &probe_go, 1);
+	sem_post(&p->go);
+	wait_writes(p, PROBE_LEAD);
+	if (protect) {
+		t = now_ms();
+		protect(p->vm, arg);
+		t = now_ms() - t;
+	}
+	start = get_shared(p->vm, &probe_writes);
+	wait_writes(p, start + PROBE_LEAD);
+	set_shared(p->vm, &probe_go, 0);
+	sem_wait(&p->done);
+	TEST_ASSERT(get_shared(p->vm, &probe_writes) < PROBE_PAGES,
+		    "the probe wrapped around its slot: its last writes did not fault");
+	*stall_ms = (double)get_shared(p->vm, &probe_max_cycles) / guest_tsc_khz;
+	return t;
 }
 
 /* One guest pass over every page; returns its time. */
@@ -78,18 +196,84 @@ static uint64_t count_bits(const unsigned long *bm, uint64_t nbits)
 
 struct row {
 	uint64_t mib;
-	double get_ms, clear_ms, fastwp_ms;
+	double call_ms[3], stall_ms[3], idle_stall_ms;
 	double pass_after_clear_ms, pass_after_fastwp_ms;
 };
+
+enum { GET, CLEAR, FASTWP };
+static const char *const method_name[] = { "get-dirty-log", "clear-log", "fast-wp" };
+
+struct ctx {
+	int method;
+	unsigned long *bm;
+	uint64_t pages;
+};
+
+/* the protecting call of each method; the fetch before it is not timed */
+static void protect(struct kvm_vm *vm, void *arg)
+{
+	struct ctx *c = arg;
+	struct kvm_fast_write_protect fwp = { 0 };
+
+	switch (c->method) {
+	case GET:
+		kvm_vm_get_dirty_log(vm, SLOT, c->bm);
+		break;
+	case CLEAR:
+		kvm_vm_clear_dirty_log(vm, SLOT, c->bm, 0, c->pages);
+		break;
+	case FASTWP:
+		vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
+		break;
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * REPEAT probed rounds of @m (guest pass, fetch, protect): the median call
+ * time, the longest stall; then an unprobed round whose next guest pass is
+ * timed (the probe's own faults would shorten it).
+ */
+static void method(struct probe *p, struct kvm_vcpu *writer, int m,
+		   uint64_t pages, unsigned long *bm, struct row *r,
+		   double *next_pass_ms)
+{
+	struct ctx c = { .method = m, .bm = bm, .pages = pages };
+	double t[REPEAT], stall;
+	unsigned int i;
+
+	r->stall_ms[m] = 0;
+	for (i = 0; i < REPEAT; i++) {
+		guest_pass(writer);
+		if (m != GET)
+			kvm_vm_get_dirty_log(p->vm, SLOT, bm);
+		t[i] = probed(p, protect, &c, &stall);
+		if (stall > r->stall_ms[m])
+			r->stall_ms[m] = stall;
+	}
+	qsort(t, REPEAT, sizeof(t[0]), cmp_double);
+	r->call_ms[m] = t[REPEAT / 2];
+	if (next_pass_ms) {
+		guest_pass(writer);
+		kvm_vm_get_dirty_log(p->vm, SLOT, bm);
+		protect(p->vm, &c);
+		*next_pass_ms = guest_pass(writer);
+	}
+}
 
 static void measure(uint64_t mib, struct row *r)
 {
 	uint64_t pages = mib << 8;
 	unsigned long *bm = bitmap_zalloc(pages);
-	struct kvm_fast_write_protect fwp = { 0 };
+	struct probe p = { 0 };
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	double t;
 
 	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
 	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, GPA, SLOT, pages,
@@ -98,39 +282,41 @@ static void measure(uint64_t mib, struct row *r)
 	virt_map_level(vm, GPA, GPA, pages * 4096, PG_LEVEL_2M);
 	guest_pages = pages;
 	sync_global_to_guest(vm, guest_pages);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, PROBE_GPA, PROBE_SLOT,
+				    PROBE_PAGES, 0);
+	virt_map_level(vm, PROBE_GPA, PROBE_GPA, PROBE_PAGES * 4096, PG_LEVEL_2M);
+	p.vm = vm;
+	p.hva = addr_gpa2hva(vm, PROBE_GPA);
+	p.vcpu = vm_vcpu_add(vm, 1, probe_code);
+	TEST_ASSERT(!sem_init(&p.go, 0, 0) && !sem_init(&p.done, 0, 0), "sem_init");
+	TEST_ASSERT(!pthread_create(&p.thread, NULL, probe_thread, &p), "probe thread");
 	r->mib = mib;
 
+	/* the noise floor: the probe's sweeps with no call */
+	guest_pass(vcpu);
+	probed(&p, NULL, NULL, &r->idle_stall_ms);
+
 	/* get-dirty-log: fetch + write-protect every reported page */
-	guest_pass(vcpu);
-	guest_pass(vcpu);
-	t = now_ms();
-	kvm_vm_get_dirty_log(vm, SLOT, bm);
-	r->get_ms = now_ms() - t;
+	method(&p, vcpu, GET, pages, bm, r, NULL);
 
 	/* clear-log: a fetch, then CLEAR over the whole slot */
 	vm_enable_cap(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 		      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE);
-	guest_pass(vcpu);
-	kvm_vm_get_dirty_log(vm, SLOT, bm);
-	t = now_ms();
-	kvm_vm_clear_dirty_log(vm, SLOT, bm, 0, pages);
-	r->clear_ms = now_ms() - t;
-	r->pass_after_clear_ms = guest_pass(vcpu);
+	method(&p, vcpu, CLEAR, pages, bm, r, &r->pass_after_clear_ms);
 	vm_enable_cap(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, 0);
 
 	/* fast-wp: a fetch, then one protection */
 	vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 1);
-	guest_pass(vcpu);
-	kvm_vm_get_dirty_log(vm, SLOT, bm);
-	t = now_ms();
-	vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
-	r->fastwp_ms = now_ms() - t;
-	r->pass_after_fastwp_ms = guest_pass(vcpu);
+	method(&p, vcpu, FASTWP, pages, bm, r, &r->pass_after_fastwp_ms);
 	/* and the pass logged every page it wrote */
 	kvm_vm_get_dirty_log(vm, SLOT, bm);
 	TEST_ASSERT(count_bits(bm, pages) == pages,
 		    "%lu of %lu pages logged after fast-wp", count_bits(bm, pages),
 		    pages);
+
+	p.quit = true;
+	sem_post(&p.go);
+	pthread_join(p.thread, NULL);
 	free(bm);
 	kvm_vm_free(vm);
 }
@@ -139,7 +325,7 @@ int main(int argc, char *argv[])
 {
 	static const uint64_t sizes[] = { 128, 256, 512 };
 	struct row rows[3];
-	unsigned int i;
+	unsigned int i, m;
 
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_FAST_WRITE_PROTECT));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2));
@@ -147,22 +333,39 @@ int main(int argc, char *argv[])
 		measure(sizes[i], &rows[i]);
 
 	printf("fastwp-perf: write-protecting all of a dirty-logged slot that the "
-	       "guest wrote in full (ms; mmu_lock held for write throughout)\n");
-	printf("fastwp-perf: %6s %14s %12s %10s %10s %10s %14s\n", "MiB",
-	       "get-dirty-log", "clear-log", "fast-wp", "vs clear", "vs get",
-	       "next pass x");
+	       "guest wrote in full; ms, call = median of %d, stall = the longest "
+	       "write of a vCPU faulting in new memory meanwhile, over %d\n",
+	       REPEAT, REPEAT);
+	printf("fastwp-perf: %5s | %-22s | %-22s | %-22s | %6s | %9s %9s %7s\n", "",
+	       method_name[GET], method_name[CLEAR], method_name[FASTWP], "idle",
+	       "fast-wp /", "fast-wp /", "next");
+	printf("fastwp-perf: %5s | %10s %11s | %10s %11s | %10s %11s | %6s | %9s %9s %7s\n",
+	       "MiB", "call", "stall", "call", "stall", "call", "stall", "stall",
+	       "clear", "get", "pass x");
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		struct row *r = &rows[i];
+		char line[256];
+		int n = 0;
 
-		printf("fastwp-perf: %6lu %14.3f %12.3f %10.3f %9.4fx %9.4fx %13.2fx\n",
-		       r->mib, r->get_ms, r->clear_ms, r->fastwp_ms,
-		       r->fastwp_ms / r->clear_ms, r->fastwp_ms / r->get_ms,
+		for (m = GET; m <= FASTWP; m++)
+			n += snprintf(line + n, sizeof(line) - n, " | %10.3f %11.3f",
+				      r->call_ms[m], r->stall_ms[m]);
+		printf("fastwp-perf: %5lu%s | %6.3f | %8.4fx %8.4fx %6.2fx\n", r->mib,
+		       line, r->idle_stall_ms, r->call_ms[FASTWP] / r->call_ms[CLEAR],
+		       r->call_ms[FASTWP] / r->call_ms[GET],
 		       r->pass_after_fastwp_ms / r->pass_after_clear_ms);
 	}
-	printf("fastwp-perf: fast-wp grows %.2fx from %lu to %lu MiB, clear-log "
-	       "%.2fx; next pass x = the guest's next pass over the slot after "
-	       "fast-wp / after clear-log (the lazy push-down's faults)\n",
-	       rows[2].fastwp_ms / rows[0].fastwp_ms, rows[0].mib, rows[2].mib,
-	       rows[2].clear_ms / rows[0].clear_ms);
+	printf("fastwp-perf: from %lu to %lu MiB the call grows: get-dirty-log %.2fx, "
+	       "clear-log %.2fx, fast-wp %.2fx; the stall: %.2fx, %.2fx, %.2fx\n",
+	       rows[0].mib, rows[2].mib,
+	       rows[2].call_ms[GET] / rows[0].call_ms[GET],
+	       rows[2].call_ms[CLEAR] / rows[0].call_ms[CLEAR],
+	       rows[2].call_ms[FASTWP] / rows[0].call_ms[FASTWP],
+	       rows[2].stall_ms[GET] / rows[0].stall_ms[GET],
+	       rows[2].stall_ms[CLEAR] / rows[0].stall_ms[CLEAR],
+	       rows[2].stall_ms[FASTWP] / rows[0].stall_ms[FASTWP]);
+	printf("fastwp-perf: next pass x = the guest's next pass over the slot after "
+	       "fast-wp / after clear-log (the lazy push-down's faults); idle = that "
+	       "vCPU's longest write without a call (noise floor)\n");
 	return 0;
 }
