@@ -14,13 +14,13 @@
  * Each runs after the guest has written every page of the slot once, so
  * every page is mapped writable and must be protected.  Each takes
  * mmu_lock for write for its protecting part; a vCPU that faults meanwhile
- * waits for it.  Measured, per method, over REPEAT rounds: the call's time
- * (median), and the stall a vCPU sees: a second vCPU, the probe, writes
+ * waits for it.  Measured, per method, over REPEAT rounds, as medians:
+ * the call's time, and the stall a vCPU sees: a second vCPU, the probe, writes
  * one word per page to memory that is not mapped yet (a slot of its own,
  * not dirty-logged, dropped with MADV_DONTNEED before each round), so that
  * every write takes the slow fault path, which takes mmu_lock for read;
  * it times each write with the TSC, from PROBE_LEAD writes before the call
- * to PROBE_LEAD after it, and its longest write is the stall.  "idle" is
+ * to PROBE_LEAD after it, and its longest write is the round's stall.  "idle" is
  * the same without a call: the cost of one such fault, the noise floor.
  * (Writes to pages that were write-protected do not stall on mmu_lock:
  * the TDP MMU makes those writable again in its lockless fast path.)
@@ -47,7 +47,7 @@
 #define PROBE_GPA	(3ULL << 30)
 #define PROBE_PAGES	4096		/* more than a round writes */
 #define PROBE_LEAD	64
-#define REPEAT		3
+#define REPEAT		5
 
 static uint64_t guest_pages;
 
@@ -235,9 +235,16 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* of REPEAT values, reordered */
+static double median(double *v)
+{
+	qsort(v, REPEAT, sizeof(v[0]), cmp_double);
+	return v[REPEAT / 2];
+}
+
 /*
  * REPEAT probed rounds of @m (guest pass, fetch, protect): the median call
- * time, the longest stall; then an unprobed round whose next guest pass is
+ * time and stall; then an unprobed round whose next guest pass is
  * timed (the probe's own faults would shorten it).
  */
 static void method(struct probe *p, struct kvm_vcpu *writer, int m,
@@ -245,20 +252,17 @@ static void method(struct probe *p, struct kvm_vcpu *writer, int m,
 		   double *next_pass_ms)
 {
 	struct ctx c = { .method = m, .bm = bm, .pages = pages };
-	double t[REPEAT], stall;
+	double t[REPEAT], stall[REPEAT];
 	unsigned int i;
 
-	r->stall_ms[m] = 0;
 	for (i = 0; i < REPEAT; i++) {
 		guest_pass(writer);
 		if (m != GET)
 			kvm_vm_get_dirty_log(p->vm, SLOT, bm);
-		t[i] = probed(p, protect, &c, &stall);
-		if (stall > r->stall_ms[m])
-			r->stall_ms[m] = stall;
+		t[i] = probed(p, protect, &c, &stall[i]);
 	}
-	qsort(t, REPEAT, sizeof(t[0]), cmp_double);
-	r->call_ms[m] = t[REPEAT / 2];
+	r->call_ms[m] = median(t);
+	r->stall_ms[m] = median(stall);
 	if (next_pass_ms) {
 		guest_pass(writer);
 		kvm_vm_get_dirty_log(p->vm, SLOT, bm);
@@ -272,8 +276,10 @@ static void measure(uint64_t mib, struct row *r)
 	uint64_t pages = mib << 8;
 	unsigned long *bm = bitmap_zalloc(pages);
 	struct probe p = { 0 };
+	double idle[REPEAT];
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
+	unsigned int i;
 
 	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
 	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, GPA, SLOT, pages,
@@ -292,9 +298,11 @@ static void measure(uint64_t mib, struct row *r)
 	TEST_ASSERT(!pthread_create(&p.thread, NULL, probe_thread, &p), "probe thread");
 	r->mib = mib;
 
-	/* the noise floor: the probe's sweeps with no call */
+	/* the noise floor: the probe's faults with no call */
 	guest_pass(vcpu);
-	probed(&p, NULL, NULL, &r->idle_stall_ms);
+	for (i = 0; i < REPEAT; i++)
+		probed(&p, NULL, NULL, &idle[i]);
+	r->idle_stall_ms = median(idle);
 
 	/* get-dirty-log: fetch + write-protect every reported page */
 	method(&p, vcpu, GET, pages, bm, r, NULL);
@@ -323,8 +331,9 @@ static void measure(uint64_t mib, struct row *r)
 
 int main(int argc, char *argv[])
 {
-	static const uint64_t sizes[] = { 128, 256, 512 };
-	struct row rows[3];
+	static const uint64_t sizes[] = { 128, 256, 512, 1024 };
+	struct row rows[ARRAY_SIZE(sizes)];
+	const struct row *lo = &rows[0], *hi = &rows[ARRAY_SIZE(sizes) - 1];
 	unsigned int i, m;
 
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_FAST_WRITE_PROTECT));
@@ -333,9 +342,9 @@ int main(int argc, char *argv[])
 		measure(sizes[i], &rows[i]);
 
 	printf("fastwp-perf: write-protecting all of a dirty-logged slot that the "
-	       "guest wrote in full; ms, call = median of %d, stall = the longest "
-	       "write of a vCPU faulting in new memory meanwhile, over %d\n",
-	       REPEAT, REPEAT);
+	       "guest wrote in full; ms, medians of %d: call, and stall = the "
+	       "longest write of a vCPU faulting in new memory meanwhile\n",
+	       REPEAT);
 	printf("fastwp-perf: %5s | %-22s | %-22s | %-22s | %6s | %9s %9s %7s\n", "",
 	       method_name[GET], method_name[CLEAR], method_name[FASTWP], "idle",
 	       "fast-wp /", "fast-wp /", "next");
@@ -357,13 +366,13 @@ int main(int argc, char *argv[])
 	}
 	printf("fastwp-perf: from %lu to %lu MiB the call grows: get-dirty-log %.2fx, "
 	       "clear-log %.2fx, fast-wp %.2fx; the stall: %.2fx, %.2fx, %.2fx\n",
-	       rows[0].mib, rows[2].mib,
-	       rows[2].call_ms[GET] / rows[0].call_ms[GET],
-	       rows[2].call_ms[CLEAR] / rows[0].call_ms[CLEAR],
-	       rows[2].call_ms[FASTWP] / rows[0].call_ms[FASTWP],
-	       rows[2].stall_ms[GET] / rows[0].stall_ms[GET],
-	       rows[2].stall_ms[CLEAR] / rows[0].stall_ms[CLEAR],
-	       rows[2].stall_ms[FASTWP] / rows[0].stall_ms[FASTWP]);
+	       lo->mib, hi->mib,
+	       hi->call_ms[GET] / lo->call_ms[GET],
+	       hi->call_ms[CLEAR] / lo->call_ms[CLEAR],
+	       hi->call_ms[FASTWP] / lo->call_ms[FASTWP],
+	       hi->stall_ms[GET] / lo->stall_ms[GET],
+	       hi->stall_ms[CLEAR] / lo->stall_ms[CLEAR],
+	       hi->stall_ms[FASTWP] / lo->stall_ms[FASTWP]);
 	printf("fastwp-perf: next pass x = the guest's next pass over the slot after "
 	       "fast-wp / after clear-log (the lazy push-down's faults); idle = that "
 	       "vCPU's longest write without a call (noise floor)\n");
