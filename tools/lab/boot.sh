@@ -5,6 +5,7 @@
 # finish in time.
 #
 # usage: boot.sh BZIMAGE INITRAMFS LOG TIMEOUT-SECONDS [EXTRA-CMDLINE]
+# KVMIG_LAB_CPUS: the guest's CPUs (default 2).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -28,7 +29,7 @@ cmdline="$cmdline tsc_early_khz=$khz tsc=reliable $extra"
 # reboot into QEMU's exit.
 rc=0
 timeout -k 10 "$limit" nice -n 19 qemu-system-x86_64 \
-	-M microvm -accel tcg -cpu max -m 2G -smp 2 -nographic -no-reboot \
+	-M microvm -accel tcg -cpu max -m 2G -smp "${KVMIG_LAB_CPUS:-2}" -nographic -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	</dev/null >"$log" 2>&1 || rc=$?
 exit "$rc"

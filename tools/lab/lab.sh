@@ -16,7 +16,8 @@
 # Environment: KVMIG_LAB_CACHE (default /var/cache/kvmig-lab),
 # KVMIG_LAB_JOBS (default 2), KVMIG_LAB_TIMEOUT_SCALE (multiplies the test
 # timeouts of tools/lab/tests; default 1, 3 with --debug), KVMIG_LAB_TESTS
-# (run this list alone instead, e.g. tools/lab/bench for make bench).
+# (run this list alone instead, e.g. tools/lab/bench for make bench),
+# KVMIG_LAB_CPUS (the guest's CPUs, 1..8, default 2; make lab-user: 1).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -53,6 +54,8 @@ else
 	scale=${KVMIG_LAB_TIMEOUT_SCALE:-1}
 fi
 case $scale in '' | *[!0-9]* | 0) lab_die "KVMIG_LAB_TIMEOUT_SCALE: want a positive integer, not '$scale'" ;; esac
+export KVMIG_LAB_CPUS=${KVMIG_LAB_CPUS:-2}
+case $KVMIG_LAB_CPUS in [1-8]) ;; *) lab_die "KVMIG_LAB_CPUS: want 1..8, not '$KVMIG_LAB_CPUS'" ;; esac
 out=$LAB_CACHE/out/$variant
 mkdir -p "$out"
 console=$out/console.log
@@ -107,7 +110,7 @@ if [ -z "$broken" ]; then
 	# Each test has its own timeout inside the guest; the whole boot gets
 	# their sum plus room for boot, dmesg and a slow machine.
 	limit=$(echo "$tests" | awk -v k="$scale" '{ s += $2 * k } END { print s + 180 }')
-	lab_log "booting the $variant kernel (limit $limit s, console: $console)"
+	lab_log "booting the $variant kernel ($KVMIG_LAB_CPUS CPUs, limit $limit s, console: $console)"
 	t0=$SECONDS
 	: >"$console"
 	bash "$LAB_DIR/boot.sh" "$kbuild/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" \
