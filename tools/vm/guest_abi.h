@@ -70,6 +70,12 @@
 #define GUEST_STACK_SIZE	0x004000ULL
 #define GUEST_SYSTEM_SIZE	0x200000ULL	/* the ledger starts here */
 
+/* the descriptor tables and the TSSs share the page after the null page */
+_Static_assert(GUEST_GDT_GPA + GUEST_GDT_ENTRIES * 8 <= GUEST_IDT_GPA, "GDT overlaps IDT");
+_Static_assert(GUEST_IDT_GPA + GUEST_IDT_VECTORS * 16 <= GUEST_TSS_GPA, "IDT overlaps TSS");
+_Static_assert(GUEST_TSS_GPA + GUEST_MAX_VCPUS * GUEST_TSS_SIZE <= GUEST_PML4_GPA,
+	       "TSSs overlap the page tables");
+
 #define GUEST_PARAMS_MAGIC	0x4b564d4947505231ULL	/* "KVMIGPR1" */
 #define GUEST_MAX_RANGES	8
 
