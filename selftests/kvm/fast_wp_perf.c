@@ -41,6 +41,8 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
+#include "fast_wp.h"
+
 #define SLOT		10
 #define GPA		(1ULL << 32)
 #define PROBE_SLOT	11
@@ -70,7 +72,7 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* shared with the guest: the host accesses them through addr_gva2hva() */
+/* shared with the guest: the host accesses them with guest_var_store/load() */
 static volatile uint64_t probe_go, probe_writes, probe_max_cycles;
 
 /*
@@ -106,18 +108,6 @@ struct probe {
 	bool quit;
 };
 
-static void set_shared(struct kvm_vm *vm, volatile uint64_t *var, uint64_t v)
-{
-	__atomic_store_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var), v,
-			 __ATOMIC_SEQ_CST);
-}
-
-static uint64_t get_shared(struct kvm_vm *vm, volatile uint64_t *var)
-{
-	return __atomic_load_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var),
-			       __ATOMIC_SEQ_CST);
-}
-
 static void *probe_thread(void *arg)
 {
 	struct probe *p = arg;
@@ -136,7 +126,7 @@ static void *probe_thread(void *arg)
 
 static void wait_writes(struct probe *p, uint64_t n)
 {
-	while (get_shared(p->vm, &probe_writes) < n)
+	while (guest_var_load(p->vm, &probe_writes) < n)
 		usleep(100);
 }
 
@@ -153,8 +143,8 @@ static double probed(struct probe *p, void (*protect)(struct kvm_vm *, void *),
 
 	/* unmapped again: KVM zaps the slot's SPTEs (MMU notifier) */
 	TEST_ASSERT(!madvise(p->hva, PROBE_PAGES * 4096, MADV_DONTNEED), "madvise");
-	set_shared(p->vm, &probe_writes, 0);
-	set_shared(p->vm, &probe_go, 1);
+	guest_var_store(p->vm, &probe_writes, 0);
+	guest_var_store(p->vm, &probe_go, 1);
 	sem_post(&p->go);
 	wait_writes(p, PROBE_LEAD);
 	if (protect) {
@@ -162,13 +152,13 @@ static double probed(struct probe *p, void (*protect)(struct kvm_vm *, void *),
 		protect(p->vm, arg);
 		t = now_ms() - t;
 	}
-	start = get_shared(p->vm, &probe_writes);
+	start = guest_var_load(p->vm, &probe_writes);
 	wait_writes(p, start + PROBE_LEAD);
-	set_shared(p->vm, &probe_go, 0);
+	guest_var_store(p->vm, &probe_go, 0);
 	sem_wait(&p->done);
-	TEST_ASSERT(get_shared(p->vm, &probe_writes) < PROBE_PAGES,
+	TEST_ASSERT(guest_var_load(p->vm, &probe_writes) < PROBE_PAGES,
 		    "the probe wrapped around its slot: its last writes did not fault");
-	*stall_ms = (double)get_shared(p->vm, &probe_max_cycles) / guest_tsc_khz;
+	*stall_ms = (double)guest_var_load(p->vm, &probe_max_cycles) / guest_tsc_khz;
 	return t;
 }
 

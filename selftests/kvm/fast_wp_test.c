@@ -30,6 +30,8 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
+#include "fast_wp.h"
+
 #define TEST_SLOT	10
 #define TEST_GPA	(1ULL << 30)
 #define TEST_PAGES	4096		/* 16 MiB */
@@ -39,7 +41,7 @@
 #define NR_VCPUS	2
 #define ROUNDS		40
 
-/* shared with the guest: the host writes them through addr_gva2hva() */
+/* shared with the guest: the host writes them with guest_var_store() */
 static volatile uint64_t guest_stop, guest_done, guest_acked, guest_stamp;
 
 static void guest_code(uint64_t idx)
@@ -146,7 +148,7 @@ static void test_negative(void)
 	ksft_test_result_pass("a bad argument address: EFAULT\n");
 
 	/* the refusals changed nothing: the vCPU runs to its end */
-	*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_done) = 1;
+	guest_var_store(vm, &guest_done, 1);
 	vcpu_run(vcpu);
 	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_DONE, "the vCPU after the refusals");
 	ksft_test_result_pass("the VM runs normally after the refusals\n");
@@ -175,18 +177,6 @@ static void test_private_vm(void)
 	ksft_test_result_pass("a VM with private memory: KVM_CHECK_EXTENSION 0, "
 			      "KVM_ENABLE_CAP EINVAL\n");
 	kvm_vm_free(vm);
-}
-
-static void set_shared(struct kvm_vm *vm, volatile uint64_t *var, uint64_t v)
-{
-	__atomic_store_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var), v,
-			 __ATOMIC_SEQ_CST);
-}
-
-static uint64_t get_shared(struct kvm_vm *vm, volatile uint64_t *var)
-{
-	return __atomic_load_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var),
-			       __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -242,7 +232,7 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src)
 	memset(last_seen, 0, sizeof(last_seen));
 	for (round = 1; round <= ROUNDS; round++) {
 		cur_round = round;
-		set_shared(vm, &guest_stamp, (uint64_t)round << 48);
+		guest_var_store(vm, &guest_stamp, (uint64_t)round << 48);
 		usleep(20000);
 		copied += round_trip(vm, bm, mem, shadow);
 
@@ -257,9 +247,9 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src)
 		if (round % 5)
 			continue;
 		/* stop the vCPUs in the guest, then nothing may differ */
-		set_shared(vm, &guest_acked, 0);
-		set_shared(vm, &guest_stop, 1);
-		while (get_shared(vm, &guest_acked) < NR_VCPUS)
+		guest_var_store(vm, &guest_acked, 0);
+		guest_var_store(vm, &guest_stop, 1);
+		while (guest_var_load(vm, &guest_acked) < NR_VCPUS)
 			usleep(100);
 		copied += round_trip(vm, bm, mem, shadow);
 		for (p = 0, bad = 0; p < TEST_PAGES; p++) {
@@ -281,9 +271,9 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src)
 			    "reported dirty", vm_mem_backing_src_alias(src)->name,
 			    round, bad);
 		checks++;
-		set_shared(vm, &guest_stop, 0);
+		guest_var_store(vm, &guest_stop, 0);
 	}
-	set_shared(vm, &guest_done, 1);
+	guest_var_store(vm, &guest_done, 1);
 	for (i = 0; i < NR_VCPUS; i++)
 		pthread_join(threads[i], NULL);
 	TEST_ASSERT(copied > TEST_PAGES / 4, "the guest hardly wrote: %lu pages", copied);
