@@ -134,6 +134,18 @@ static inline uint64_t test_xorshift(uint64_t *s)
 	return *s;
 }
 
+/* @len bytes (a multiple of 8) of test_xorshift() words, in order */
+static inline void test_fill_random(void *buf, size_t len, uint64_t *s)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 8) {
+		uint64_t v = test_xorshift(s);
+
+		memcpy((char *)buf + i, &v, 8);
+	}
+}
+
 void msleep(unsigned int ms);
 uint64_t test_now_ns(void);
 

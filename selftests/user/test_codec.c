@@ -66,11 +66,7 @@ static void make_page(uint8_t *p, enum kind k)
 			p[next() % PAGE] = (uint8_t)next() | 1;
 		break;
 	case K_RANDOM:
-		for (i = 0; i < PAGE; i += 8) {
-			uint64_t v = next();
-
-			memcpy(p + i, &v, 8);
-		}
+		test_fill_random(p, PAGE, &rng);
 		break;
 	default:
 		break;

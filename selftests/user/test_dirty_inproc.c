@@ -107,8 +107,7 @@ int main(void)
 	ksft_set_plan(15);
 
 	vm_make(&plain, 0);
-	/* KVM_CAP_FAST_WRITE_PROTECT, the kvmig KVM patch (kernel/patches/) */
-	fastwp = ioctl(plain.vm, KVM_CHECK_EXTENSION, 0x10000) > 0;
+	fastwp = test_kvm_has_fastwp();
 	max = kvmig_dirty_ring_max_entries(plain.vm);
 	if (max <= 0)
 		ksft_exit_skip("no dirty ring in this kernel");

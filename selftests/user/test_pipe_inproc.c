@@ -113,10 +113,7 @@ static void mutate(uint8_t *mem, uint64_t i)
 		memset(p, 0, PAGE);
 		break;
 	case 1:		/* all new */
-		for (k = 0; k < PAGE; k += 8) {
-			v = next();
-			memcpy(p + k, &v, 8);
-		}
+		test_fill_random(p, PAGE, &rng);
 		break;
 	case 2:		/* half new: overflows a 2 KiB XBZRLE threshold */
 		for (k = 0; k < PAGE; k += 2)

@@ -155,11 +155,7 @@ static void make_pair(uint8_t *old, uint8_t *new, enum shape s)
 {
 	unsigned int i, j;
 
-	for (i = 0; i < PAGE; i += 8) {
-		uint64_t v = next();
-
-		memcpy(old + i, &v, 8);
-	}
+	test_fill_random(old, PAGE, &rng);
 	memcpy(new, old, PAGE);
 	switch (s) {
 	case S_RANDOM_SPARSE:

@@ -74,11 +74,7 @@ static void fill_corpus(uint8_t *mem, uint64_t pages)
 			}
 			break;
 		default:
-			for (j = 0; j < PAGE; j += 8) {
-				uint64_t v = next();
-
-				memcpy(p + j, &v, 8);
-			}
+			test_fill_random(p, PAGE, &rng);
 			break;
 		}
 	}

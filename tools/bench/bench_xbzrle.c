@@ -42,11 +42,7 @@ static void make_pairs(uint8_t *old, uint8_t *new, enum set s)
 	for (p = 0; p < PAIRS; p++) {
 		uint8_t *o = old + (size_t)p * PAGE, *n = new + (size_t)p * PAGE;
 
-		for (i = 0; i < PAGE; i += 8) {
-			uint64_t v = next();
-
-			memcpy(o + i, &v, 8);
-		}
+		test_fill_random(o, PAGE, &rng);
 		memcpy(n, o, PAGE);
 		switch (s) {
 		case SPARSE_WORDS:
