@@ -4,7 +4,9 @@
  * Documentation/vm.rst describes the options.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,6 +65,9 @@ static void usage(FILE *f)
 "                            io[,period=US]\n"
 "                            fault (a page fault at once: tests the report)\n"
 "  -s, --control PATH      serve the JSON control protocol on unix socket PATH\n"
+"      --ready-fd N        once the control socket serves requests, write its\n"
+"                          PATH and a newline to file descriptor N, close N\n"
+"      --ready-file FILE   ... and/or write that line to FILE (atomically)\n"
 "  -d, --duration SEC      run SEC seconds, then stop (default: until quit)\n"
 "      --paused            start with the vCPUs paused (cont starts them)\n"
 "      --incoming          wait for an incoming migration: start paused, and\n"
@@ -187,13 +192,80 @@ static void print_report(struct vm *vm, bool json, const char *end_reason,
 	json_decref(st);
 }
 
+/* --ready-fd N: N must be open now, not when the VM is ready */
+static int parse_ready_fd(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > INT_MAX)
+		die("--ready-fd: '%s' is not a file descriptor number", s);
+	if (fcntl((int)v, F_GETFD) < 0)
+		die("--ready-fd %ld: %s", v, strerror(errno));
+	return (int)v;
+}
+
+/*
+ * Readiness (Documentation/vm.rst, "Readiness"): the line "PATH\n" once the
+ * control socket serves requests.  To @fd, which is closed afterwards (EOF
+ * tells a reader nothing more comes; stdout and stderr stay open), and to
+ * @file under a temporary name renamed into place, so that a reader who
+ * sees the file sees the whole line.  Returns 0 or -errno, said on stderr.
+ */
+static int announce_ready(const char *control_path, int fd, const char *file)
+{
+	size_t len = strlen(control_path) + 1;
+	char *line = malloc(len + 1), *tmp = NULL;
+	int r = 0, tfd;
+
+	if (!line)
+		return -ENOMEM;
+	snprintf(line, len + 1, "%s\n", control_path);
+	errno = 0;
+	if (fd >= 0) {
+		if (write(fd, line, len) != (ssize_t)len) {
+			r = errno ? -errno : -EIO;
+			fprintf(stderr, "kvmig-vm: --ready-fd %d: %s\n", fd,
+				strerror(-r));
+		}
+		if (fd > 2)
+			close(fd);
+	}
+	if (!r && file) {
+		if (asprintf(&tmp, "%s.tmp", file) < 0) {
+			tmp = NULL;
+			r = -ENOMEM;
+			goto out;
+		}
+		errno = 0;
+		tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (tfd < 0 || write(tfd, line, len) != (ssize_t)len ||
+		    close(tfd) || rename(tmp, file)) {
+			r = errno ? -errno : -EIO;
+			fprintf(stderr, "kvmig-vm: --ready-file %s: %s\n", file,
+				strerror(-r));
+			unlink(tmp);
+		}
+	}
+out:
+	free(tmp);
+	free(line);
+	return r;
+}
+
 /* The one way out: vCPUs joined, dirty logging off, socket gone. */
-static void teardown(struct vm *vm, const char *control_path)
+static void teardown(struct vm *vm, const char *control_path,
+		     const char *ready_file)
 {
 	cpu_stop_all(vm);
 	control_dirty_release(vm);
 	if (control_path)
 		unlink(control_path);
+	/* the VM is no longer ready: a stale file must not say it is */
+	if (ready_file)
+		unlink(ready_file);
 	json_decref(vm->migration);
 	json_decref(vm->migration_params);
 	vm_destroy(vm);
@@ -207,6 +279,8 @@ enum {
 	OPT_SEED,
 	OPT_DIRTY_RING,
 	OPT_INCOMING,
+	OPT_READY_FD,
+	OPT_READY_FILE,
 };
 
 int main(int argc, char **argv)
@@ -224,6 +298,8 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
 		{ "incoming", no_argument, NULL, OPT_INCOMING },
+		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+		{ "ready-file", required_argument, NULL, OPT_READY_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -232,7 +308,7 @@ int main(int argc, char **argv)
 	struct workload_spec specs[GUEST_MAX_VCPUS] = { 0 };
 	const char *workloads[64];
 	unsigned int nr_workloads = 0, i;
-	const char *control_path = NULL, *end_reason;
+	const char *control_path = NULL, *ready_file = NULL, *end_reason;
 	double duration = 0;
 	bool paused = false, verify_after = false, json = false, incoming = false;
 	struct verify_result vr = { 0 };
@@ -241,7 +317,7 @@ int main(int argc, char **argv)
 	struct vm vm;
 	char err[256];
 	sigset_t sigs;
-	int opt, listen_fd = -1, sig_fd, ret = 0;
+	int opt, listen_fd = -1, sig_fd, ready_fd = -1, ret = 0;
 	bool never_ran;
 
 	while ((opt = getopt_long(argc, argv, "c:m:w:s:d:h", opts, NULL)) != -1) {
@@ -303,6 +379,12 @@ int main(int argc, char **argv)
 		case OPT_INCOMING:
 			paused = incoming = true;
 			break;
+		case OPT_READY_FD:
+			ready_fd = parse_ready_fd(optarg);
+			break;
+		case OPT_READY_FILE:
+			ready_file = optarg;
+			break;
 		case OPT_VERIFY_AFTER:
 			verify_after = true;
 			break;
@@ -340,6 +422,12 @@ int main(int argc, char **argv)
 		die("unexpected argument '%s' (see --help)", argv[optind]);
 	if (!control_path && !duration)
 		die("nothing would ever stop this VM: give --duration or --control");
+	if ((ready_fd >= 0 || ready_file) && !control_path)
+		die("--ready-fd and --ready-file announce the control socket: "
+		    "give --control");
+	/* a file left by an earlier run must not announce this one */
+	if (ready_file && unlink(ready_file) && errno != ENOENT)
+		die("--ready-file %s: %s", ready_file, strerror(errno));
 
 	/* the workloads need nr_cpus, so they are parsed after the options */
 	{
@@ -397,6 +485,10 @@ int main(int argc, char **argv)
 	/* the guest blocks are ready: only now may the vCPUs leave the gate */
 	if (!paused)
 		cpu_resume_all(&vm);
+	/* control_run() serves the socket from here on: say so */
+	if ((ready_fd >= 0 || ready_file) &&
+	    announce_ready(control_path, ready_fd, ready_file))
+		goto err_stop;
 
 	end = control_run(&vm, listen_fd, sig_fd, duration ?
 			  now_ns() + (uint64_t)(duration * 1e9) : 0);
@@ -413,7 +505,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvmig-vm: incoming migration did not complete; "
 			"the guest never ran (ended by %s%s%s)\n", end_reason,
 			vm.failure ? ": " : "", vm.failure ? vm.failure : "");
-		teardown(&vm, control_path);
+		teardown(&vm, control_path, ready_file);
 		return 3;
 	}
 	if (end == CONTROL_END_FAILURE) {
@@ -439,10 +531,10 @@ int main(int argc, char **argv)
 	}
 	print_report(&vm, json, end_reason, &vr, verify_after, guest_pages,
 		     guest_bad);
-	teardown(&vm, control_path);
+	teardown(&vm, control_path, ready_file);
 	return ret;
 
 err_stop:
-	teardown(&vm, control_path);
+	teardown(&vm, control_path, ready_file);
 	return 2;
 }
