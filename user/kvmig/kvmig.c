@@ -16,8 +16,10 @@
  * Documentation/kvmig.rst is the manual.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,8 @@ struct cli {
 	uint64_t last_iter;
 	json_t *params;		/* from the VMM (kvmig set), not yet applied */
 	bool tunable;		/* a migrate: takes "kvmig set" parameters */
+	int ready_fd;		/* incoming --ready-fd, or -1 */
+	const char *ready_file;	/* incoming --ready-file, or NULL */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -71,6 +75,9 @@ static void usage(FILE *f)
 "                      [--timeout S]\n"
 "       kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [--no-start]\n"
 "                      [--json] [--quiet] [--timeout S]\n"
+"                      [--ready-fd N] [--ready-file FILE]\n"
+"                      (PORT 0: any free port; once listening, the address\n"
+"                      goes to stderr, and to fd N or FILE as one line)\n"
 "       kvmig query    --vm SOCK\n"
 "       kvmig cancel   --vm SOCK\n"
 "       kvmig set      --vm SOCK [--workers N] [--codec C] [--level N]\n"
@@ -512,6 +519,64 @@ static int cmd_migrate(int argc, char **argv)
 	return finish(&c, &st, r, !r && !keep, "source", host, port);
 }
 
+/* --ready-fd N: N must be open now, not once we listen */
+static int parse_ready_fd(const char *s)
+{
+	int fd = (int)parse_range("--ready-fd", s, 0, INT_MAX, "");
+
+	if (fcntl(fd, F_GETFD) < 0)
+		die("--ready-fd %d: %s", fd, strerror(errno));
+	return fd;
+}
+
+/*
+ * Readiness (Documentation/kvmig.rst, "Readiness"): the line
+ * "tcp:HOST:PORT\n" that --to takes, once the socket listens.  To the
+ * ready fd, then closed (a pipe's reader sees the line, or EOF if we died
+ * first; stdout and stderr stay open), and to the ready file under a
+ * temporary name renamed into place, so that it is never seen half written.
+ */
+static int on_listening(const char *host, const char *port, void *opaque)
+{
+	struct cli *c = opaque;
+	bool v6 = strchr(host, ':');
+	char line[128], *tmp = NULL;
+	int len, r = 0, fd;
+
+	len = snprintf(line, sizeof(line), "tcp:%s%s%s:%s\n", v6 ? "[" : "",
+		       host, v6 ? "]" : "", port);
+	if (len < 0 || len >= (int)sizeof(line))
+		return -ENAMETOOLONG;
+	if (!c->quiet)
+		fprintf(stderr, "kvmig: listening on %.*s\n", len - 1, line);
+	errno = 0;
+	if (c->ready_fd >= 0) {
+		if (write(c->ready_fd, line, (size_t)len) != len)
+			r = errno ? -errno : -EIO;
+		if (c->ready_fd > 2)
+			close(c->ready_fd);
+		c->ready_fd = -1;
+		if (r) {
+			fprintf(stderr, "kvmig: --ready-fd: %s\n", strerror(-r));
+			return r;
+		}
+	}
+	if (c->ready_file) {
+		if (asprintf(&tmp, "%s.tmp", c->ready_file) < 0)
+			return -ENOMEM;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, line, (size_t)len) != len || close(fd) ||
+		    rename(tmp, c->ready_file)) {
+			r = errno ? -errno : -EIO;
+			fprintf(stderr, "kvmig: --ready-file %s: %s\n",
+				c->ready_file, strerror(-r));
+			unlink(tmp);
+		}
+		free(tmp);
+	}
+	return r;
+}
+
 static int cmd_incoming(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -521,12 +586,15 @@ static int cmd_incoming(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "ready-fd", required_argument, NULL, 'R' },
+		{ "ready-file", required_argument, NULL, 'F' },
 		{ 0 }
 	};
-	struct cli c = { .tty = isatty(2) };
+	struct cli c = { .tty = isatty(2), .ready_fd = -1 };
 	struct kvmig_incoming_opts io = {
 		.sz = sizeof(io), .progress = on_progress, .progress_opaque = &c,
 		.print = print_msg, .print_opaque = &c,
+		.listening = on_listening, .listening_opaque = &c,
 	};
 	struct kvmig_migration_stats st = { .sz = sizeof(st) };
 	const char *vm = NULL, *listen = NULL;
@@ -541,6 +609,8 @@ static int cmd_incoming(int argc, char **argv)
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;
 		case 'T': io.timeout_ms = parse_timeout(optarg); break;
+		case 'R': c.ready_fd = parse_ready_fd(optarg); break;
+		case 'F': c.ready_file = optarg; break;
 		default:
 			usage(stderr);
 			return 2;
@@ -549,8 +619,14 @@ static int cmd_incoming(int argc, char **argv)
 	if (!listen)
 		die("incoming: --listen tcp:[ADDR]:PORT is required");
 	parse_tcp("--listen", listen, &host, &port);
+	/* a file left by an earlier run must not announce this one */
+	if (c.ready_file && unlink(c.ready_file) && errno != ENOENT)
+		die("--ready-file %s: %s", c.ready_file, strerror(errno));
 	c.vmm = connect_vmm(vm, &c);
 	r = kvmig_incoming(c.vmm, host[0] ? host : NULL, port, &io, &st);
+	/* no longer listening: a stale file must not say we are */
+	if (c.ready_file)
+		unlink(c.ready_file);
 	/* a refused migration: this VM must not run; its VMM exits non-zero */
 	return finish(&c, &st, r, r != 0, "destination", host, port);
 }

@@ -27,12 +27,14 @@
  * 100 ms and stop.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -754,6 +756,32 @@ static int finish(struct dest *d)
 	return 0;
 }
 
+/* Tell @fn where @lfd really listens (port 0: the kernel chose). */
+static int announce_listening(struct dest *d, int lfd, kvmig_listening_fn fn,
+			      void *opaque)
+{
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+	struct sockaddr_storage a;
+	socklen_t len = sizeof(a);
+	int r;
+
+	if (!fn)
+		return 0;
+	if (getsockname(lfd, (struct sockaddr *)&a, &len))
+		return refuse(d, -errno, "the listening socket's address: %s",
+			      strerror(errno));
+	r = getnameinfo((struct sockaddr *)&a, len, host, sizeof(host), port,
+			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+	if (r)
+		return refuse(d, -EADDRNOTAVAIL, "the listening socket's "
+			      "address: %s", gai_strerror(r));
+	r = fn(host, port, opaque);
+	if (r)
+		return refuse(d, r < 0 ? r : -EINVAL, "announcing %s port %s: %s",
+			      host, port, strerror(r < 0 ? -r : EINVAL));
+	return 0;
+}
+
 static int incoming(struct kvmig_vmm *vmm, const char *host,
 				const char *port,
 				const struct kvmig_incoming_opts *opts,
@@ -794,6 +822,10 @@ static int incoming(struct kvmig_vmm *vmm, const char *host,
 		r = refuse(&d, lfd, "%s", err);
 		goto out;
 	}
+	r = announce_listening(&d, lfd, OPTS_GET(opts, listening, NULL),
+			       OPTS_GET(opts, listening_opaque, NULL));
+	if (r)
+		goto out;
 	r = accept_channels(&d, lfd);
 	if (r)
 		goto out;

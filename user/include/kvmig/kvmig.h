@@ -542,6 +542,15 @@ int kvmig_migrate(struct kvmig_vmm *vmm, const char *host, const char *port,
 		  const struct kvmig_migrate_opts *opts,
 		  struct kvmig_migration_stats *stats);
 
+/*
+ * The destination listens: @host and @port are the listening socket's own
+ * address, numeric ("127.0.0.1", "::", "40123"), so port "0" learns the
+ * port the kernel chose.  A source may connect from now on.  Return 0, or
+ * a negative errno to give up: kvmig_incoming() then fails with it.
+ */
+typedef int (*kvmig_listening_fn)(const char *host, const char *port,
+				  void *opaque);
+
 struct kvmig_incoming_opts {
 	size_t sz;
 	bool no_start;			/* leave the VM paused after success */
@@ -550,10 +559,13 @@ struct kvmig_incoming_opts {
 	void *progress_opaque;
 	kvmig_print_fn print;
 	void *print_opaque;
+	kvmig_listening_fn listening;	/* once, on the calling thread */
+	void *listening_opaque;
 };
 
 /*
- * Listen at @host:@port (host may be NULL for any), receive one migration
+ * Listen at @host:@port (host may be NULL for any, port "0" for one the
+ * kernel picks: see @opts->listening), receive one migration
  * into the (paused) VM behind @vmm, and start it.  On any error the stream
  * is refused with a message naming the frame and field, nothing is
  * started, and a negative errno is returned.
