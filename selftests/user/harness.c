@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -155,32 +154,101 @@ const char *test_bin(const char *name)
 	return path;
 }
 
-static void test_vm_connect(struct test_vm *vm)
+/*
+ * Read one line from @fd, the read end of @pid's readiness pipe, within
+ * TEST_DEADLINE_S.  End of file first means @pid gave up before it was
+ * ready: say how it ended.
+ */
+static void read_ready(int fd, pid_t pid, const char *what, char *line,
+		       size_t len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	uint64_t deadline = test_now_ns() + 20000000000ULL;
-	int status;
+	uint64_t deadline = test_now_ns() + TEST_DEADLINE_S * 1000000000ULL;
+	size_t n = 0;
 
-	strcpy(addr.sun_path, vm->sock);
+	TEST_ASSERT(len > 1, "readiness buffer");
 	for (;;) {
-		vm->ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		TEST_ASSERT(vm->ctl >= 0, "socket");
-		if (!connect(vm->ctl, (struct sockaddr *)&addr, sizeof(addr)))
-			return;
-		close(vm->ctl);
-		vm->ctl = -1;
-		TEST_ASSERT(waitpid(vm->pid, &status, WNOHANG) == 0,
-			    "kvmig-vm exited during start-up (status 0x%x)",
-			    status);
-		TEST_ASSERT(test_now_ns() < deadline,
-			    "kvmig-vm control socket %s never appeared", vm->sock);
-		msleep(10);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = test_now_ns();
+		ssize_t r;
+		int rc;
+
+		TEST_ASSERT(now < deadline, "%s (pid %d) not ready after %d s: "
+			    "no readiness line on --ready-fd", what, pid,
+			    TEST_DEADLINE_S);
+		rc = poll(&p, 1, (int)((deadline - now) / 1000000 + 1));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		TEST_ASSERT(rc >= 0, "poll on %s's readiness pipe", what);
+		if (!rc)
+			continue;
+		r = read(fd, line + n, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		TEST_ASSERT(r >= 0, "reading %s's readiness pipe", what);
+		if (!r) {
+			line[n] = 0;
+			rc = test_wait(pid, 10);
+			TEST_ASSERT(0, "%s (pid %d) closed its readiness pipe after "
+				    "'%s' without a whole line: exit code %d "
+				    "(124: still running)", what, pid, line, rc);
+		}
+		if (line[n] == '\n')
+			break;
+		TEST_ASSERT(++n < len, "%s: readiness line too long", what);
 	}
+	line[n] = 0;
+}
+
+pid_t test_spawn_ready(const char *const *argv, const char *logfile,
+		       char *line, size_t len)
+{
+	const char *args[72];
+	char fdnum[16];
+	unsigned int n = 0;
+	int p[2];
+	pid_t pid;
+
+	TEST_ASSERT(!pipe2(p, O_CLOEXEC), "pipe");
+	snprintf(fdnum, sizeof(fdnum), "%d", p[1]);
+	while (argv[n]) {
+		TEST_ASSERT(n < 69, "too many arguments for %s", argv[0]);
+		args[n] = argv[n];
+		n++;
+	}
+	args[n++] = "--ready-fd";
+	args[n++] = fdnum;
+	args[n] = NULL;
+
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {
+		/* a test that dies must not leave guests spinning behind it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (logfile) {
+			int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+			}
+		}
+		/* only the write end crosses exec; other children never hold it */
+		fcntl(p[1], F_SETFD, 0);
+		execv(args[0], (char *const *)args);
+		fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	read_ready(p[0], pid, args[0], line, len);
+	close(p[0]);
+	return pid;
 }
 
 void test_vm_start(struct test_vm *vm, const char *const *argv)
 {
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	const char *args[64];
+	char line[sizeof(vm->sock) + 2];
 	unsigned int n = 0;
 
 	memset(vm, 0, sizeof(*vm));
@@ -195,16 +263,16 @@ void test_vm_start(struct test_vm *vm, const char *const *argv)
 		args[n++] = *argv++;
 	args[n] = NULL;
 
-	vm->pid = fork();
-	TEST_ASSERT(vm->pid >= 0, "fork");
-	if (!vm->pid) {
-		/* a test that dies must not leave guests spinning behind it */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(args[0], (char *const *)args);
-		fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
-		_exit(127);
-	}
-	test_vm_connect(vm);
+	vm->pid = test_spawn_ready(args, NULL, line, sizeof(line));
+	TEST_ASSERT(!strcmp(line, vm->sock), "kvmig-vm announced '%s', not its "
+		    "control socket %s", line, vm->sock);
+	/* it serves requests now: one connect, no retries */
+	strcpy(addr.sun_path, vm->sock);
+	vm->ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	TEST_ASSERT(vm->ctl >= 0, "socket");
+	TEST_ASSERT(!connect(vm->ctl, (struct sockaddr *)&addr, sizeof(addr)),
+		    "connecting to kvmig-vm's control socket %s after it was "
+		    "announced", vm->sock);
 }
 
 static json_t *read_reply(struct test_vm *vm, int *fds, unsigned int max_fds,
@@ -415,24 +483,9 @@ int test_wait(pid_t pid, int timeout_s)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-const char *test_free_port(void)
-{
-	static char buf[16];
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	TEST_ASSERT(fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-		    !getsockname(fd, (struct sockaddr *)&a, &len), "free port");
-	snprintf(buf, sizeof(buf), "%u", ntohs(a.sin_port));
-	close(fd);
-	return buf;
-}
-
 const char *test_slurp(const char *path)
 {
-	static char buf[65536];
+	static __thread char buf[65536];	/* tests wait on logs in threads */
 	int fd = open(path, O_RDONLY);
 	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 
@@ -459,25 +512,33 @@ void start_vms(struct mig *m, const char *const *src_args,
 	args[n++] = "--incoming";
 	args[n] = NULL;
 	test_vm_start(&m->dst, args);
-	snprintf(m->port, sizeof(m->port), "%s", test_free_port());
+	m->port[0] = 0;		/* start_incoming() learns it */
 	snprintf(m->inc_log, sizeof(m->inc_log), "%s/incoming.log", m->dst.dir);
 	snprintf(m->mig_log, sizeof(m->mig_log), "%s/migrate.log", m->src.dir);
 }
 
+/*
+ * kvmig incoming on a port the kernel picks: no two tests (or two runs of
+ * make check) can collide on it.  Returns once it listens.
+ */
 void start_incoming(struct mig *m, bool no_start)
 {
-	char listen[64];
+	static const char prefix[] = "tcp:127.0.0.1:";
+	char line[64];
 	const char *argv[] = {
 		test_bin("kvmig"), "incoming", "--vm", m->dst.sock, "--listen",
-		listen, "--timeout", "20", "--quiet", no_start ? "--no-start" : NULL,
-		NULL,
+		"tcp:127.0.0.1:0", "--timeout", "20", "--quiet",
+		no_start ? "--no-start" : NULL, NULL,
 	};
 
-	snprintf(listen, sizeof(listen), "tcp:127.0.0.1:%s", m->port);
 	argv[0] = strdup(argv[0]);
-	m->inc = test_spawn(argv, m->inc_log);
+	m->inc = test_spawn_ready(argv, m->inc_log, line, sizeof(line));
 	free((void *)argv[0]);
-	msleep(200);	/* let it listen */
+	TEST_ASSERT(!strncmp(line, prefix, sizeof(prefix) - 1) &&
+		    strlen(line + sizeof(prefix) - 1) < sizeof(m->port) &&
+		    atoi(line + sizeof(prefix) - 1) > 0,
+		    "kvmig incoming announced '%s', not %sPORT", line, prefix);
+	snprintf(m->port, sizeof(m->port), "%s", line + sizeof(prefix) - 1);
 }
 
 /* kvmig migrate with @extra options; returns its exit code, JSON in *out */
@@ -529,6 +590,63 @@ int64_t test_pages_written(struct test_vm *vm)
 		n += json_integer_value(json_object_get(c, "loops"));
 	json_decref(st);
 	return n;
+}
+
+bool test_vm_progresses(struct test_vm *vm, int64_t before)
+{
+	return TEST_POLL(test_pages_written(vm) > before, TEST_DEADLINE_S);
+}
+
+int64_t test_migration_int(struct test_vm *vm, const char *path)
+{
+	json_t *q = test_vm_cmd(vm, "query-migrate"), *cur = q;
+	const char *st = json_string_value(json_object_get(q, "status"));
+	char buf[128], *tok, *save = NULL;
+	int64_t v = -1;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok && cur;
+	     tok = strtok_r(NULL, ".", &save))
+		cur = json_object_get(cur, tok);
+	if (st && !strcmp(st, "active") && json_is_integer(cur))
+		v = json_integer_value(cur);
+	json_decref(q);
+	return v;
+}
+
+bool test_migration_moved(struct test_vm *vm, const char *path)
+{
+	return test_migration_int(vm, path) > 0;
+}
+
+/* Every vCPU has written at least its working set's worth of pages. */
+static bool working_set_dirtied(struct test_vm *vm)
+{
+	json_t *st = test_vm_cmd(vm, "query-stats"), *c;
+	bool all = true;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "vcpus"), i, c)
+		all &= json_integer_value(json_object_get(c, "pages-written")) >=
+		       json_integer_value(json_object_get(c, "working-set-pages"));
+	json_decref(st);
+	return all;
+}
+
+bool test_vm_dirtied_working_set(struct test_vm *vm)
+{
+	return TEST_POLL(working_set_dirtied(vm), TEST_DEADLINE_S);
+}
+
+const char *test_migration_status(struct test_vm *vm)
+{
+	static char buf[32];
+	json_t *q = test_vm_cmd(vm, "query-migrate");
+
+	snprintf(buf, sizeof(buf), "%s",
+		 json_string_value(json_object_get(q, "status")) ?: "(none)");
+	json_decref(q);
+	return buf;
 }
 
 const char *test_vm_status(struct test_vm *vm)
@@ -593,10 +711,13 @@ json_t *migrate_ok(const char *name, const char *const *src_args,
 	json_t *st, *r;
 	uint64_t pages, diff;
 	int64_t before;
+	bool ok;
 	int rc;
 
 	start_vms(&m, src_args, dst_args);
-	msleep(300);
+	/* the source guest has data in its working set before it moves */
+	TEST_ASSERT(test_vm_dirtied_working_set(&m.src),
+		    "%s: the source guest never filled its working set", name);
 	start_incoming(&m, true);
 	rc = migrate(&m, extra, &st);
 	TEST_ASSERT(st, "%s: no JSON from kvmig migrate", name);
@@ -634,9 +755,9 @@ json_t *migrate_ok(const char *name, const char *const *src_args,
 	/* the destination guest runs on and proves its memory */
 	before = test_pages_written(&m.dst);
 	json_decref(test_vm_cmd(&m.dst, "cont"));
-	msleep(400);
+	ok = test_vm_progresses(&m.dst, before);
 	r = test_vm_cmd(&m.dst, "guest-check");
-	ksft_test_result(test_pages_written(&m.dst) > before && json_path_int(r, "bad") == 0 &&
+	ksft_test_result(ok && json_path_int(r, "bad") == 0 &&
 			 !strcmp(test_vm_status(&m.src), "paused"),
 			 "%s: destination guest runs on, self-check 0 bad; source stays paused",
 			 name);

@@ -42,6 +42,44 @@ __attribute__((noreturn)) void test_assert_fail(const char *file, int line,
 					 ##__VA_ARGS__);			\
 	} while (0)
 
+/*
+ * How long a test waits for something that takes milliseconds on an idle
+ * machine: a guest's next page, a process's readiness, a counter's next
+ * step.  Generous, so that a machine oversubscribed many times over (make
+ * check-stress) only makes the test slower, and well short of the 300 s a
+ * test program may run (scripts/run-tests.sh).
+ */
+#define TEST_DEADLINE_S	30
+
+/*
+ * Evaluate @cond until it is true or @timeout_s seconds have passed, with
+ * growing pauses (1 ms .. 50 ms) between tries; its value: whether @cond
+ * came true.  On expiry it says what it waited for and for how long, at
+ * the caller's file:line, so that "not ok" never needs guessing.  Never
+ * sleep a fixed time to wait for something: wait for it with this.
+ */
+#define TEST_POLL(cond, timeout_s)						\
+	({									\
+		uint64_t __deadline = test_now_ns() +				\
+				      (uint64_t)(timeout_s) * 1000000000ULL;	\
+		unsigned int __ms = 1;						\
+		bool __ok;							\
+										\
+		while (!(__ok = (cond)) && test_now_ns() < __deadline) {	\
+			msleep(__ms);						\
+			__ms = __ms < 25 ? __ms * 2 : 50;			\
+		}								\
+		if (!__ok)							\
+			ksft_print_msg("%s:%d: gave up after %d s waiting for "	\
+				       "%s\n", __FILE__, __LINE__,		\
+				       (int)(timeout_s), #cond);		\
+		__ok;								\
+	})
+
+/* TEST_POLL that must succeed: the test dies saying what never happened. */
+#define TEST_WAIT(cond, timeout_s, fmt, ...)					\
+	TEST_ASSERT(TEST_POLL(cond, timeout_s), fmt, ##__VA_ARGS__)
+
 /* Skip the whole test (exit 4) when /dev/kvm cannot be opened. */
 void test_require_kvm(void);
 /* KVM_CAP_FAST_WRITE_PROTECT (the kvmig KVM patch), asked of a new VM */
@@ -61,7 +99,8 @@ const char *test_bin(const char *name);
 
 /*
  * Start kvmig-vm with @argv (NULL-terminated, without the program name or
- * --control), wait for its control socket and connect.  Dies on failure.
+ * --control), wait until it announces that its control socket serves
+ * requests (--ready-fd) and connect.  Dies on failure.
  */
 void test_vm_start(struct test_vm *vm, const char *const *argv);
 /* Send "quit", wait for the process; returns its exit status. */
@@ -88,15 +127,22 @@ int test_run(const char *const *argv, char *out, size_t outlen);
 pid_t test_spawn(const char *const *argv, const char *logfile);
 /* Wait for @pid up to @timeout_s (then SIGKILL); returns its exit code. */
 int test_wait(pid_t pid, int timeout_s);
-/* A TCP port on 127.0.0.1 that was free a moment ago, as a string. */
-const char *test_free_port(void);
+/*
+ * Like test_spawn, with "--ready-fd N" appended to @argv: returns once the
+ * program wrote its readiness line, which goes to @line (without the
+ * newline).  Dies, saying so, if the program exits first or is not ready
+ * within TEST_DEADLINE_S.  A NULL @logfile keeps the test's own output.
+ */
+pid_t test_spawn_ready(const char *const *argv, const char *logfile,
+		       char *line, size_t len);
 /* Whole content of a file (static buffer, truncated at 64 KiB). */
 const char *test_slurp(const char *path);
 
 /*
  * A migration test bed: a source kvmig-vm, a destination kvmig-vm started
- * with --incoming, a free port, and "kvmig incoming" / "kvmig migrate"
- * runs between them, their output in the VMs' private directories.
+ * with --incoming, and "kvmig incoming" / "kvmig migrate" runs between
+ * them, their output in the VMs' private directories.  start_incoming()
+ * listens on port 0 and sets @port to the one kvmig incoming announced.
  */
 struct mig {
 	struct test_vm src, dst;
@@ -117,6 +163,27 @@ int migrate(struct mig *m, const char *const *extra, json_t **out);
 
 /* Guest write loops so far, over every vCPU. */
 int64_t test_pages_written(struct test_vm *vm);
+/*
+ * Whether the guest makes progress: its loops pass @before within
+ * TEST_DEADLINE_S (a running guest takes microseconds per loop).
+ */
+bool test_vm_progresses(struct test_vm *vm, int64_t before);
+/*
+ * Whether every dirtying vCPU of the guest has written as many pages as its
+ * working set holds, within TEST_DEADLINE_S: its memory is "warm", so a
+ * migration has data to carry (idle and io vCPUs have no working set).
+ */
+bool test_vm_dirtied_working_set(struct test_vm *vm);
+/*
+ * The migration as the VMM behind @vm shows it (query-migrate, updated by
+ * the helper about every 100 ms): the integer at dotted @path
+ * ("ram.normal": pages with data sent) while it is "active", else -1.
+ */
+int64_t test_migration_int(struct test_vm *vm, const char *path);
+/* ... and whether that integer is above 0: the migration moved */
+bool test_migration_moved(struct test_vm *vm, const char *path);
+/* query-migrate's "status" ("none" before any migration; a static buffer) */
+const char *test_migration_status(struct test_vm *vm);
 /* "running" / "paused" ... (a static buffer) */
 const char *test_vm_status(struct test_vm *vm);
 /* Map both VMs' RAM and compare every page; returns differing pages. */

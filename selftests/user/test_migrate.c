@@ -56,18 +56,16 @@ static void expect_failed(struct mig *m, json_t *st, int rc, const char *name,
 			  const char *status, const char *why)
 {
 	const char *err = json_string_value(json_object_get(st, "error-desc"));
-	int64_t before;
+	bool runs;
 
 	ksft_print_msg("%s: exit %d, status %s, error '%s'\n", name, rc,
 		       st ? json_string_value(json_object_get(st, "status")) : "?",
 		       err ? err : "");
-	before = test_pages_written(&m->src);
-	msleep(300);
+	runs = test_vm_progresses(&m->src, test_pages_written(&m->src));
 	ksft_test_result(rc == 1 && st &&
 			 !strcmp(json_string_value(json_object_get(st, "status")), status) &&
 			 err && strstr(err, why) &&
-			 !strcmp(test_vm_status(&m->src), "running") &&
-			 test_pages_written(&m->src) > before,
+			 !strcmp(test_vm_status(&m->src), "running") && runs,
 			 "%s: %s ('%s'), the source guest runs on", name, status, why);
 }
 
@@ -173,8 +171,9 @@ static void test_connection_drop(void)
 	start_vms(&m, busy_args, busy_args);
 	start_incoming(&m, false);
 	pid = spawn_slow_migrate(&m);
-	msleep(1500);
-	kill(m.inc, SIGKILL);			/* the destination dies */
+	TEST_WAIT(test_migration_moved(&m.src, "ram.normal"), TEST_DEADLINE_S,
+		  "destination killed: no pages ever went: %s", test_slurp(m.mig_log));
+	kill(m.inc, SIGKILL);			/* the destination dies mid-pass */
 	test_wait(m.inc, 10);
 	rc = test_wait(pid, 60);
 	st = json_loads(strchr(test_slurp(m.mig_log), '{') ?: "{}",
@@ -192,15 +191,18 @@ static void test_cancel(void)
 	json_t *st, *q;
 	const char *cancel[] = { test_bin("kvmig"), "cancel", "--vm", NULL, NULL };
 	char out[4096];
+	bool moving;
 	pid_t pid;
 	int rc, crc;
 
 	start_vms(&m, busy_args, busy_args);
 	start_incoming(&m, false);
 	pid = spawn_slow_migrate(&m);
-	msleep(1500);
+	moving = TEST_POLL(test_migration_moved(&m.src, "ram.transferred"),
+			   TEST_DEADLINE_S);
 	q = test_vm_cmd(&m.src, "query-migrate");
-	ksft_test_result(!strcmp(json_string_value(json_object_get(q, "status")), "active") &&
+	ksft_test_result(moving && !strcmp(json_string_value(json_object_get(q, "status")),
+					   "active") &&
 			 json_path_int(q, "ram.transferred") > 0,
 			 "query-migrate on the source VMM shows the running migration");
 	json_decref(q);
@@ -397,6 +399,9 @@ static void test_cut(uint64_t bytes)
 	snprintf(name, sizeof(name), "connection cut after %llu bytes",
 		 (unsigned long long)bytes);
 	start_vms(&m, vm_args, vm_args);
+	/* enough data that every cut falls before the end (see cuts[]) */
+	TEST_ASSERT(test_vm_dirtied_working_set(&m.src),
+		    "%s: the source guest never filled its working set", name);
 	start_incoming(&m, false);
 	snprintf(dst_port, sizeof(dst_port), "%s", m.port);
 	proxy_start(&px, dst_port, bytes);
@@ -425,7 +430,7 @@ static void test_started_lost(void)
 	char dst_port[16];
 	const char *err;
 	json_t *st;
-	int rc;
+	int rc, inc_rc;
 
 	start_vms(&m, vm_args, vm_args);
 	start_incoming(&m, false);
@@ -438,15 +443,22 @@ static void test_started_lost(void)
 	snprintf(m.port, sizeof(m.port), "%s", px.port);
 	rc = migrate(&m, extra, &st);
 	err = json_string_value(json_object_get(st, "error-desc"));
-	ksft_print_msg("STARTED lost: exit %d, '%s'\n", rc, err ? err : "");
-	msleep(300);
+	/*
+	 * The destination resumed its guest before it sent STARTED, and its
+	 * helper exits after that: once it has, both sides are settled.  The
+	 * source helper published its final "failed" before it exited, so
+	 * its VMM has nothing left to do either.
+	 */
+	inc_rc = test_wait(m.inc, 30);
+	ksft_print_msg("STARTED lost: exit %d, '%s'; kvmig incoming exit %d\n", rc,
+		       err ? err : "", inc_rc);
 	ksft_test_result(rc == 1 && err && strstr(err, "outcome unknown") &&
+			 inc_rc == 0 &&
 			 !strcmp(test_vm_status(&m.src), "paused") &&
 			 !strcmp(test_vm_status(&m.dst), "running"),
 			 "STARTED lost: the source guest stays paused, the destination "
 			 "runs it: one copy runs");
 	json_decref(st);
-	test_wait(m.inc, 30);
 	proxy_stop(&px);
 	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit status");
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
@@ -488,10 +500,12 @@ static void test_helper_killed(void)
 	start_vms(&m, busy_args, busy_args);
 	start_incoming(&m, false);
 	pid = spawn_slow_migrate(&m);
-	msleep(1500);
+	TEST_WAIT(test_migration_moved(&m.src, "ram.normal"), TEST_DEADLINE_S,
+		  "helper killed: no pages ever went: %s", test_slurp(m.mig_log));
 	kill(pid, SIGKILL);
 	test_wait(pid, 10);
-	msleep(200);
+	/* the VMM notices the hang-up in its own time: wait for its verdict */
+	TEST_POLL(strcmp(test_migration_status(&m.src), "active"), TEST_DEADLINE_S);
 	q = test_vm_cmd(&m.src, "query-migrate");
 	ksft_test_result(!strcmp(json_string_value(json_object_get(q, "status")), "failed") &&
 			 strstr(json_string_value(json_object_get(q, "error-desc")) ?: "",
@@ -515,7 +529,6 @@ static void test_helper_killed(void)
 		dargs[n++] = "--incoming";
 		dargs[n] = NULL;
 		test_vm_start(&m2.dst, dargs);
-		snprintf(m2.port, sizeof(m2.port), "%s", test_free_port());
 		snprintf(m2.inc_log, sizeof(m2.inc_log), "%s/incoming.log", m2.dst.dir);
 		start_incoming(&m2, false);
 		rc = migrate(&m2, again, &st);
@@ -538,12 +551,37 @@ static void test_garbage_stream(void)
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	const char junk[] = "GET / HTTP/1.0\r\nHost: kvmig\r\n\r\n";
 	uint8_t reply[64] = { 0 };
+	char ready[160], addr[64] = "", said[96];
+	const char *argv[] = {
+		NULL, "incoming", "--vm", NULL, "--listen",
+		"tcp:127.0.0.1:0", "--timeout", "20", "--ready-file", ready, NULL,
+	};
+	bool announced;
 	ssize_t n;
 	int fd;
 
+	/*
+	 * kvmig incoming announced by --ready-file and on stderr (not by
+	 * start_incoming's --ready-fd): the same address in both, the file
+	 * gone once it stops listening.
+	 */
 	start_vms(&m, vm_args, vm_args);
-	start_incoming(&m, false);
-	a.sin_port = htons((uint16_t)atoi(m.port));
+	snprintf(ready, sizeof(ready), "%s/incoming.ready", m.dst.dir);
+	argv[0] = strdup(test_bin("kvmig"));
+	argv[3] = m.dst.sock;
+	m.inc = test_spawn(argv, m.inc_log);
+	free((void *)argv[0]);
+	announced = TEST_POLL(!access(ready, F_OK), TEST_DEADLINE_S);
+	TEST_ASSERT(announced, "kvmig incoming --ready-file: never announced: %s",
+		    test_slurp(m.inc_log));
+	snprintf(addr, sizeof(addr), "%s", test_slurp(ready));
+	snprintf(said, sizeof(said), "kvmig: listening on %s", addr);
+	ksft_test_result(!strncmp(addr, "tcp:127.0.0.1:", 14) && atoi(addr + 14) > 0 &&
+			 addr[strlen(addr) - 1] == '\n' &&
+			 strstr(test_slurp(m.inc_log), said),
+			 "kvmig incoming on port 0 announces %.*s in --ready-file and "
+			 "on stderr", (int)strcspn(addr, "\n"), addr);
+	a.sin_port = htons((uint16_t)atoi(addr + 14));
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	TEST_ASSERT(!connect(fd, (struct sockaddr *)&a, sizeof(a)), "connect");
 	TEST_ASSERT(write(fd, junk, sizeof(junk) - 1) == sizeof(junk) - 1, "write");
@@ -554,8 +592,9 @@ static void test_garbage_stream(void)
 			 strstr(test_slurp(m.inc_log), "is not KVMF"),
 			 "a stream that is not kvmig is refused with an ERROR frame: %s",
 			 strstr(test_slurp(m.inc_log), "refused") ?: "");
-	ksft_test_result(test_wait(m.dst.pid, 30) == 3,
-			 "... and the destination guest never runs");
+	ksft_test_result(test_wait(m.dst.pid, 30) == 3 && access(ready, F_OK),
+			 "... and the destination guest never runs; the ready file "
+			 "is gone");
 	close(m.dst.ctl);
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
 }
@@ -612,7 +651,8 @@ int main(int argc, char **argv)
 				     "--verify", "--keep-vm", NULL };
 	/*
 	 * Within the HELLO, after the handshake, inside pass 0, and later;
-	 * this workload moves 4 to 11 MB, so every cut falls before its end.
+	 * this workload, its working set filled first, moves 4 to 11 MB, so
+	 * every cut falls before its end.
 	 */
 	static const uint64_t cuts[] = { 10, 300, 64 << 10, 1 << 20, 3 << 20 };
 	unsigned int i;
@@ -623,7 +663,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "--dirty-log"))
 		backend_run(argv[2]);
 	TEST_ASSERT(argc == 1, "usage: test_migrate [--dirty-log BACKEND]");
-	ksft_set_plan(6 * 3 + 2 + 2 * 5 + 2 + 1 + 2 + 2 + 3 + 2);
+	ksft_set_plan(6 * 3 + 2 + 2 * 5 + 2 + 1 + 2 + 2 + 3 + 3);
 	json_decref(migrate_ok("idle guest", idle_args, idle_args, plain, "converged"));
 	json_decref(migrate_ok("light dirtying", light_args, light_args, plain, "converged"));
 	json_decref(migrate_ok("clear, 4 channels", vm_args, vm_args, clear4, "converged"));

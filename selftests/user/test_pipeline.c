@@ -209,10 +209,18 @@ static void test_tune(void)
 			 "kvmig set without a migration fails: %s", out);
 	start_incoming(&m, true);
 	TEST_ASSERT(!pthread_create(&t, NULL, bg_migrate, &b), "thread");
-	msleep(800);
+	/* pages went uncompressed before the switch */
+	TEST_WAIT(test_migration_moved(&m.src, "pipeline.codecs.none.pages"),
+		  TEST_DEADLINE_S, "tune: the migration never sent a page: %s",
+		  test_slurp(m.mig_log));
 	rc = kvmig_set(&m, "--workers", "9", "--level", "1", out, sizeof(out));
 	TEST_ASSERT(rc == 0, "kvmig set --workers 9: %s", out);
-	msleep(400);
+	/*
+	 * The VMM merges the parameters it holds for the helper: the next
+	 * set must wait until the helper took (and refused) this one.
+	 */
+	TEST_WAIT(strstr(test_slurp(m.mig_log), "workers 9 (1..2)"), TEST_DEADLINE_S,
+		  "tune: the helper never refused 9 workers: %s", test_slurp(m.mig_log));
 	rc = kvmig_set(&m, "--codec", "lz4", "--workers", "1", out, sizeof(out));
 	TEST_ASSERT(rc == 0, "kvmig set --codec lz4: %s", out);
 	pthread_join(t, NULL);
@@ -357,10 +365,11 @@ static const char *const counter_small_args[] = {
 };
 
 /*
- * The number of workers changes (up to three times, a second apart, while
- * the migration runs) under XBZRLE: pages change owners and caches are
- * dropped, and every page must arrive.  When exactly what happens is
- * timing; test_pipe_inproc checks owner changes deterministically.
+ * The number of workers changes (up to three times while the migration
+ * runs, 2 MiB of stream apart) under XBZRLE: pages change owners and
+ * caches are dropped, and every page must arrive.  Which pages are in
+ * flight at a change is timing; test_pipe_inproc checks owner changes
+ * deterministically.
  */
 static void test_xbzrle_owners(void)
 {
@@ -381,13 +390,34 @@ static void test_xbzrle_owners(void)
 	b.m = &m;
 	start_incoming(&m, true);
 	TEST_ASSERT(!pthread_create(&t, NULL, bg_migrate, &b), "thread");
-	msleep(300);
+	TEST_WAIT(test_migration_moved(&m.src, "ram.normal"), TEST_DEADLINE_S,
+		  "xbzrle owners: the migration never sent a page: %s",
+		  test_slurp(m.mig_log));
 	for (i = 0; i < 3; i++) {
+		int64_t sent;
+
 		if (kvmig_set(&m, "--workers", counts[i % 3], NULL, NULL, out,
 			      sizeof(out)))
 			break;	/* the migration is over */
+		/*
+		 * Count a change once it is in force (the helper reports the
+		 * active workers); then let 2 MiB go under it (a quarter of
+		 * a second at 8 MiB/s) before the next one.
+		 */
+		if (!TEST_POLL(test_migration_int(&m.src, "pipeline.workers") ==
+			       atoi(counts[i % 3]) ||
+			       test_migration_int(&m.src, "pipeline.workers") < 0,
+			       TEST_DEADLINE_S))
+			break;
+		sent = test_migration_int(&m.src, "ram.transferred");
+		if (sent < 0)
+			break;	/* the migration is over */
 		sets++;
-		msleep(1000);
+		if (!TEST_POLL(test_migration_int(&m.src, "ram.transferred") >
+			       sent + (2 << 20) ||
+			       test_migration_int(&m.src, "ram.transferred") < 0,
+			       TEST_DEADLINE_S))
+			break;
 	}
 	pthread_join(t, NULL);
 	TEST_ASSERT(b.st, "no JSON from kvmig migrate: %s", test_slurp(m.mig_log));
