@@ -69,6 +69,7 @@ static uint64_t rounds(struct oracle *o, struct kvmig_dirty *d, int iters)
 		/* re-arm what the last sync reported, as a sender would */
 		TEST_ASSERT(!kvmig_dirty_rearm(d, o->bm, 0, o->pages), "rearm");
 		snapshot(o, o->a);
+		/* a random window between syncs: the workload, not a wait */
 		msleep((unsigned int)(rand() % 20));
 		snapshot(o, o->b);
 		memset(o->bm, 0, words * 8);
@@ -114,7 +115,8 @@ static void run_backend(const char *backend, const char *const *vm_args,
 	int cycle, r;
 
 	test_vm_start(&vm, vm_args);
-	msleep(200);	/* the guests are writing before tracking starts */
+	/* the guests are writing before tracking starts */
+	TEST_ASSERT(test_vm_progresses(&vm, 0), "%s: the guest never ran", backend);
 	o.vmm = kvmig_vmm_connect(vm.sock, &vo);
 	TEST_ASSERT(o.vmm, "connect to %s", vm.sock);
 	o.map = kvmig_vmm_map_memory(o.vmm);

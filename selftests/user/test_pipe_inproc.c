@@ -198,8 +198,9 @@ static void run(const char *name, bool xbzrle, enum xcache_policy policy,
 		TEST_ASSERT(!pipe_end_pass(p), "pipe_end_pass: %s", pipe_error(p));
 		/* every receiver has seen this pass's ITER_END: all applied */
 		for (i = 0; i < NR_CH; i++)
-			while (__atomic_load_n(&rx[i].passes, __ATOMIC_ACQUIRE) < pass + 1)
-				msleep(1);
+			TEST_WAIT(__atomic_load_n(&rx[i].passes, __ATOMIC_ACQUIRE) >= pass + 1,
+				  TEST_DEADLINE_S, "%s: receiver %u never saw pass %u's ITER_END",
+				  name, i, pass);
 		bad_passes += memcmp(mem, mirror, PAGES * PAGE) != 0;
 	}
 	pipe_stats(p, st);

@@ -3,10 +3,14 @@
  * Start-up errors are clear: bad sizes, bad workloads, too many vCPUs, and a
  * missing /dev/kvm each stop kvmig-vm with exit 2 and a message that names
  * the problem.  A guest exception is reported with its vector, error code,
- * rip and cr2 (exit 1), not as a bare triple fault.
+ * rip and cr2 (exit 1), not as a bare triple fault.  --ready-file
+ * announces the control socket once it serves, and goes away at exit.
  */
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +45,11 @@ static const struct bad_cmd cmds[] = {
 	{ { "-d", "1", "--mem", "99999999999G" }, "is too large" },
 	{ { "-d", "1", "--dirty-ring", "1000" }, "must be a power of two" },
 	{ { "--mem", "64M" }, "nothing would ever stop this VM" },
+	{ { "-d", "1", "--ready-fd", "1" }, "announce the control socket: give --control" },
+	{ { "--control", "/nonexistent/ctl", "--ready-fd", "99" },
+	  "--ready-fd 99: Bad file descriptor" },
+	{ { "--control", "/nonexistent/ctl", "--ready-fd", "-1" },
+	  "--ready-fd: '-1' is not a file descriptor number" },
 };
 
 /* kvmig-vm in a mount namespace where /dev is an empty tmpfs */
@@ -80,7 +89,7 @@ int main(void)
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(sizeof(cmds) / sizeof(cmds[0]) + 3);
+	ksft_set_plan(sizeof(cmds) / sizeof(cmds[0]) + 4);
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		const char *argv[10] = { test_bin("kvmig-vm") };
@@ -118,6 +127,41 @@ int main(void)
 				 "code, rip and cr2; exit 1");
 		if (rc != 1)
 			ksft_print_msg("exit %d, got: %s", rc, out);
+	}
+	{
+		/* --ready-file: the whole line once serving, gone after exit */
+		char dir[] = "/tmp/kvmig-test-XXXXXX", sock[64], ready[64];
+		const char *argv[] = { test_bin("kvmig-vm"), "--control", sock,
+				       "--ready-file", ready, NULL };
+		struct test_vm vm = { .ctl = -1 };
+		bool announced;
+
+		TEST_ASSERT(mkdtemp(dir), "mkdtemp");
+		snprintf(sock, sizeof(sock), "%s/ctl.sock", dir);
+		snprintf(ready, sizeof(ready), "%s/ready", dir);
+		argv[0] = strdup(argv[0]);
+		vm.pid = test_spawn(argv, "/dev/null");
+		free((void *)argv[0]);
+		announced = TEST_POLL(!access(ready, F_OK), TEST_DEADLINE_S);
+		snprintf(out, sizeof(out), "%s", announced ? test_slurp(ready) : "");
+		snprintf(vm.sock, sizeof(vm.sock), "%s", sock);
+		snprintf(vm.dir, sizeof(vm.dir), "%s", dir);
+		if (announced) {
+			struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+			vm.ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			strcpy(a.sun_path, sock);
+			TEST_ASSERT(!connect(vm.ctl, (struct sockaddr *)&a, sizeof(a)),
+				    "connect to the announced %s", sock);
+		} else {
+			kill(vm.pid, SIGKILL);
+		}
+		TEST_ASSERT(announced && test_vm_quit(&vm) == 0, "kvmig-vm --ready-file");
+		ksft_test_result(!strncmp(out, sock, strlen(sock)) &&
+				 !strcmp(out + strlen(sock), "\n") && access(ready, F_OK),
+				 "--ready-file: '%s\\n' once serving, removed at exit",
+				 sock);
+		rmdir(dir);
 	}
 	{
 		const char *const argv[] = { test_bin("kvmig-vm"), "--help", NULL };

@@ -112,7 +112,7 @@ int main(void)
 	ksft_set_plan(11);
 
 	test_vm_start(&vm, args);
-	msleep(500);
+	TEST_ASSERT(test_vm_dirtied_working_set(&vm), "the guest never wrote its 256 pages");
 	r = test_vm_cmd(&vm, "guest-check");
 	ksft_test_result(json_path_int(r, "bad") == 0 &&
 			 json_path_int(r, "pages") == 256,
@@ -142,8 +142,8 @@ int main(void)
 	gen = m.ledger[n];
 	do {
 		json_decref(test_vm_cmd(&vm, "cont"));
-		while (m.ledger[n] == gen)
-			msleep(5);
+		TEST_WAIT(m.ledger[n] != gen, TEST_DEADLINE_S,
+			  "the guest never rewrote page %llu", (unsigned long long)n);
 		json_decref(test_vm_cmd(&vm, "stop"));
 	} while (((struct guest_vcpu *)(m.ram + GUEST_VCPU_GPA))->inflight == n + 1);
 	memcpy(page, old, sizeof(old));
@@ -168,7 +168,7 @@ int main(void)
 	}
 
 	test_vm_start(&vm, args);
-	msleep(200);
+	TEST_ASSERT(test_vm_dirtied_working_set(&vm), "the guest never wrote its 256 pages");
 	json_decref(test_vm_cmd(&vm, "stop"));
 	map_guest(&vm, &m);
 	n = m.params->nr_data_pages - 1;	/* far outside the 256-page window */
@@ -190,7 +190,7 @@ int main(void)
 		unsigned int nr;
 
 		test_vm_start(&vm, big);
-		msleep(100);
+		TEST_ASSERT(test_vm_progresses(&vm, 0), "the 512 MiB guest never ran");
 		json_decref(test_vm_cmd(&vm, "verify"));
 		json_decref(test_vm_cmd_fds(&vm, "get-fds", fds, 4, &nr));
 		TEST_ASSERT(nr == 2 && !fstat(fds[0], &st), "fstat memfd");

@@ -43,12 +43,10 @@ int main(void)
 	json_decref(r);
 
 	/* one sequential sweep covers both slots in well under a second */
-	do {
-		msleep(200);
-		st = test_vm_cmd(&vm, "query-stats");
-		n = (unsigned int)json_path_int(st, "pages-written");
-		json_decref(st);
-	} while (n < (SLOT0 + SLOT1) / GUEST_PAGE_SIZE);
+	TEST_WAIT((st = test_vm_cmd(&vm, "query-stats"),
+		   n = (unsigned int)json_path_int(st, "pages-written"),
+		   json_decref(st), n >= (SLOT0 + SLOT1) / GUEST_PAGE_SIZE),
+		  TEST_DEADLINE_S, "one sweep over both slots: %u pages written", n);
 	json_decref(test_vm_cmd(&vm, "stop"));
 
 	r = test_vm_cmd_fds(&vm, "get-fds", fds, 4, &nr);

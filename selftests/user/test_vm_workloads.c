@@ -72,9 +72,11 @@ int main(void)
 	ksft_set_plan(7);
 
 	test_vm_start(&vm, args);
-	msleep(500);	/* let the guests start and fault their pages in */
+	/* every guest runs before the window opens */
+	TEST_WAIT((sample(&vm, 4, &a), a.loops[0] && a.loops[1] && a.loops[2] &&
+		   a.loops[3]), TEST_DEADLINE_S, "a vCPU never ran its workload");
 	sample(&vm, 4, &a);
-	msleep(SAMPLE_MS);
+	msleep(SAMPLE_MS);	/* the measured window: the workload, not a wait */
 	sample(&vm, 4, &b);
 	dt = (double)(b.ns - a.ns) / 1e9;
 
@@ -118,9 +120,9 @@ int main(void)
 
 	/* unpaced: must run far above the paced rates above */
 	test_vm_start(&vm, fast);
-	msleep(300);
-	sample(&vm, 1, &a);
-	msleep(1000);
+	TEST_WAIT((sample(&vm, 1, &a), a.loops[0] > 0), TEST_DEADLINE_S,
+		  "the unpaced guest never ran");
+	msleep(1000);		/* the measured window */
 	sample(&vm, 1, &b);
 	dt = (double)(b.ns - a.ns) / 1e9;
 	ksft_print_msg("unpaced: %.0f pages/s\n", (double)(b.pages[0] - a.pages[0]) / dt);
