@@ -12,7 +12,6 @@ if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	exit 1
 fi
 dir=$(mktemp -d /tmp/kvmig-demo.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() {
 	for p in ${pids:-}; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
@@ -20,40 +19,56 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# start NAME LOG COMMAND...: run COMMAND in the background with
+# --ready-fd 3 on a FIFO and wait for its readiness line (in $ready, its
+# pid in $pid): the control socket's path, or the address kvmig incoming
+# listens on.  If it exits before it is ready, the FIFO gives EOF: say so.
+start() {
+	name=$1 log=$2
+	shift 2
+	mkfifo "$dir/$name.ready"
+	"$@" --ready-fd 3 3>"$dir/$name.ready" >"$log" 2>&1 &
+	pid=$!
+	pids="${pids:-} $pid"
+	if ! read -r ready <"$dir/$name.ready"; then
+		echo "demo: $name did not start:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+	rm -f "$dir/$name.ready"
+}
+
 VM="--vcpus 2 --mem 192M --slot 64M,gap=64M
     --workload 0:dirty,rate=32M,ws=96M,pattern=zipf:0.9,data=text
     --workload 1:io,period=500"
 
+# shellcheck disable=SC2086
+start src "$dir/src.log" "$BIN/kvmig-vm" $VM --control "$dir/src.sock"
+src=$ready
+# shellcheck disable=SC2086
+start dst "$dir/dst.log" "$BIN/kvmig-vm" $VM --incoming --control "$dir/dst.sock"
+dst=$ready dst_pid=$pid
+# port 0: kvmig incoming says which port it got
+start incoming "$dir/incoming.log" "$BIN/kvmig" incoming --vm "$dst" \
+	--listen tcp:127.0.0.1:0 --quiet
+to=$ready
+
 echo "demo: source and destination kvmig-vm, 256 MiB of guest RAM in two memslots."
 echo "demo: vCPU 0 dirties 96 MiB of text-like pages at 32 MiB/s (Zipf), vCPU 1"
-echo "demo: does a port-IO round trip every 500 us.  Migrating over 127.0.0.1:$port"
+echo "demo: does a port-IO round trip every 500 us.  Migrating to $to"
 echo "demo: with 2 channels, zstd pages, a 300 ms downtime limit and --verify."
 echo
-# shellcheck disable=SC2086
-"$BIN/kvmig-vm" $VM --control "$dir/src.sock" >"$dir/src.log" 2>&1 &
-pids="$!"
-# shellcheck disable=SC2086
-"$BIN/kvmig-vm" $VM --incoming --control "$dir/dst.sock" >"$dir/dst.log" 2>&1 &
-pids="$pids $!"
-for s in src dst; do
-	n=0
-	while [ ! -S "$dir/$s.sock" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
-done
-sleep 1	# let the guest dirty its working set
-"$BIN/kvmig" incoming --vm "$dir/dst.sock" --listen "tcp:127.0.0.1:$port" \
-	--quiet >"$dir/incoming.log" 2>&1 &
-pids="$pids $!"
-sleep 0.3
-"$BIN/kvmig" migrate --vm "$dir/src.sock" --to "tcp:127.0.0.1:$port" --verify \
+sleep 1	# the scenario: the guest dirties its working set for a second
+"$BIN/kvmig" migrate --vm "$src" --to "$to" --verify \
 	--codec "${KVMIG_DEMO_CODEC:-zstd}"
 echo
-sleep 1
+sleep 1	# the scenario: the destination guest runs on for a second
 echo "demo: the destination guest runs on; its own page self-check and the host"
 echo "demo: verifier over every data page:"
-"$BIN/kvmig" vm --vm "$dir/dst.sock" guest-check
-"$BIN/kvmig" vm --vm "$dir/dst.sock" verify
-"$BIN/kvmig" vm --vm "$dir/dst.sock" quit >/dev/null
-sleep 0.5
+"$BIN/kvmig" vm --vm "$dst" guest-check
+"$BIN/kvmig" vm --vm "$dst" verify
+"$BIN/kvmig" vm --vm "$dst" quit >/dev/null
+wait "$dst_pid" || true		# its report is complete once it exited
 echo
 echo "demo: what the destination VMM saw of its guest after the move:"
 cat "$dir/dst.log"

@@ -56,6 +56,16 @@ static double pages_per_sec(struct test_vm *vm, unsigned int ms)
 	return r;
 }
 
+static bool faulted_in(struct test_vm *vm)
+{
+	json_t *st = test_vm_cmd(vm, "query-stats");
+	bool done = json_path_int(st, "vcpus.0.pages-written") >=
+		    4 * json_path_int(st, "vcpus.0.working-set-pages");
+
+	json_decref(st);
+	return done;
+}
+
 static void run(struct result *res, const char *backend, const char *mem,
 		const char *ring)
 {
@@ -77,7 +87,12 @@ static void run(struct result *res, const char *backend, const char *mem,
 	int i;
 
 	test_vm_start(&vm, args);
-	msleep(1500);	/* fault the working set in */
+	/*
+	 * Fault the working set in before measuring: four writes per page
+	 * of it at random touch all but 2% (e^-4).
+	 */
+	TEST_WAIT(faulted_in(&vm), TEST_DEADLINE_S * 2,
+		  "%s: the guest did not write 4x its working set", backend);
 	res->backend = backend;
 	res->untracked_pps = pages_per_sec(&vm, 1000);
 
