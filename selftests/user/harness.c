@@ -524,7 +524,8 @@ void start_vms(struct mig *m, const char *const *src_args,
 void start_incoming(struct mig *m, bool no_start)
 {
 	static const char prefix[] = "tcp:127.0.0.1:";
-	char line[64];
+	char line[64], *port;
+	size_t len;
 	const char *argv[] = {
 		test_bin("kvmig"), "incoming", "--vm", m->dst.sock, "--listen",
 		"tcp:127.0.0.1:0", "--timeout", "20", "--quiet",
@@ -534,11 +535,12 @@ void start_incoming(struct mig *m, bool no_start)
 	argv[0] = strdup(argv[0]);
 	m->inc = test_spawn_ready(argv, m->inc_log, line, sizeof(line));
 	free((void *)argv[0]);
+	port = line + sizeof(prefix) - 1;
+	len = strlen(port);
 	TEST_ASSERT(!strncmp(line, prefix, sizeof(prefix) - 1) &&
-		    strlen(line + sizeof(prefix) - 1) < sizeof(m->port) &&
-		    atoi(line + sizeof(prefix) - 1) > 0,
+		    len < sizeof(m->port) && atoi(port) > 0,
 		    "kvmig incoming announced '%s', not %sPORT", line, prefix);
-	snprintf(m->port, sizeof(m->port), "%s", line + sizeof(prefix) - 1);
+	memcpy(m->port, port, len + 1);
 }
 
 /* kvmig migrate with @extra options; returns its exit code, JSON in *out */
