@@ -107,9 +107,11 @@ fi
 # ---- boot ----------------------------------------------------------------
 boot_rc=""
 if [ -z "$broken" ]; then
-	# Each test has its own timeout inside the guest; the whole boot gets
-	# their sum plus room for boot, dmesg and a slow machine.
-	limit=$(echo "$tests" | awk -v k="$scale" '{ s += $2 * k } END { print s + 180 }')
+	# Each test has its own timeout inside the guest, and 30 s more if
+	# it runs out (init dumps its threads' stacks, TERM, KILL 10 s later);
+	# the whole boot gets their sum plus room for boot, dmesg and a slow
+	# machine.
+	limit=$(echo "$tests" | awk -v k="$scale" '{ s += $2 * k + 30 } END { print s + 180 }')
 	lab_log "booting the $variant kernel ($KVMIG_LAB_CPUS CPUs, limit $limit s, console: $console)"
 	t0=$SECONDS
 	: >"$console"
@@ -155,6 +157,31 @@ test_output() {
 		on' "$console" | tail -n "${2:-30}"
 }
 
+# What init found a test doing when its limit ran out (tools/lab/init,
+# "timeout"): every thread's state, wchan and kernel stack.  The sysrq t/w
+# output, long, is only pointed to.
+test_dump() {
+	awk -v name="$1" '
+		index($0, "KVMIG-LAB: timeout " name " ") == 1 { on = 1 }
+		!on { next }
+		$0 == "KVMIG-LAB: not ok " name || index($0, "KVMIG-LAB: not ok " name " ") == 1 { exit }
+		$0 == "KVMIG-LAB: sysrq-begin " name { skip = 1; from = NR; next }
+		$0 == "KVMIG-LAB: sysrq-end " name {
+			skip = 0
+			print "sysrq t and w: lines " from "-" NR " of the console log"
+			next
+		}
+		!skip' "$console" | head -n 200
+}
+
+# The console without init's sysrq dumps (full of "Call Trace:" by design),
+# each line prefixed by its number.
+console_checked() {
+	awk '/^KVMIG-LAB: sysrq-begin / { skip = 1 }
+		!skip { print NR ":" $0 }
+		/^KVMIG-LAB: sysrq-end / { skip = 0 }' "$console"
+}
+
 skipped=""
 while read -r name timeout onskip _rest; do
 	[ -n "$name" ] || continue
@@ -166,6 +193,13 @@ while read -r name timeout onskip _rest; do
 	case $res in
 	"KVMIG-LAB: ok $name"*)
 		tap_ok "$name (${res##*time=})"
+		took=${res##*time=}
+		took=${took%s}
+		# a limit the work is outgrowing: say so before it fails
+		if [ $((took * 2)) -gt $((timeout * scale)) ]; then
+			echo "# lab: $name took $took s of its $((timeout * scale)) s limit:" \
+				"raise it in tools/lab/tests, or find out why it got slower"
+		fi
 		;;
 	"KVMIG-LAB: skip $name"*)
 		skipped="$skipped $name"
@@ -182,7 +216,11 @@ while read -r name timeout onskip _rest; do
 		why="rc=$rc"
 		[ "$rc" != 143 ] || why="timed out after $((timeout * scale)) s"
 		tap_not_ok "$name: $why"
+		# how far it got, then what it was doing (hang or slowness?)
 		test_output "$name" 30 | tap_diag
+		if [ "$rc" = 143 ]; then
+			test_dump "$name" | tap_diag
+		fi
 		;;
 	*)
 		tap_not_ok "$name: no result line (guest died or timed out before it finished)"
@@ -199,9 +237,9 @@ splat+='possible (circular|recursive) locking|inconsistent lock state|suspicious
 splat+='detected stalls|soft lockup|hard LOCKUP|blocked for more than'
 if [ -z "$boot_rc" ]; then
 	tap_not_ok "console clean # not run: $broken failed"
-elif grep -aqE "$splat" "$console"; then
+elif console_checked | grep -aqE "$splat"; then
 	tap_not_ok "console clean: the kernel reported a problem"
-	grep -anE "$splat" "$console" | head -20 | tap_diag
+	console_checked | grep -aE "$splat" | head -20 | tap_diag
 else
 	tap_ok "console clean (no WARNING/BUG/Oops/panic/lockdep splat)"
 fi
