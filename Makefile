@@ -10,6 +10,7 @@
 # make            build everything
 # make deps       install the Debian packages the project needs
 # make check      deps + build + every test (+ the sanitizer build)
+# make check-stress  the user-space tests, 3 times, on an oversubscribed machine
 # make demo       deps + build + the demo
 # make bench      deps + build + benchmarks
 # make install PREFIX=/usr/local [DESTDIR=...]
@@ -190,6 +191,18 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory tsan
 	$(Q)scripts/run-tests.sh $(B) $(B)/asan $(B)/tsan -- $(LAB_TESTS)
 
+# make check-stress [STRESS_RUNS=3]: the user-space tests (not the lab),
+# plain, ASan and TSan, STRESS_RUNS times in a row with every CPU busy and
+# memory bandwidth taken (scripts/stress.sh); every run must pass.  Logs in
+# $(B)/stress/.
+STRESS_RUNS ?= 3
+check-stress: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)$(MAKE) --no-print-directory tsan
+	$(Q)scripts/stress.sh $(STRESS_RUNS) $(B)/stress -- \
+		scripts/run-tests.sh $(B) $(B)/asan $(B)/tsan
+
 # make lab [DEBUG=1]: the kernel lab alone
 lab:
 	$(Q)bash tools/lab/lab.sh $(if $(DEBUG),--debug)
@@ -242,7 +255,7 @@ clean:
 	rm -rf $(B)
 
 FORCE:
-.PHONY: all deps check asan tsan demo bench fuzz lab lab-user install clean FORCE
+.PHONY: all deps check check-stress asan tsan demo bench fuzz lab lab-user install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
