@@ -145,6 +145,8 @@ json_t *control_stats_json(struct vm *vm)
 			"loops", (json_int_t)g->loops,
 			"working-set-pages", (json_int_t)g->ws_pages,
 			"io-latency-ns", h ? hist_json(h) : json_null()));
+		json_object_set_new(json_array_get(cpus, i), "dirty-limit",
+				    throttle_cpu_json(c));
 		free(h);
 	}
 	o = json_pack("{sI sI sI so so}",
@@ -243,6 +245,18 @@ static void client_gone(struct vm *vm, void *c)
 		vm->pause_owner = NULL;
 	if (vm->migration_owner == c)
 		vm->migration_owner = NULL;
+	if (vm->limit_owner == c) {
+		struct kvmig_dirty_limit none = { .sz = sizeof(none) };
+		char err[256];
+
+		vm->limit_owner = NULL;
+		if (throttle_any(vm)) {
+			fprintf(stderr, "kvmig-vm: the client that set dirty-rate "
+				"limits went away: removing them\n");
+			if (throttle_set(vm, -1, &none, err, sizeof(err)))
+				fprintf(stderr, "kvmig-vm: %s\n", err);
+		}
+	}
 }
 
 static void cmd_guest_check(struct vm *vm, json_t *args, struct reply *r)
@@ -716,7 +730,96 @@ static void cmd_migrate_cancel(struct vm *vm, json_t *args, struct reply *r)
 	r->ret = json_object();
 }
 
+/*
+ * Per-vCPU dirty-rate limits (QEMU's set-vcpu-dirty-limit family, in bytes):
+ * {"cpu-index": N (all vCPUs if absent), "bytes-per-sec": N,
+ *  "burst-bytes": N, "io-stall-us": N}.  Everything is checked before any
+ * vCPU is touched.
+ */
+static int limit_args(struct vm *vm, json_t *args, bool set, int *index,
+		      struct kvmig_dirty_limit *l, struct reply *r)
+{
+	static const char *const ints[] = {
+		"cpu-index", "bytes-per-sec", "burst-bytes", "io-stall-us",
+	};
+	json_int_t v[4] = { -1, 0, 0, 0 };
+	unsigned int i;
+
+	for (i = 0; i < (set ? 4U : 1U); i++) {
+		json_t *o = json_object_get(args, ints[i]);
+
+		if (!o)
+			continue;
+		if (!json_is_integer(o) || json_integer_value(o) < 0) {
+			reply_error(r, "GenericError", "'%s' must be an integer >= 0",
+				    ints[i]);
+			return -EINVAL;
+		}
+		v[i] = json_integer_value(o);
+	}
+	if (set && !json_object_get(args, "bytes-per-sec")) {
+		reply_error(r, "GenericError", "'bytes-per-sec' is required "
+			    "(cancel-vcpu-dirty-limit removes a limit)");
+		return -EINVAL;
+	}
+	if (v[0] >= (json_int_t)vm->nr_cpus) {
+		reply_error(r, "GenericError", "no vCPU %lld (the VM has %u)",
+			    (long long)v[0], vm->nr_cpus);
+		return -EINVAL;
+	}
+	if (v[3] > UINT32_MAX) {
+		reply_error(r, "GenericError", "'io-stall-us' %lld is too large",
+			    (long long)v[3]);
+		return -EINVAL;
+	}
+	*index = (int)v[0];
+	l->sz = sizeof(*l);
+	l->bytes_per_sec = (uint64_t)v[1];
+	l->burst_bytes = (uint64_t)v[2];
+	l->io_stall_max_us = (uint32_t)v[3];
+	return 0;
+}
+
+static void cmd_limit(struct vm *vm, json_t *args, struct reply *r, bool set)
+{
+	struct kvmig_dirty_limit l;
+	char err[256];
+	int index;
+
+	if (limit_args(vm, args, set, &index, &l, r))
+		return;
+	if (throttle_set(vm, index, &l, err, sizeof(err))) {
+		reply_error(r, "GenericError", "%s", err);
+		return;
+	}
+	if (set)
+		vm->limit_owner = vm->cur_client;
+	r->ret = throttle_query_json(vm);
+}
+
+static void cmd_set_vcpu_dirty_limit(struct vm *vm, json_t *args, struct reply *r)
+{
+	cmd_limit(vm, args, r, true);
+}
+
+static void cmd_cancel_vcpu_dirty_limit(struct vm *vm, json_t *args,
+					struct reply *r)
+{
+	cmd_limit(vm, args, r, false);
+}
+
+static void cmd_query_vcpu_dirty_limit(struct vm *vm, json_t *args,
+				       struct reply *r)
+{
+	(void)args;
+	r->ret = throttle_query_json(vm);
+}
+
 static const char *const dirty_start_args[] = { "backend", NULL };
+static const char *const limit_set_args[] = {
+	"cpu-index", "bytes-per-sec", "burst-bytes", "io-stall-us", NULL,
+};
+static const char *const limit_cancel_args[] = { "cpu-index", NULL };
 static const char *const device_state_args[] = { "format", "vcpus", "blob", NULL };
 static const char *const set_status_args[] = { "status", NULL };
 static const char *const dirty_rearm_args[] = { "first", "count", NULL };
@@ -744,6 +847,9 @@ static const struct command commands[] = {
 	{ "query-migrate", cmd_query_migrate, NULL },
 	{ "migrate-cancel", cmd_migrate_cancel, NULL },
 	{ "migrate-set-parameters", cmd_migrate_set_parameters, set_params_args },
+	{ "set-vcpu-dirty-limit", cmd_set_vcpu_dirty_limit, limit_set_args },
+	{ "cancel-vcpu-dirty-limit", cmd_cancel_vcpu_dirty_limit, limit_cancel_args },
+	{ "query-vcpu-dirty-limit", cmd_query_vcpu_dirty_limit, NULL },
 };
 
 static void dispatch(struct vm *vm, const char *line, size_t len,

@@ -41,7 +41,7 @@ static inline void cpu_count(struct cpu *c, enum cpu_exit_kind k)
 	__atomic_fetch_add(&c->exits[k], 1, __ATOMIC_RELAXED);
 }
 
-static void cpu_kick(struct cpu *c)
+void cpu_kick(struct cpu *c)
 {
 	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(c->thread, SIGUSR1);
@@ -144,6 +144,7 @@ static bool cpu_wait_runnable(struct cpu *c)
 		c->kick_ack = vm->kick_seq;
 		pthread_cond_broadcast(&vm->cond);
 	}
+	throttle_apply(c);
 	while (vm->want_pause && !vm->want_quit) {
 		/* a pause inside an IO round trip is not IO latency */
 		if (c->io_exit)
@@ -166,6 +167,7 @@ static bool cpu_wait_runnable(struct cpu *c)
 			pthread_cond_broadcast(&vm->cond);
 		}
 		pthread_cond_wait(&vm->cond, &vm->lock);
+		throttle_apply(c);
 	}
 	c->paused = false;
 	c->io_completed = false;
@@ -404,6 +406,7 @@ int cpu_start_all(struct vm *vm)
 	}
 	vm->tsc_khz = (uint64_t)tsc;
 	vm_params(vm)->tsc_khz = vm->tsc_khz;
+	throttle_setup(vm);
 
 	/* vCPU threads get SIGUSR1 unblocked; everyone else keeps it blocked */
 	sigemptyset(&set);
@@ -523,6 +526,7 @@ void cpu_stop_all(struct vm *vm)
 			close(c->fd);
 		pthread_mutex_destroy(&c->hist_lock);
 	}
+	throttle_free(vm);
 }
 
 static void cpu_post_cmd(struct vm *vm, enum guest_cmd cmd)

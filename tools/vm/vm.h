@@ -6,6 +6,7 @@
  *   workload.c  workload specs from the command line into guest memory
  *   verify.c    host-side check of the guest's stamped pages
  *   control.c   the JSON control socket
+ *   throttle.c  per-vCPU dirty-rate limits
  *   hist.c      latency histogram
  *   main.c      command line, start-up, the main loop
  */
@@ -90,6 +91,14 @@ struct cpu {
 	bool io_tainted;		/* paused during it: drop its sample */
 	bool io_completed;		/* pending exit completed before parking */
 	pthread_mutex_t hist_lock;	/* io_hist vs. query-stats */
+
+	/* dirty-rate limit (throttle.c), protected by vm->lock */
+	struct kvmig_dirty_limit limit_want;	/* asked for */
+	uint64_t limit_want_seq;		/* bumped with each ask */
+	uint64_t limit_done;			/* the vCPU took up to this */
+	int limit_err;				/* ... with this result */
+	struct kvmig_dirty_limit limit;		/* in force */
+	struct kvmig_vcpu_stats *kstats;	/* set once; KVM's counters */
 };
 
 struct vm {
@@ -157,6 +166,9 @@ struct vm {
 	void *dirty_owner;		/* started dirty logging */
 	void *pause_owner;		/* paused a running VM */
 	void *migration_owner;		/* publishes the migration status */
+	void *limit_owner;		/* set dirty-rate limits */
+
+	int limit_flags;		/* KVM_CAP_DIRTY_RATE_LIMIT, set once */
 };
 
 /* kvm.c */
@@ -182,6 +194,7 @@ void cpu_pause_all(struct vm *vm);
 void cpu_resume_all(struct vm *vm);
 void cpu_stop_all(struct vm *vm);
 int cpu_kick_all(void *vm);
+void cpu_kick(struct cpu *c);
 bool vm_is_paused(struct vm *vm);
 int cpu_guest_check(struct vm *vm, bool paused, uint64_t *pages,
 		    uint64_t *bad);
@@ -215,6 +228,16 @@ enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
 			     uint64_t deadline_ns);
 json_t *control_stats_json(struct vm *vm);
 void control_dirty_release(struct vm *vm);
+
+/* throttle.c */
+void throttle_setup(struct vm *vm);
+void throttle_free(struct vm *vm);
+void throttle_apply(struct cpu *c);
+bool throttle_any(struct vm *vm);
+int throttle_set(struct vm *vm, int index, const struct kvmig_dirty_limit *l,
+		 char *err, size_t len);
+json_t *throttle_cpu_json(struct cpu *c);
+json_t *throttle_query_json(struct vm *vm);
 
 /* state.c */
 int state_get(struct vm *vm, json_t **out, char *err, size_t errlen);

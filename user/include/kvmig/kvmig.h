@@ -278,6 +278,73 @@ int kvmig_dirty_ring_max_entries(int vm_fd);
  */
 int kvmig_enable_dirty_ring(int vm_fd, uint32_t entries);
 
+/* ------------------------------------------------------ dirty-rate limit */
+
+/*
+ * A per-vCPU dirty-rate limit held by KVM (the kvmig KVM patch,
+ * KVM_CAP_DIRTY_RATE_LIMIT, Documentation/kernel.rst): the vCPU may dirty at
+ * most @bytes_per_sec (a page costs 4096 bytes however little of it is
+ * written) and sleeps before entering the guest when it is in debt.  These
+ * are for the VMM, which owns the vCPU fds.
+ */
+struct kvmig_dirty_limit {
+	size_t sz;
+	uint64_t bytes_per_sec;		/* 0: no limit */
+	uint64_t burst_bytes;		/* 0: the kernel's default (100 ms) */
+	/*
+	 * > 0: IO-aware, a vCPU that is serving IO (a recent port IO or MMIO
+	 * exit, a pending interrupt) sleeps at most this long at a time.
+	 */
+	uint32_t io_stall_max_us;
+};
+
+/*
+ * Does the kernel hold dirty-rate limits?  > 0 (the KVM_DIRTY_RATE_LIMIT_*
+ * flags it accepts), 0 if not (no patch, or kvm.dirty_rate_limit=N).
+ */
+int kvmig_dirty_limit_probe(int vm_fd);
+/*
+ * Set / read the limit of the vCPU behind @vcpu_fd.  Like every vCPU ioctl
+ * this waits until the vCPU is out of KVM_RUN: call it from the vCPU's
+ * thread, between runs.  0 or -errno: -EINVAL for a value out of range
+ * (kvmig_dirty_limit_check()); a kernel without the limit answers as to any
+ * unknown vCPU ioctl (-EINVAL on x86), so probe first;
+ * -EOPNOTSUPP if it has the limit but kvm.dirty_rate_limit=N.
+ */
+int kvmig_dirty_limit_set(int vcpu_fd, const struct kvmig_dirty_limit *l);
+int kvmig_dirty_limit_get(int vcpu_fd, struct kvmig_dirty_limit *l);
+/*
+ * The kernel's ranges, checked without a kernel: 0, or -EINVAL with a
+ * sentence in @why.
+ */
+int kvmig_dirty_limit_check(const struct kvmig_dirty_limit *l, char *why,
+			    size_t len);
+
+/*
+ * A vCPU's KVM binary statistics (KVM_GET_STATS_FD), read by name.  Open it
+ * before the vCPU runs (the ioctl waits for KVM_RUN); reads work any time,
+ * from any thread.
+ */
+struct kvmig_vcpu_stats;
+
+struct kvmig_vcpu_stats *kvmig_vcpu_stats_open(int vcpu_fd);
+void kvmig_vcpu_stats_free(struct kvmig_vcpu_stats *s);
+/* 0, -ENOENT if this kernel has no statistic @name, or -errno. */
+int kvmig_vcpu_stats_read(struct kvmig_vcpu_stats *s, const char *name,
+			  uint64_t *value);
+
+/* The dirty-rate limit's statistics of a vCPU (0 where the kernel lacks one). */
+struct kvmig_vcpu_dirty_stats {
+	size_t sz;
+	uint64_t dirty_bytes;		/* dirtied in dirty-logged memory */
+	uint64_t stalls;		/* sleeps for the limit */
+	uint64_t stall_ns;		/* time in them */
+	uint64_t stall_max_ns;		/* the longest */
+	uint64_t io_shortened;		/* sleeps cut short for IO */
+};
+int kvmig_vcpu_dirty_stats(struct kvmig_vcpu_stats *s,
+			   struct kvmig_vcpu_dirty_stats *st);
+
 /* --------------------------------------------------------- VMM control link */
 
 /*
