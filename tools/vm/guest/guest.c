@@ -369,8 +369,14 @@ static void io_loop(struct guest_vcpu *v)
 		last = t1 - t0;
 		v->io_round_trips++;
 		v->loops++;
+		/*
+		 * Behind by more than a second (the VM was stopped): restart
+		 * the clock rather than burst.  Less (the host was busy and
+		 * woke us late): catch up, so that the period holds on
+		 * average, as pace() keeps rate= for dirty.
+		 */
 		next += period;
-		if (next < t1)	/* fell behind (stopped): restart the clock */
+		if (next + hz < t1)
 			next = t1 + period;
 	}
 }
