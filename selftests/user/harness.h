@@ -150,6 +150,7 @@ struct mig {
 	char inc_log[128], mig_log[128];
 	pid_t inc;
 };
+/* Both VMs, once the source guest has written its working set. */
 void start_vms(struct mig *m, const char *const *src_args,
 	       const char *const *dst_args);
 void start_incoming(struct mig *m, bool no_start);

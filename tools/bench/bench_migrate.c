@@ -43,13 +43,7 @@ static void one(struct run *r, const char *bw)
 	json_t *st, *g;
 	int rc;
 
-	start_vms(&m, vm, vm);
-	/*
-	 * The scenario, not a wait: the guest runs 1.5 s before the
-	 * migration starts (the heavy guests fill their working set, the
-	 * light one dirties 6 of its 32 MiB).
-	 */
-	msleep(1500);
+	start_vms(&m, vm, vm);	/* returns once the guest filled its working set */
 	start_incoming(&m, false);
 	rc = migrate(&m, extra, &st);
 	TEST_ASSERT(rc == 0 && st && json_path_int(st, "verify.mismatches") == 0,
