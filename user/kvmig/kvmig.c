@@ -71,6 +71,9 @@ static void usage(FILE *f)
 "                      [--codec none|zlib|zstd|lz4|auto] [--level N]\n"
 "                      [--workers N] [--xbzrle] [--xbzrle-cache-size BYTES]\n"
 "                      [--xbzrle-threshold BYTES]\n"
+"                      [--converge auto|none|auto-converge|dirty-limit]\n"
+"                      [--throttle-initial PCT] [--throttle-increment PCT]\n"
+"                      [--throttle-max PCT] [--no-io-aware] [--io-stall US]\n"
 "                      [--verify] [--no-force] [--keep-vm] [--json] [--quiet]\n"
 "                      [--timeout S]\n"
 "       kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [--no-start]\n"
@@ -193,6 +196,15 @@ static struct kvmig_vmm *connect_vmm(const char *path, struct cli *c)
 	return v;
 }
 
+static unsigned int limited_vcpus(const struct kvmig_migration_stats *st)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < st->converge.nr_vcpus && i < 64; i++)
+		n += st->converge.vcpu[i].limit != 0;
+	return n;
+}
+
 static void show_progress(struct cli *c, const struct kvmig_migration_stats *st)
 {
 	double pct = st->ram.total ? 100.0 * (double)(st->ram.total -
@@ -208,6 +220,12 @@ static void show_progress(struct cli *c, const struct kvmig_migration_stats *st)
 		 (double)st->ram.transferred / 1048576.0, st->ram.mbps,
 		 (unsigned long long)st->ram.dirty_pages_rate,
 		 (unsigned long long)st->expected_downtime_ms);
+	if (st->converge.cpu_throttle_percentage)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 "  cpu-throttle %u%%", st->converge.cpu_throttle_percentage);
+	else if (!strcmp(st->converge.mechanism, "dirty-limit"))
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 "  dirty-limit on %u vCPU(s)", limited_vcpus(st));
 	if (c->tty) {
 		fprintf(stderr, "\r%s%*s", line,
 			c->last_width > (int)strlen(line) ?
@@ -347,6 +365,42 @@ static void print_pipeline(const struct kvmig_migration_stats *st)
 	}
 }
 
+/* Convergence and the downtime's parts, when there was a switchover. */
+static void print_converge(const struct kvmig_migration_stats *st)
+{
+	unsigned int i;
+
+	if (!st->converge.policy[0])
+		return;
+	printf("converge: policy %s, %s; last decision: %s\n", st->converge.policy,
+	       st->converge.mechanism, st->converge.decision);
+	for (i = 0; i < st->converge.nr_vcpus && i < 64; i++) {
+		const struct kvmig_vcpu_converge *v = &st->converge.vcpu[i];
+
+		char limit[32] = "none";
+
+		if (!v->limit && !v->io && v->dirty_rate < 1)
+			continue;
+		if (v->limit)
+			snprintf(limit, sizeof(limit), "%.1f MiB/s",
+				 (double)v->limit / 1048576.0);
+		printf("  vcpu %-3u dirty %8.1f MiB/s  limit %-12s  io %7.0f exits/s%s\n",
+		       i, v->dirty_rate / 1048576.0, limit, v->io_rate,
+		       v->io ? " (serves IO)" : "");
+	}
+	if (st->switchover[0])
+		printf("downtime: %llu ms against %llu ms expected: pause %llu, sync "
+		       "%llu, pages %llu, device %llu, verify %llu, commit %llu ms\n",
+		       (unsigned long long)st->downtime_ms,
+		       (unsigned long long)st->expected_downtime_ms,
+		       (unsigned long long)st->downtime_parts.pause,
+		       (unsigned long long)st->downtime_parts.sync,
+		       (unsigned long long)st->downtime_parts.ram,
+		       (unsigned long long)st->downtime_parts.device,
+		       (unsigned long long)st->downtime_parts.verify,
+		       (unsigned long long)st->downtime_parts.commit);
+}
+
 static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
 {
 	char *text = kvmig_migration_stats_json(st);
@@ -380,6 +434,7 @@ static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
 			printf("verify: %llu pages compared, %llu mismatches\n",
 			       (unsigned long long)st->verify.pages,
 			       (unsigned long long)st->verify.mismatches);
+		print_converge(st);
 		print_pipeline(st);
 	}
 	free(text);
@@ -421,6 +476,12 @@ static int cmd_migrate(int argc, char **argv)
 		{ "xbzrle", no_argument, NULL, 'X' },
 		{ "xbzrle-cache-size", required_argument, NULL, 'S' },
 		{ "xbzrle-threshold", required_argument, NULL, 'H' },
+		{ "converge", required_argument, NULL, 'G' },
+		{ "throttle-initial", required_argument, NULL, 'I' },
+		{ "throttle-increment", required_argument, NULL, 'N' },
+		{ "throttle-max", required_argument, NULL, 'M' },
+		{ "no-io-aware", no_argument, NULL, 'A' },
+		{ "io-stall", required_argument, NULL, 'O' },
 		{ 0 }
 	};
 	struct cli c = { .tty = isatty(2) };
@@ -499,6 +560,28 @@ static int cmd_migrate(int argc, char **argv)
 			mo.xbzrle_threshold = (uint32_t)v;
 			mo.xbzrle = true;
 			break;
+		case 'G':
+			if (kvmig_converge_parse(optarg, &mo.converge))
+				die("--converge: auto, none, auto-converge or "
+				    "dirty-limit, not '%s'", optarg);
+			break;
+		case 'I':
+			mo.throttle_initial = (uint32_t)parse_range("--throttle-initial",
+								    optarg, 1, 99, " %");
+			break;
+		case 'N':
+			mo.throttle_increment = (uint32_t)parse_range(
+				"--throttle-increment", optarg, 1, 99, " %");
+			break;
+		case 'M':
+			mo.throttle_max = (uint32_t)parse_range("--throttle-max",
+								optarg, 1, 99, " %");
+			break;
+		case 'A': mo.no_io_aware = true; break;
+		case 'O':
+			mo.io_stall_us = (uint32_t)parse_range("--io-stall", optarg,
+							       1, 1000000, " us");
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -506,6 +589,10 @@ static int cmd_migrate(int argc, char **argv)
 	}
 	if (!to)
 		die("migrate: --to tcp:HOST:PORT is required");
+	if (mo.throttle_initial && mo.throttle_max &&
+	    mo.throttle_initial > mo.throttle_max)
+		die("--throttle-initial %u%% is above --throttle-max %u%%",
+		    mo.throttle_initial, mo.throttle_max);
 	if (mo.workers && !mo.channels)
 		mo.channels = mo.workers < 2 ? 2 : mo.workers;
 	if (mo.workers > (mo.channels ? mo.channels : 2))

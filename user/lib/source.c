@@ -49,6 +49,8 @@
 #include "chan.h"
 #include "codec.h"
 #include "pipeline.h"
+#include "converge.h"
+#include "converge_vmm.h"
 
 #define CHUNK_PAGES	65536ULL	/* re-arm granularity, 256 MiB */
 
@@ -73,6 +75,14 @@ struct source {
 	uint64_t t_progress;		/* last progress callback */
 
 	uint32_t iteration;
+
+	/* convergence (converge.c), the migration thread's */
+	struct conv *conv;
+	struct conv_plan plan;		/* in force at the VMM */
+	bool throttled;			/* something was put in force */
+	uint64_t vmm_rtt_ns;		/* a control round trip, measured */
+	struct conv_vcpu ctr[CONV_MAX_VCPUS];
+	uint64_t stall_ns;		/* the vCPUs' stalls, summed, last pass */
 };
 
 static int fail(struct source *s, int err, const char *fmt, ...)
@@ -479,6 +489,121 @@ static int commit(struct source *s)
 	return 0;
 }
 
+/*
+ * Convergence (converge.c): what the VMM offers to slow vCPUs, and the
+ * policy.  A policy asked for that the VMM cannot carry out fails here,
+ * before pass 0, saying what is missing.
+ */
+static int converge_setup(struct source *s)
+{
+	struct conv_opts co = {
+		.policy = s->o.converge,
+		.downtime_limit_ms = s->o.downtime_limit_ms,
+		.max_iterations = s->o.max_iterations,
+		.io_aware = !s->o.no_io_aware,
+		.io_stall_us = s->o.io_stall_us,
+		.io_rate_min = 50,
+		.throttle_initial = s->o.throttle_initial,
+		.throttle_increment = s->o.throttle_increment,
+		.throttle_max = s->o.throttle_max,
+	};
+	struct conv_mechs m;
+	char why[200];
+	uint64_t t = kvmig_now_ns();
+	int r;
+
+	r = conv_vmm_probe(s->vmm, &m);
+	if (r)
+		return fail(s, r, "VMM query-vcpu-dirty-limit: %s",
+			    kvmig_vmm_last_error(s->vmm));
+	s->vmm_rtt_ns = kvmig_now_ns() - t;
+	s->conv = conv_new();
+	if (!s->conv)
+		return fail(s, -ENOMEM, "out of memory");
+	r = conv_init(s->conv, &co, &m, why, sizeof(why));
+	if (r)
+		return fail(s, r, "%s", why);
+	snprintf(s->st->converge.policy, sizeof(s->st->converge.policy), "%s",
+		 kvmig_converge_name(s->o.converge));
+	snprintf(s->st->converge.mechanism, sizeof(s->st->converge.mechanism),
+		 "none");
+	pr_info(&s->log, "convergence: policy %s; the VMM offers kernel dirty "
+		"limits: %s, its own: %s, a CPU throttle: %s",
+		kvmig_converge_name(s->o.converge), m.kernel ? "yes" : "no",
+		m.vmm ? "yes" : "no", m.cpu ? "yes" : "no");
+	return 0;
+}
+
+/* After a pass: the VMM's counters in, the decision and throttle out. */
+static int converge_pass(struct source *s, struct conv_sample *cs)
+{
+	struct kvmig_migration_stats *st = s->st;
+	uint64_t t = kvmig_now_ns(), stall = 0;
+	struct conv_plan plan;
+	unsigned int nr, i;
+	char err[256];
+	int r;
+
+	r = conv_vmm_sample(s->vmm, s->ctr, CONV_MAX_VCPUS, &nr);
+	if (r)
+		return fail(s, r, "VMM per-vCPU counters: %s",
+			    kvmig_vmm_last_error(s->vmm));
+	s->vmm_rtt_ns = (kvmig_now_ns() - t) / 2;	/* two requests */
+	cs->nr_vcpus = nr;
+	cs->vcpu = s->ctr;
+	/*
+	 * Switchover costs besides pages and the sync, in control round trips:
+	 * stop, device state, "committing", and GO/STARTED.
+	 */
+	cs->fixed_ns = 4 * s->vmm_rtt_ns;
+	conv_tune(s->conv, s->o.downtime_limit_ms);
+	conv_pass(s->conv, cs, &plan);
+	if (plan.changed) {
+		r = conv_vmm_apply(s->vmm, &plan, &s->plan, s->o.io_stall_us, err,
+				   sizeof(err));
+		if (r)
+			return fail(s, r, "putting the %s in force: %s",
+				    conv_mech_name(plan.mech), err);
+		if (plan.mech != CONV_MECH_NONE)
+			s->throttled = true;
+		if (plan.mech == CONV_MECH_CPU)
+			pr_info(&s->log, "pass %u: %s; every vCPU's CPU throttled "
+				"to %u%%", s->iteration, plan.why, plan.cpu_pct);
+		for (i = 0; plan.mech == CONV_MECH_LIMIT && i < plan.nr_vcpus; i++)
+			if (plan.limit[i] != s->plan.limit[i])
+				pr_info(&s->log, "pass %u: vCPU %u dirties %.1f MiB/s%s: "
+					"limit %.1f MiB/s", s->iteration, i,
+					plan.rate[i] / (1 << 20),
+					plan.io[i] ? " (serves IO)" : "",
+					(double)plan.limit[i] / (1 << 20));
+	}
+	s->plan = plan;
+
+	for (i = 0; i < nr; i++)
+		stall += s->ctr[i].stall_ns;
+	st->converge.dirty_limit_throttle_time_per_round =
+		stall >= s->stall_ns ? (stall - s->stall_ns) / 1000 : 0;
+	s->stall_ns = stall;
+	st->expected_downtime_ms = plan.expected_downtime_ms;
+	snprintf(st->converge.mechanism, sizeof(st->converge.mechanism), "%s",
+		 conv_mech_name(plan.mech));
+	snprintf(st->converge.decision, sizeof(st->converge.decision), "%s",
+		 plan.why);
+	st->converge.cpu_throttle_percentage = plan.mech == CONV_MECH_CPU ?
+					       plan.cpu_pct : 0;
+	st->converge.passes_without_progress = plan.progress ? 0 :
+		st->converge.passes_without_progress + 1;
+	st->converge.nr_vcpus = plan.nr_vcpus;
+	for (i = 0; i < plan.nr_vcpus && i < 64; i++) {
+		st->converge.vcpu[i].dirty_rate = plan.rate[i];
+		st->converge.vcpu[i].limit = plan.mech == CONV_MECH_LIMIT ?
+					     plan.limit[i] : 0;
+		st->converge.vcpu[i].io_rate = plan.io_rate[i];
+		st->converge.vcpu[i].io = plan.io[i];
+	}
+	return 0;
+}
+
 static int run(struct source *s, const char *host, const char *port)
 {
 	uint64_t words = kvmig_bitmap_words(s->pages), t0, bytes0;
@@ -488,6 +613,7 @@ static int run(struct source *s, const char *host, const char *port)
 		.print = s->log.fn, .print_opaque = s->log.opaque,
 	};
 	double bw = 0, bytes_per_page = WIRE_PAGE_SIZE;
+	uint64_t sync_ns = 0;
 	int64_t sent, dirty = 0;
 	unsigned int i;
 	int r;
@@ -533,6 +659,9 @@ static int run(struct source *s, const char *host, const char *port)
 	s->tracking = true;
 	snprintf(s->st->dirty_backend, sizeof(s->st->dirty_backend), "%s",
 		 kvmig_dirty_backend_name(kvmig_dirty_remote_backend(s->dirty)));
+	r = converge_setup(s);
+	if (r)
+		return r;
 	s->st->setup_time_ms = (kvmig_now_ns() - s->t_start) / 1000000;
 	snprintf(s->st->status, sizeof(s->st->status), "active");
 
@@ -576,31 +705,43 @@ static int run(struct source *s, const char *host, const char *port)
 				bytes_per_page = (double)(est_bytes - est_bytes0) /
 						 (double)(est_pages - est_pages0);
 			memset(s->bm, 0, words * 8);
+			sync_ns = kvmig_now_ns();
 			r = sync_dirty(s, &dirty);
 			if (r)
 				return r;
+			sync_ns = kvmig_now_ns() - sync_ns;
 			if (secs > 0)
 				s->st->ram.dirty_pages_rate = (uint64_t)((double)dirty / secs);
 		}
 		s->st->ram.remaining = (uint64_t)dirty * WIRE_PAGE_SIZE;
-		s->st->expected_downtime_ms = bw > 0 ?
-			(uint64_t)((double)dirty * bytes_per_page / bw * 1000) : 0;
+		{
+			struct conv_sample cs = {
+				.pass_ns = kvmig_now_ns() - t0 - sync_ns,
+				.wire_bytes = wire_bytes(s) - bytes0,
+				.bytes_per_page = bytes_per_page,
+				.dirty_pages = (uint64_t)dirty,
+				.sync_ns = sync_ns,
+			};
+
+			r = converge_pass(s, &cs);
+			if (r)
+				return r;
+		}
 		r = progress(s, true);
 		if (r)
 			return r;
-		if (s->st->expected_downtime_ms <= s->o.downtime_limit_ms) {
+		if (s->plan.action == CONV_SWITCH) {
 			snprintf(s->st->switchover, sizeof(s->st->switchover),
 				 "converged");
 			break;
 		}
-		if (s->st->ram.iterations >= s->o.max_iterations) {
+		if (s->plan.action == CONV_FORCE) {
 			if (s->o.no_force)
-				return fail(s, -ETIME, "did not converge: expected "
-					    "downtime %llu ms > limit %u ms after %u "
-					    "passes (dirtying %llu pages/s)",
-					    (unsigned long long)s->st->expected_downtime_ms,
-					    s->o.downtime_limit_ms, s->o.max_iterations,
-					    (unsigned long long)s->st->ram.dirty_pages_rate);
+				return fail(s, -ETIME, "did not converge: %s "
+					    "(dirtying %llu pages/s; limit %u ms)",
+					    s->plan.why,
+					    (unsigned long long)s->st->ram.dirty_pages_rate,
+					    s->o.downtime_limit_ms);
 			snprintf(s->st->switchover, sizeof(s->st->switchover),
 				 "forced");
 			break;
@@ -609,27 +750,37 @@ static int run(struct source *s, const char *host, const char *port)
 
 	/* stop-and-copy */
 	{
-		uint64_t t_down = kvmig_now_ns();
+		uint64_t t_down = kvmig_now_ns(), t = t_down, now;
+		struct kvmig_migration_stats *st = s->st;
 
+#define DOWNTIME_PART(field) \
+	(now = kvmig_now_ns(), st->downtime_parts.field = (now - t) / 1000000, t = now)
 		r = vmm_cmd(s, "stop");
 		if (r)
 			return r;
 		s->paused = true;
+		DOWNTIME_PART(pause);
 		r = sync_dirty(s, &dirty);	/* ORs into what is left */
 		if (r)
 			return r;
+		DOWNTIME_PART(sync);
 		sent = send_pass(s, true);
 		if (sent < 0)
 			return (int)sent;
+		DOWNTIME_PART(ram);
 		r = send_device_state(s);
+		DOWNTIME_PART(device);
 		if (!r && s->o.verify)
 			r = send_hashes(s);
+		DOWNTIME_PART(verify);
 		if (!r)
 			r = send_to_all(s, WIRE_END);
 		if (!r)
 			r = wait_complete(s);
 		if (!r)
 			r = commit(s);
+		DOWNTIME_PART(commit);
+#undef DOWNTIME_PART
 		s->st->downtime_ms = (kvmig_now_ns() - t_down) / 1000000;
 		s->st->ram.remaining = 0;
 		if (r)
@@ -691,6 +842,12 @@ static int migrate(struct kvmig_vmm *vmm, const char *host,
 	s.o.xbzrle = OPTS_GET(opts, xbzrle, false);
 	s.o.xbzrle_cache_size = OPTS_GET(opts, xbzrle_cache_size, 0) ?: 64ULL << 20;
 	s.o.xbzrle_threshold = OPTS_GET(opts, xbzrle_threshold, 0) ?: WIRE_PAGE_SIZE;
+	s.o.converge = OPTS_GET(opts, converge, KVMIG_CONVERGE_AUTO);
+	s.o.throttle_initial = OPTS_GET(opts, throttle_initial, 0) ?: 20;
+	s.o.throttle_increment = OPTS_GET(opts, throttle_increment, 0) ?: 10;
+	s.o.throttle_max = OPTS_GET(opts, throttle_max, 0) ?: 99;
+	s.o.no_io_aware = OPTS_GET(opts, no_io_aware, false);
+	s.o.io_stall_us = OPTS_GET(opts, io_stall_us, 0) ?: 2000;
 	s.t_start = s.t_progress = kvmig_now_ns();
 	if (!vmm || !host || !port || s.o.channels > WIRE_MAX_CHANNELS ||
 	    s.o.workers > s.o.channels || (unsigned int)s.o.codec >= KVMIG_CODEC_NR ||
@@ -734,6 +891,17 @@ out:
 		dest_reason(&s);	/* did the destination say why? */
 		chan_send_error(&s.ch[0], r, stats->error);	/* best effort */
 	}
+	if (s.throttled) {
+		/* no vCPU stays slowed, whatever the outcome */
+		int e = conv_vmm_clear(vmm, true, s.plan.mech == CONV_MECH_CPU ||
+				       s.st->converge.cpu_throttle_percentage);
+
+		if (e)
+			pr_err(&s.log, "could not remove the convergence throttle: %s",
+			       e == -EREMOTEIO ? kvmig_vmm_last_error(vmm) :
+			       strerror(-e));
+	}
+	conv_free(s.conv);
 	if (r && s.paused && !s.was_paused && !s.committed) {
 		/* never leave the guest stopped for a migration that failed */
 		if (kvmig_vmm_request(vmm, "cont", NULL, NULL, NULL, 0, NULL))

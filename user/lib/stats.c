@@ -113,6 +113,35 @@ static json_t *pipeline_json(const struct kvmig_migration_stats *st)
 			 "codecs", codecs, "worker", workers);
 }
 
+/* QEMU's names where it has them (cpu-throttle-percentage, ...) */
+static json_t *converge_json(const struct kvmig_migration_stats *st)
+{
+	json_t *vcpus = json_array();
+	unsigned int i;
+
+	for (i = 0; i < st->converge.nr_vcpus && i < 64; i++) {
+		const struct kvmig_vcpu_converge *v = &st->converge.vcpu[i];
+
+		json_array_append_new(vcpus, json_pack("{sI sf sI sf sb}",
+			"cpu-index", (json_int_t)i,
+			"dirty-rate", v->dirty_rate,
+			"limit", (json_int_t)v->limit,
+			"io-rate", v->io_rate,
+			"serves-io", v->io));
+	}
+	return json_pack("{ss ss ss sI sI sI so}",
+		"policy", st->converge.policy,
+		"mechanism", st->converge.mechanism,
+		"decision", st->converge.decision,
+		"cpu-throttle-percentage",
+		(json_int_t)st->converge.cpu_throttle_percentage,
+		"dirty-limit-throttle-time-per-round",
+		(json_int_t)st->converge.dirty_limit_throttle_time_per_round,
+		"passes-without-progress",
+		(json_int_t)st->converge.passes_without_progress,
+		"vcpus", vcpus);
+}
+
 KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats *st)
 {
 	json_t *o;
@@ -166,6 +195,17 @@ KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats
 			"overflow", (json_int_t)st->xbzrle.overflow));
 	if (st->switchover[0])
 		json_object_set_new(o, "switchover", json_string(st->switchover));
+	if (STATS_HAS(st, converge) && st->converge.policy[0])
+		json_object_set_new(o, "converge", converge_json(st));
+	if (STATS_HAS(st, downtime_parts) && st->switchover[0])
+		json_object_set_new(o, "downtime-parts", json_pack(
+			"{sI sI sI sI sI sI}",
+			"pause", (json_int_t)st->downtime_parts.pause,
+			"sync", (json_int_t)st->downtime_parts.sync,
+			"ram", (json_int_t)st->downtime_parts.ram,
+			"device", (json_int_t)st->downtime_parts.device,
+			"verify", (json_int_t)st->downtime_parts.verify,
+			"commit", (json_int_t)st->downtime_parts.commit));
 	if (st->error[0])
 		json_object_set_new(o, "error-desc", json_string(st->error));
 	text = json_dumps(o, JSON_COMPACT);

@@ -254,6 +254,17 @@ int kvmig_dirty_vcpu_counts(struct kvmig_dirty *d, uint64_t *counts,
  * returns the vCPU may re-enter KVM_RUN.  -EOPNOTSUPP on other backends.
  */
 int kvmig_dirty_ring_full(struct kvmig_dirty *d, unsigned int vcpu);
+/*
+ * ring backend: entries harvested from vCPU @vcpu's ring since the source
+ * was created (ring-full harvests and syncs alike, never reset), into
+ * *@total; callable from any thread, without locks, at any time while @d
+ * exists.  A VMM that charges a vCPU for its dirtying as the harvests
+ * happen reads it after kvmig_dirty_ring_full() and after each sync.
+ * 0, -EINVAL for a vCPU the source does not know, -EOPNOTSUPP on other
+ * backends.
+ */
+int kvmig_dirty_vcpu_harvested(const struct kvmig_dirty *d, unsigned int vcpu,
+			       uint64_t *total);
 /* Statistics of the source since start. */
 struct kvmig_dirty_stats {
 	uint64_t syncs;
@@ -531,6 +542,37 @@ struct kvmig_migration_stats {
 		double encoding_rate;	/* raw bytes of XBZRLE pages / bytes */
 		uint64_t overflow;	/* cached, but the encoding was too big */
 	} xbzrle;
+	/*
+	 * Convergence (source side): the policy, what it does now and why,
+	 * under QEMU's names where they exist.
+	 */
+	struct {
+		char policy[16];	/* as asked: auto, none, ... */
+		char mechanism[16];	/* in use: none, dirty-limit,
+					 * cpu-throttle */
+		char decision[160];	/* the last pass's, a sentence */
+		uint32_t cpu_throttle_percentage;	/* QEMU's name */
+		/* QEMU's dirty-limit-throttle-time-per-round: microseconds
+		 * the limited vCPUs slept during the last pass, summed */
+		uint64_t dirty_limit_throttle_time_per_round;
+		uint32_t passes_without_progress;
+		uint32_t nr_vcpus;	/* entries of vcpu[] in use */
+		struct kvmig_vcpu_converge {
+			double dirty_rate;	/* bytes/s in the last pass */
+			uint64_t limit;		/* bytes/s in force, 0 = none */
+			double io_rate;		/* IO exits/s in the last pass */
+			bool io;		/* counted as serving IO */
+		} vcpu[64];
+	} converge;
+	/* The downtime, part by part, milliseconds (source side). */
+	struct {
+		uint64_t pause;		/* stopping the vCPUs */
+		uint64_t sync;		/* the last dirty sync */
+		uint64_t ram;		/* sending the remaining pages */
+		uint64_t device;	/* the device state */
+		uint64_t verify;	/* the page hashes (--verify) */
+		uint64_t commit;	/* END .. COMPLETE .. GO .. STARTED */
+	} downtime_parts;
 };
 
 /*
@@ -553,6 +595,33 @@ struct kvmig_tunables {
 	uint64_t max_bandwidth;
 	uint32_t downtime_limit_ms;
 };
+
+/*
+ * How a migration that does not converge slows the guest
+ * (Documentation/design.rst, "Convergence"):
+ *   none           never; switch over when the expected downtime fits, or
+ *                  force (or fail, no_force) once passes stop shrinking the
+ *                  dirty set or max_iterations ran out
+ *   auto-converge  QEMU's: throttle every vCPU's CPU time, from
+ *                  throttle_initial up by throttle_increment per pass that
+ *                  makes no progress, never beyond throttle_max
+ *   dirty-limit    per-vCPU byte-rate limits (the kernel's, or the VMM's)
+ *                  on only the vCPUs that dirty too fast, so that the total
+ *                  falls below what the link carries; IO-aware by default
+ *   auto           dirty-limit if the VMM offers it, else auto-converge if
+ *                  it offers that, else none
+ */
+enum kvmig_converge {
+	KVMIG_CONVERGE_AUTO = 0,
+	KVMIG_CONVERGE_NONE,
+	KVMIG_CONVERGE_AUTO_CONVERGE,
+	KVMIG_CONVERGE_DIRTY_LIMIT,
+	KVMIG_CONVERGE_NR,
+};
+
+const char *kvmig_converge_name(enum kvmig_converge c);
+/* "auto", "none", "auto-converge", "dirty-limit" -> c; -EINVAL if unknown */
+int kvmig_converge_parse(const char *name, enum kvmig_converge *c);
 
 struct kvmig_migrate_opts {
 	size_t sz;
@@ -591,6 +660,20 @@ struct kvmig_migrate_opts {
 	bool xbzrle;
 	uint64_t xbzrle_cache_size;
 	uint32_t xbzrle_threshold;
+	/*
+	 * Convergence (enum kvmig_converge, default auto).  auto-converge:
+	 * throttle_initial % (default 20) + throttle_increment % per pass
+	 * without progress (default 10), never above throttle_max % (default
+	 * 99).  dirty-limit: vCPUs that serve IO are spared, unless
+	 * no_io_aware; if they must be limited, they stall at most
+	 * io_stall_us at a time (default 2000).
+	 */
+	enum kvmig_converge converge;
+	uint32_t throttle_initial;
+	uint32_t throttle_increment;
+	uint32_t throttle_max;
+	bool no_io_aware;
+	uint32_t io_stall_us;
 };
 
 /*

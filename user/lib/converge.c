@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * Convergence: the estimator, the switchover decision and the throttle
+ * policy, fed one sample per pass by the source (source.c).
+ *
+ * Expected downtime.  The next stop-and-copy sends the dirty set the pass
+ * left, each page at the wire bytes a data page really took in that pass
+ * (encoded: zero pages, XBZRLE, compression), at the wire bandwidth (an
+ * average over the passes, half weight to the last), plus the final dirty
+ * sync as the last one took, plus the fixed costs the source measured
+ * (pausing the vCPUs, device state, the commit's round trips).
+ *
+ * Progress.  A pass shrinks the dirty set by the factor
+ *   q = next set / this set ~ dirty rate x wire bytes per page / bandwidth:
+ * with q >= 0.9 the passes make no progress, and another pass costs link
+ * time for nothing.  Then the policy acts at once:
+ *
+ *   dirty-limit   the vCPUs' dirty rates (bytes/s, from the VMM's per-vCPU
+ *                 counters) must sum to what gives q = 0.5, the target:
+ *                     budget = 0.5 x factor x bandwidth x 4096 / bytes per page
+ *                 shared max-min fair (water-filling): a vCPU that dirties
+ *                 less than its fair share keeps its rate, the rest share
+ *                 what is left equally.  IO-aware: vCPUs that serve IO are
+ *                 served first, at their own rate, and get an IO stall
+ *                 bound if they must be limited at all.  A pass that still
+ *                 makes no progress tightens (factor x 0.6); one that
+ *                 shrinks the set to less than 0.3 relaxes (x 1.25, up to 1).
+ *   auto-converge every vCPU's CPU time, throttle_initial %, then
+ *                 + throttle_increment per pass without progress, capped.
+ *   none          force the switchover after 3 passes without progress.
+ *
+ * A throttle that is at its floor (CPU at the cap, or every limit at
+ * 4 KiB/s) and 3 more passes without progress: force.  max_iterations
+ * passes: force.  The source turns a force into a failure with no_force.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "converge.h"
+
+#define CONV_PROGRESS		0.9	/* q below this is progress */
+#define CONV_TARGET_Q		0.5	/* the shrink factor limits aim at */
+#define CONV_TIGHTEN		0.6
+#define CONV_RELAX		1.25
+#define CONV_STUCK_FORCE	3	/* passes without progress before forcing */
+#define CONV_MIN_LIMIT		4096ULL	/* the kernel's smallest rate */
+
+struct conv {
+	struct conv_opts o;
+	struct conv_mechs m;
+	unsigned int passes;		/* samples seen */
+	double bw;			/* smoothed wire bytes/s */
+	uint64_t prev_dirty;		/* the last pass's dirty set */
+	unsigned int stuck;		/* consecutive passes without progress */
+	unsigned int stuck_at_floor;	/* ... while the throttle was at its floor */
+	double factor;			/* dirty-limit: tightening, (0, 1] */
+	enum conv_mech mech;
+	uint32_t cpu_pct;
+	uint64_t limit[CONV_MAX_VCPUS];
+	struct conv_vcpu last[CONV_MAX_VCPUS];
+	unsigned int nr_last;
+};
+
+static const char *const policy_names[KVMIG_CONVERGE_NR] = {
+	[KVMIG_CONVERGE_AUTO] = "auto",
+	[KVMIG_CONVERGE_NONE] = "none",
+	[KVMIG_CONVERGE_AUTO_CONVERGE] = "auto-converge",
+	[KVMIG_CONVERGE_DIRTY_LIMIT] = "dirty-limit",
+};
+
+KVMIG_EXPORT const char *kvmig_converge_name(enum kvmig_converge c)
+{
+	return (unsigned int)c < KVMIG_CONVERGE_NR ? policy_names[c] : "?";
+}
+
+KVMIG_EXPORT int kvmig_converge_parse(const char *name, enum kvmig_converge *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < KVMIG_CONVERGE_NR; i++) {
+		if (!strcmp(name, policy_names[i])) {
+			*c = (enum kvmig_converge)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *conv_policy_name(enum kvmig_converge p)
+{
+	return kvmig_converge_name(p);
+}
+
+const char *conv_mech_name(enum conv_mech m)
+{
+	switch (m) {
+	case CONV_MECH_LIMIT:
+		return "dirty-limit";
+	case CONV_MECH_CPU:
+		return "cpu-throttle";
+	default:
+		return "none";
+	}
+}
+
+struct conv *conv_new(void)
+{
+	return calloc(1, sizeof(struct conv));
+}
+
+void conv_free(struct conv *c)
+{
+	free(c);
+}
+
+int conv_init(struct conv *c, const struct conv_opts *o,
+	      const struct conv_mechs *mechs, char *why, size_t len)
+{
+	if ((unsigned int)o->policy >= KVMIG_CONVERGE_NR) {
+		snprintf(why, len, "unknown convergence policy %d", o->policy);
+		return -EINVAL;
+	}
+	if (o->throttle_initial < 1 || o->throttle_max > 99 ||
+	    o->throttle_initial > o->throttle_max || o->throttle_increment < 1 ||
+	    o->throttle_increment > 99) {
+		snprintf(why, len, "CPU throttle: initial %u%%, increment %u%%, "
+			 "cap %u%%: want 1 <= initial <= cap <= 99, increment 1..99",
+			 o->throttle_initial, o->throttle_increment, o->throttle_max);
+		return -EINVAL;
+	}
+	if (o->policy == KVMIG_CONVERGE_DIRTY_LIMIT && !mechs->kernel && !mechs->vmm) {
+		snprintf(why, len, "dirty-limit: the VMM can limit no vCPU's dirty "
+			 "rate (neither the kernel's KVM_CAP_DIRTY_RATE_LIMIT nor "
+			 "a limit of its own)");
+		return -EOPNOTSUPP;
+	}
+	if (o->policy == KVMIG_CONVERGE_AUTO_CONVERGE && !mechs->cpu) {
+		snprintf(why, len, "auto-converge: the VMM cannot throttle its "
+			 "vCPUs' CPU time");
+		return -EOPNOTSUPP;
+	}
+	memset(c, 0, sizeof(*c));
+	c->o = *o;
+	c->m = *mechs;
+	c->factor = 1;
+	return 0;
+}
+
+/* The mechanism the policy uses, given what came in. */
+static enum conv_mech pick_mech(const struct conv *c, bool per_vcpu)
+{
+	bool limit = (c->m.kernel || c->m.vmm) && per_vcpu;
+
+	switch (c->o.policy) {
+	case KVMIG_CONVERGE_DIRTY_LIMIT:
+		return limit ? CONV_MECH_LIMIT : CONV_MECH_NONE;
+	case KVMIG_CONVERGE_AUTO_CONVERGE:
+		return CONV_MECH_CPU;
+	case KVMIG_CONVERGE_AUTO:
+		return limit ? CONV_MECH_LIMIT : c->m.cpu ? CONV_MECH_CPU :
+		       CONV_MECH_NONE;
+	default:
+		return CONV_MECH_NONE;
+	}
+}
+
+/*
+ * Share @budget bytes/s between the vCPUs, max-min fair: IO vCPUs first
+ * (when io_aware), at their rate if the budget allows; then the others.  A
+ * vCPU whose measured rate is at least 0.9 of its current limit wants more
+ * than it gets: its demand is unbounded.  Sets p->limit[]; returns true if
+ * every limited vCPU sits at the floor.
+ */
+static bool water_fill(struct conv *c, struct conv_plan *p, double budget)
+{
+	double demand[CONV_MAX_VCPUS];
+	bool done[CONV_MAX_VCPUS] = { false };
+	unsigned int i, left, round;
+	bool floor = true, any = false;
+
+	for (i = 0; i < p->nr_vcpus; i++) {
+		demand[i] = p->rate[i];
+		if (c->limit[i] && p->rate[i] >= 0.9 * (double)c->limit[i])
+			demand[i] = 1e300;
+		p->limit[i] = 0;
+	}
+	/* round 0: IO vCPUs, round 1: the rest (all in round 1 if not io_aware) */
+	for (round = 0; round < 2; round++) {
+		for (;;) {
+			double share;
+			bool moved = false;
+
+			left = 0;
+			for (i = 0; i < p->nr_vcpus; i++)
+				if (!done[i] && (round || (c->o.io_aware && p->io[i])))
+					left++;
+			if (!left)
+				break;
+			share = budget > 0 ? budget / left : 0;
+			for (i = 0; i < p->nr_vcpus; i++) {
+				if (done[i] || !(round || (c->o.io_aware && p->io[i])))
+					continue;
+				if (demand[i] <= share) {
+					budget -= demand[i];
+					done[i] = true;
+					moved = true;
+				}
+			}
+			if (moved)
+				continue;
+			/* everyone left wants more than the share: limit them */
+			if (round == 0 && !c->o.io_aware)
+				break;
+			for (i = 0; i < p->nr_vcpus; i++) {
+				uint64_t l;
+
+				if (done[i] || !(round || (c->o.io_aware && p->io[i])))
+					continue;
+				l = share > (double)CONV_MIN_LIMIT ?
+				    (uint64_t)share & ~4095ULL : CONV_MIN_LIMIT;
+				p->limit[i] = l;
+				floor &= l == CONV_MIN_LIMIT;
+				any = true;
+				done[i] = true;
+			}
+			budget = 0;
+			break;
+		}
+	}
+	return any && floor;
+}
+
+void conv_tune(struct conv *c, uint32_t downtime_limit_ms)
+{
+	c->o.downtime_limit_ms = downtime_limit_ms;
+}
+
+void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)
+{
+	double secs = (double)s->pass_ns / 1e9, bpp, cur;
+	bool per_vcpu, at_floor = false;
+	enum conv_mech mech;
+	unsigned int i;
+
+	memset(p, 0, sizeof(*p));
+	if (secs > 0 && s->wire_bytes) {
+		cur = (double)s->wire_bytes / secs;
+		c->bw = c->bw > 0 ? 0.5 * c->bw + 0.5 * cur : cur;
+	}
+	p->bandwidth = c->bw;
+	bpp = s->bytes_per_page > 0 ? s->bytes_per_page : 4096;
+	p->expected_downtime_ms = (uint64_t)(((c->bw > 0 ?
+		(double)s->dirty_pages * bpp / c->bw * 1e9 : 1e15) +
+		(double)s->sync_ns + (double)s->fixed_ns) / 1e6);
+
+	/* progress: the dirty set shrinks from pass to pass */
+	p->shrink = c->passes && c->prev_dirty ?
+		    (double)s->dirty_pages / (double)c->prev_dirty : 0;
+	p->progress = !c->passes || p->shrink < CONV_PROGRESS;
+	c->stuck = p->progress ? 0 : c->stuck + 1;
+	c->prev_dirty = s->dirty_pages;
+	c->passes++;
+
+	/* per-vCPU rates over this pass, from the VMM's cumulative counters */
+	per_vcpu = s->nr_vcpus && s->vcpu && s->nr_vcpus <= CONV_MAX_VCPUS;
+	p->nr_vcpus = per_vcpu ? s->nr_vcpus : 0;
+	if (per_vcpu && c->nr_last == s->nr_vcpus && secs > 0) {
+		for (i = 0; i < s->nr_vcpus; i++) {
+			uint64_t d = s->vcpu[i].dirty_bytes - c->last[i].dirty_bytes;
+			uint64_t io = s->vcpu[i].io_exits - c->last[i].io_exits;
+
+			p->rate[i] = (double)d / secs;
+			p->io_rate[i] = (double)io / secs;
+			p->io[i] = p->io_rate[i] >= c->o.io_rate_min;
+		}
+	} else {
+		per_vcpu = false;	/* rates from the next pass on */
+	}
+	if (s->nr_vcpus && s->vcpu && s->nr_vcpus <= CONV_MAX_VCPUS) {
+		memcpy(c->last, s->vcpu, s->nr_vcpus * sizeof(c->last[0]));
+		c->nr_last = s->nr_vcpus;
+	}
+
+	/* the throttle: engaged at the first pass without progress */
+	mech = c->mech;
+	if (!p->progress && c->o.policy != KVMIG_CONVERGE_NONE) {
+		if (mech == CONV_MECH_NONE)
+			mech = pick_mech(c, per_vcpu);
+		if (mech == CONV_MECH_CPU) {
+			if (c->mech != CONV_MECH_CPU)
+				c->cpu_pct = c->o.throttle_initial;
+			else if (c->cpu_pct < c->o.throttle_max)
+				c->cpu_pct = c->cpu_pct + c->o.throttle_increment >
+					     c->o.throttle_max ? c->o.throttle_max :
+					     c->cpu_pct + c->o.throttle_increment;
+			else
+				at_floor = true;
+		} else if (mech == CONV_MECH_LIMIT && c->mech == CONV_MECH_LIMIT) {
+			c->factor *= CONV_TIGHTEN;
+		}
+	} else if (c->mech == CONV_MECH_LIMIT && p->progress && p->shrink < 0.3) {
+		c->factor = c->factor * CONV_RELAX > 1 ? 1 : c->factor * CONV_RELAX;
+	}
+	if (mech == CONV_MECH_LIMIT && !per_vcpu)
+		mech = c->mech == CONV_MECH_LIMIT ? CONV_MECH_LIMIT : CONV_MECH_NONE;
+	p->changed = mech != c->mech;
+	c->mech = mech;
+	p->mech = mech;
+	if (mech == CONV_MECH_CPU) {
+		p->changed |= p->cpu_pct != c->cpu_pct;
+		p->cpu_pct = c->cpu_pct;
+	} else if (mech == CONV_MECH_LIMIT && per_vcpu) {
+		double budget = CONV_TARGET_Q * c->factor * c->bw * 4096 / bpp;
+
+		at_floor = water_fill(c, p, budget) && !p->progress;
+		for (i = 0; i < p->nr_vcpus; i++) {
+			p->changed |= p->limit[i] != c->limit[i];
+			c->limit[i] = p->limit[i];
+		}
+	} else if (mech == CONV_MECH_LIMIT) {
+		/* no new rates this pass: keep the limits in force */
+		memcpy(p->limit, c->limit, sizeof(p->limit));
+		p->nr_vcpus = c->nr_last;
+	}
+	c->stuck_at_floor = at_floor ? c->stuck_at_floor + 1 : 0;
+
+	/* the decision */
+	if (p->expected_downtime_ms <= c->o.downtime_limit_ms) {
+		p->action = CONV_SWITCH;
+		snprintf(p->why, sizeof(p->why), "converged: expected downtime "
+			 "%llu ms <= %u ms", (unsigned long long)p->expected_downtime_ms,
+			 c->o.downtime_limit_ms);
+	} else if (c->passes >= c->o.max_iterations) {
+		p->action = CONV_FORCE;
+		snprintf(p->why, sizeof(p->why), "%u passes (max-iterations), "
+			 "expected downtime %llu ms", c->passes,
+			 (unsigned long long)p->expected_downtime_ms);
+	} else if (mech == CONV_MECH_NONE && c->stuck >= CONV_STUCK_FORCE) {
+		p->action = CONV_FORCE;
+		snprintf(p->why, sizeof(p->why), "no progress for %u passes and "
+			 "nothing to slow the guest with (policy %s)", c->stuck,
+			 kvmig_converge_name(c->o.policy));
+	} else if (c->stuck_at_floor >= CONV_STUCK_FORCE) {
+		p->action = CONV_FORCE;
+		snprintf(p->why, sizeof(p->why), "no progress for %u passes with "
+			 "the %s at its floor", c->stuck_at_floor,
+			 conv_mech_name(mech));
+	} else {
+		p->action = CONV_GO_ON;
+		snprintf(p->why, sizeof(p->why), "%s, dirty set x%.2f",
+			 p->progress ? "progress" : "no progress", p->shrink);
+	}
+}
