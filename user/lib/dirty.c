@@ -375,6 +375,14 @@ KVMIG_EXPORT int kvmig_dirty_ring_full(struct kvmig_dirty *d, unsigned int vcpu)
 	return d->ops->ring_full(d, vcpu);
 }
 
+KVMIG_EXPORT int kvmig_dirty_vcpu_harvested(const struct kvmig_dirty *d,
+					    unsigned int vcpu, uint64_t *total)
+{
+	if (!d->ops->vcpu_harvested)
+		return -EOPNOTSUPP;
+	return d->ops->vcpu_harvested(d, vcpu, total);
+}
+
 KVMIG_EXPORT void kvmig_dirty_get_stats(const struct kvmig_dirty *d,
 					struct kvmig_dirty_stats *st)
 {

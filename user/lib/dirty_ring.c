@@ -50,6 +50,13 @@ struct ring {
 	struct kvm_dirty_gfn *gfns;	/* set once: the mmap'ed ring */
 	uint32_t fetch;			/* harvest_lock: next entry to read */
 	uint64_t count;			/* harvest_lock: pages since last sync */
+	/*
+	 * Entries harvested since the source was created, never reset:
+	 * added to under harvest_lock, read without it (relaxed atomics;
+	 * a reader only needs a value that grows), by a VMM that charges
+	 * each vCPU for what it dirtied as the harvests happen.
+	 */
+	uint64_t harvested;
 };
 
 struct ring_state {
@@ -221,6 +228,7 @@ err:
 static void ring_harvest(struct kvmig_dirty *d, struct ring *rg)
 {
 	struct ring_state *rs = d->priv;
+	uint32_t first = rg->fetch;
 
 	for (;;) {
 		struct kvm_dirty_gfn *e = &rg->gfns[rg->fetch & (rs->entries - 1)];
@@ -248,6 +256,8 @@ static void ring_harvest(struct kvmig_dirty *d, struct ring *rg)
 		rg->count++;
 		rs->unreset++;
 	}
+	__atomic_fetch_add(&rg->harvested, (uint32_t)(rg->fetch - first),
+			   __ATOMIC_RELAXED);
 }
 
 /*
@@ -392,6 +402,17 @@ static int ring_full(struct kvmig_dirty *d, unsigned int vcpu)
 	return r;
 }
 
+static int ring_vcpu_harvested(const struct kvmig_dirty *d, unsigned int vcpu,
+			       uint64_t *total)
+{
+	const struct ring_state *rs = d->priv;
+
+	if (vcpu >= rs->nr)
+		return -EINVAL;
+	*total = __atomic_load_n(&rs->rings[vcpu].harvested, __ATOMIC_RELAXED);
+	return 0;
+}
+
 const struct kvmig_dirty_ops kvmig_dirty_ring_ops = {
 	.backend = KVMIG_DIRTY_RING,
 	.probe = ring_probe,
@@ -402,4 +423,5 @@ const struct kvmig_dirty_ops kvmig_dirty_ring_ops = {
 	.stop = ring_stop,
 	.vcpu_counts = ring_vcpu_counts,
 	.ring_full = ring_full,
+	.vcpu_harvested = ring_vcpu_harvested,
 };

@@ -65,6 +65,9 @@ struct kvmig_dirty_ops {
 	int (*vcpu_counts)(struct kvmig_dirty *d, uint64_t *counts,
 			   unsigned int nr);
 	int (*ring_full)(struct kvmig_dirty *d, unsigned int vcpu);
+	/* entries harvested from @vcpu's ring since creation; any thread */
+	int (*vcpu_harvested)(const struct kvmig_dirty *d, unsigned int vcpu,
+			      uint64_t *total);
 };
 
 struct kvmig_dirty {
