@@ -246,13 +246,27 @@ static void client_gone(struct vm *vm, void *c)
 	if (vm->migration_owner == c)
 		vm->migration_owner = NULL;
 	if (vm->limit_owner == c) {
-		struct kvmig_dirty_limit none = { .sz = sizeof(none) };
+		struct throttle_req none = {
+			.limit = true, .l = { .sz = sizeof(none.l) },
+		};
 		char err[256];
 
 		vm->limit_owner = NULL;
-		if (throttle_any(vm)) {
+		if (throttle_any(vm, true)) {
 			fprintf(stderr, "kvmig-vm: the client that set dirty-rate "
 				"limits went away: removing them\n");
+			if (throttle_set(vm, -1, &none, err, sizeof(err)))
+				fprintf(stderr, "kvmig-vm: %s\n", err);
+		}
+	}
+	if (vm->throttle_owner == c) {
+		struct throttle_req none = { .throttle = true };
+		char err[256];
+
+		vm->throttle_owner = NULL;
+		if (throttle_any(vm, false)) {
+			fprintf(stderr, "kvmig-vm: the client that set CPU throttles "
+				"went away: removing them\n");
 			if (throttle_set(vm, -1, &none, err, sizeof(err)))
 				fprintf(stderr, "kvmig-vm: %s\n", err);
 		}
@@ -554,6 +568,8 @@ static void cmd_dirty_sync(struct vm *vm, json_t *args, struct reply *r)
 			json_array_append_new(a, json_integer((json_int_t)counts[i]));
 		json_object_set_new(r->ret, "vcpu-pages", a);
 	}
+	/* vCPUs under a "vmm" limit charge what this harvest found */
+	throttle_harvested(vm);
 }
 
 static bool get_u64_arg(json_t *args, const char *name, uint64_t *v,
@@ -733,16 +749,18 @@ static void cmd_migrate_cancel(struct vm *vm, json_t *args, struct reply *r)
 /*
  * Per-vCPU dirty-rate limits (QEMU's set-vcpu-dirty-limit family, in bytes):
  * {"cpu-index": N (all vCPUs if absent), "bytes-per-sec": N,
- *  "burst-bytes": N, "io-stall-us": N}.  Everything is checked before any
- * vCPU is touched.
+ *  "burst-bytes": N, "io-stall-us": N, "mechanism": "auto"|"kernel"|"vmm"}.
+ * Everything is checked before any vCPU is touched.
  */
 static int limit_args(struct vm *vm, json_t *args, bool set, int *index,
-		      struct kvmig_dirty_limit *l, struct reply *r)
+		      struct throttle_req *req, struct reply *r)
 {
 	static const char *const ints[] = {
 		"cpu-index", "bytes-per-sec", "burst-bytes", "io-stall-us",
 	};
+	json_t *mech = json_object_get(args, "mechanism");
 	json_int_t v[4] = { -1, 0, 0, 0 };
+	char err[256];
 	unsigned int i;
 
 	for (i = 0; i < (set ? 4U : 1U); i++) {
@@ -772,23 +790,34 @@ static int limit_args(struct vm *vm, json_t *args, bool set, int *index,
 			    (long long)v[3]);
 		return -EINVAL;
 	}
+	if (mech && !json_is_string(mech)) {
+		reply_error(r, "GenericError", "'mechanism' must be a string");
+		return -EINVAL;
+	}
 	*index = (int)v[0];
-	l->sz = sizeof(*l);
-	l->bytes_per_sec = (uint64_t)v[1];
-	l->burst_bytes = (uint64_t)v[2];
-	l->io_stall_max_us = (uint32_t)v[3];
+	memset(req, 0, sizeof(*req));
+	req->limit = true;
+	req->l.sz = sizeof(req->l);
+	req->l.bytes_per_sec = (uint64_t)v[1];
+	req->l.burst_bytes = (uint64_t)v[2];
+	req->l.io_stall_max_us = (uint32_t)v[3];
+	if (throttle_limit_mech(vm, mech ? json_string_value(mech) : NULL,
+				&req->l, &req->mech, err, sizeof(err))) {
+		reply_error(r, "GenericError", "%s", err);
+		return -EINVAL;
+	}
 	return 0;
 }
 
 static void cmd_limit(struct vm *vm, json_t *args, struct reply *r, bool set)
 {
-	struct kvmig_dirty_limit l;
+	struct throttle_req req;
 	char err[256];
 	int index;
 
-	if (limit_args(vm, args, set, &index, &l, r))
+	if (limit_args(vm, args, set, &index, &req, r))
 		return;
-	if (throttle_set(vm, index, &l, err, sizeof(err))) {
+	if (throttle_set(vm, index, &req, err, sizeof(err))) {
 		reply_error(r, "GenericError", "%s", err);
 		return;
 	}
@@ -815,10 +844,55 @@ static void cmd_query_vcpu_dirty_limit(struct vm *vm, json_t *args,
 	r->ret = throttle_query_json(vm);
 }
 
+/*
+ * The CPU throttle (QEMU's auto-converge): {"cpu-index": N (all vCPUs if
+ * absent), "percentage": 0..99}; 0 removes it.
+ */
+static void cmd_set_vcpu_throttle(struct vm *vm, json_t *args, struct reply *r)
+{
+	json_t *idx = json_object_get(args, "cpu-index");
+	json_t *pct = json_object_get(args, "percentage");
+	struct throttle_req req = { .throttle = true };
+	char err[256];
+	int index = -1;
+
+	if (idx && (!json_is_integer(idx) || json_integer_value(idx) < 0)) {
+		reply_error(r, "GenericError", "'cpu-index' must be an integer >= 0");
+		return;
+	}
+	if (!pct) {
+		reply_error(r, "GenericError", "'percentage' is required (0 "
+			    "removes the throttle)");
+		return;
+	}
+	if (!json_is_integer(pct) || json_integer_value(pct) < 0 ||
+	    json_integer_value(pct) > 99) {
+		reply_error(r, "GenericError", "'percentage' must be an integer "
+			    "from 0 to 99");
+		return;
+	}
+	if (idx && json_integer_value(idx) >= (json_int_t)vm->nr_cpus) {
+		reply_error(r, "GenericError", "no vCPU %lld (the VM has %u)",
+			    (long long)json_integer_value(idx), vm->nr_cpus);
+		return;
+	}
+	if (idx)
+		index = (int)json_integer_value(idx);
+	req.pct = (unsigned int)json_integer_value(pct);
+	if (throttle_set(vm, index, &req, err, sizeof(err))) {
+		reply_error(r, "GenericError", "%s", err);
+		return;
+	}
+	vm->throttle_owner = vm->cur_client;
+	r->ret = throttle_query_json(vm);
+}
+
 static const char *const dirty_start_args[] = { "backend", NULL };
 static const char *const limit_set_args[] = {
-	"cpu-index", "bytes-per-sec", "burst-bytes", "io-stall-us", NULL,
+	"cpu-index", "bytes-per-sec", "burst-bytes", "io-stall-us", "mechanism",
+	NULL,
 };
+static const char *const throttle_args[] = { "cpu-index", "percentage", NULL };
 static const char *const limit_cancel_args[] = { "cpu-index", NULL };
 static const char *const device_state_args[] = { "format", "vcpus", "blob", NULL };
 static const char *const set_status_args[] = { "status", NULL };
@@ -850,6 +924,7 @@ static const struct command commands[] = {
 	{ "set-vcpu-dirty-limit", cmd_set_vcpu_dirty_limit, limit_set_args },
 	{ "cancel-vcpu-dirty-limit", cmd_cancel_vcpu_dirty_limit, limit_cancel_args },
 	{ "query-vcpu-dirty-limit", cmd_query_vcpu_dirty_limit, NULL },
+	{ "set-vcpu-throttle", cmd_set_vcpu_throttle, throttle_args },
 };
 
 static void dispatch(struct vm *vm, const char *line, size_t len,

@@ -30,9 +30,21 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* This thread's kvm_run, for the SIGUSR1 handler; vCPU threads only. */
+static __thread struct kvm_run *cpu_self_run;
+
+/*
+ * A kick (cpu_kick()) sets immediate_exit itself; the CPU throttle's slice
+ * timer (throttle.c) has only this signal, so the handler sets it too: a
+ * timer that fires just before KVM_RUN then still ends the slice.
+ */
 static void sigusr1_handler(int sig)
 {
+	struct kvm_run *run = cpu_self_run;
+
 	(void)sig;
+	if (run)
+		__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Exit counters are read by the control thread while the vCPU runs. */
@@ -44,7 +56,37 @@ static inline void cpu_count(struct cpu *c, enum cpu_exit_kind k)
 void cpu_kick(struct cpu *c)
 {
 	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	/* a nap between KVM_RUNs (throttle.c) ends too */
+	pthread_mutex_lock(&c->nap_lock);
+	c->nap_wake = true;
+	pthread_cond_signal(&c->nap_cond);
+	pthread_mutex_unlock(&c->nap_lock);
 	pthread_kill(c->thread, SIGUSR1);
+}
+
+/*
+ * Nap up to @ns between KVM_RUNs, unless kicked: true if a kick ended it.
+ * cpu_wait_runnable() clears nap_wake before it looks at the run state,
+ * so a kick that comes after that look ends the nap, and one before it
+ * found the state it asks about already set.
+ */
+bool cpu_nap(struct cpu *c, uint64_t ns)
+{
+	uint64_t end = now_ns() + ns;
+	struct timespec ts = {
+		.tv_sec = (time_t)(end / 1000000000ULL),
+		.tv_nsec = (long)(end % 1000000000ULL),
+	};
+	bool woken;
+
+	pthread_mutex_lock(&c->nap_lock);
+	while (!c->nap_wake &&
+	       pthread_cond_timedwait(&c->nap_cond, &c->nap_lock, &ts) != ETIMEDOUT)
+		;
+	woken = c->nap_wake;
+	c->nap_wake = false;
+	pthread_mutex_unlock(&c->nap_lock);
+	return woken;
 }
 
 /*
@@ -139,6 +181,10 @@ static bool cpu_wait_runnable(struct cpu *c)
 	struct vm *vm = c->vm;
 	bool quit;
 
+	/* before looking at the state: see cpu_nap() */
+	pthread_mutex_lock(&c->nap_lock);
+	c->nap_wake = false;
+	pthread_mutex_unlock(&c->nap_lock);
 	pthread_mutex_lock(&vm->lock);
 	if (c->kick_ack != vm->kick_seq) {
 		c->kick_ack = vm->kick_seq;
@@ -164,6 +210,7 @@ static bool cpu_wait_runnable(struct cpu *c)
 		}
 		if (!c->paused) {
 			c->paused = true;
+			c->pace.restart = true;	/* a throttle slice ends */
 			pthread_cond_broadcast(&vm->cond);
 		}
 		pthread_cond_wait(&vm->cond, &vm->lock);
@@ -235,6 +282,7 @@ static int cpu_handle_io(struct cpu *c)
 	case GUEST_PORT_IO:
 		cpu_count(c, CPU_EXIT_IO);
 		c->io_exit = true;
+		throttle_io_exit(c);
 		/* @val is the previous round trip's; drop it if we paused in it */
 		if (c->io_tainted) {
 			c->io_tainted = false;
@@ -247,6 +295,7 @@ static int cpu_handle_io(struct cpu *c)
 		return 0;
 	case GUEST_PORT_EVENT:
 		cpu_count(c, CPU_EXIT_IO);
+		throttle_io_exit(c);
 		/* GUEST_EVENT_CHECKED: wake cpu_guest_check() */
 		pthread_mutex_lock(&c->vm->lock);
 		pthread_cond_broadcast(&c->vm->cond);
@@ -282,19 +331,16 @@ static int cpu_ring_full(struct cpu *c)
 	return r;
 }
 
-static void *cpu_thread(void *arg)
+static void cpu_loop(struct cpu *c)
 {
-	struct cpu *c = arg;
 	struct kvm_run *run = c->run;
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	for (;;) {
 		if (cpu_wait_runnable(c))
 			break;
+		/* a dirty-rate limit or the CPU throttle may want a nap */
+		if (throttle_pace(c))
+			continue;
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&run->immediate_exit, 0,
@@ -311,7 +357,7 @@ static void *cpu_thread(void *arg)
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			if (cpu_handle_io(c))
-				return NULL;
+				return;
 			break;
 		case KVM_EXIT_HLT:
 			/* idle guest: no interrupts to wait for, nap instead */
@@ -325,39 +371,53 @@ static void *cpu_thread(void *arg)
 			/* harvest our ring before the vCPU may go on */
 			cpu_count(c, CPU_EXIT_DIRTY_RING_FULL);
 			if (cpu_ring_full(c))
-				return NULL;
+				return;
 			break;
 		case KVM_EXIT_MMIO:
 			cpu_count(c, CPU_EXIT_MMIO);
 			vm_fail(c->vm, "vcpu %u: MMIO at gpa 0x%llx (outside RAM)",
 				c->id, (unsigned long long)run->mmio.phys_addr);
-			return NULL;
+			return;
 		case KVM_EXIT_SHUTDOWN:
 			vm_fail(c->vm, "vcpu %u: guest triple fault (shutdown)",
 				c->id);
-			return NULL;
+			return;
 		case KVM_EXIT_FAIL_ENTRY:
 			vm_fail(c->vm, "vcpu %u: entry failed, reason 0x%llx",
 				c->id, (unsigned long long)
 				run->fail_entry.hardware_entry_failure_reason);
-			return NULL;
+			return;
 		case KVM_EXIT_INTERNAL_ERROR:
 			vm_fail(c->vm, "vcpu %u: KVM internal error, suberror %u",
 				c->id, run->internal.suberror);
-			return NULL;
+			return;
 		default:
 			cpu_count(c, CPU_EXIT_OTHER);
 			vm_fail(c->vm, "vcpu %u: unhandled exit reason %u", c->id,
 				run->exit_reason);
-			return NULL;
+			return;
 		}
 	}
+}
+
+static void *cpu_thread(void *arg)
+{
+	struct cpu *c = arg;
+	sigset_t set;
+
+	cpu_self_run = c->run;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	cpu_loop(c);
+	throttle_thread_exit(c);
 	return NULL;
 }
 
 int cpu_start_all(struct vm *vm)
 {
 	struct sigaction sa = { .sa_handler = sigusr1_handler };
+	pthread_condattr_t ca;
 	sigset_t set, old;
 	unsigned int i;
 	int r, tsc;
@@ -374,6 +434,11 @@ int cpu_start_all(struct vm *vm)
 		c->block = vm_gpa_to_hva(vm, GUEST_VCPU_GPA + i * GUEST_VCPU_SIZE,
 					 GUEST_VCPU_SIZE);
 		pthread_mutex_init(&c->hist_lock, NULL);
+		pthread_mutex_init(&c->nap_lock, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->nap_cond, &ca);
+		pthread_condattr_destroy(&ca);
 		c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
 		if (c->fd < 0) {
 			r = -errno;
@@ -525,6 +590,8 @@ void cpu_stop_all(struct vm *vm)
 		if (c->fd > 0)
 			close(c->fd);
 		pthread_mutex_destroy(&c->hist_lock);
+		pthread_mutex_destroy(&c->nap_lock);
+		pthread_cond_destroy(&c->nap_cond);
 	}
 	throttle_free(vm);
 }

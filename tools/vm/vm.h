@@ -6,7 +6,7 @@
  *   workload.c  workload specs from the command line into guest memory
  *   verify.c    host-side check of the guest's stamped pages
  *   control.c   the JSON control socket
- *   throttle.c  per-vCPU dirty-rate limits
+ *   throttle.c  per-vCPU dirty-rate limits (kernel or VMM), CPU throttle
  *   hist.c      latency histogram
  *   main.c      command line, start-up, the main loop
  */
@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
+#include <time.h>
 #include <jansson.h>
 #include <linux/kvm.h>
 
@@ -72,6 +73,44 @@ struct workload_spec {
 
 struct vm;
 
+/* Who holds a vCPU's dirty-rate limit (throttle.c). */
+enum limit_mech {
+	LIMIT_NONE,
+	LIMIT_KERNEL,	/* KVM, through KVM_SET_DIRTY_RATE_LIMIT */
+	LIMIT_VMM,	/* the vCPU thread, charged from its dirty ring */
+};
+
+/*
+ * The VMM's own pacing of a vCPU (throttle.c): a token bucket for a
+ * LIMIT_VMM limit, and the slices of the CPU throttle.  The vCPU's thread
+ * only.
+ */
+struct pace {
+	double tokens;			/* bytes; < 0 is debt */
+	uint64_t refill_ns;		/* tokens are up to date at this time */
+	const struct kvmig_dirty *src;	/* the ring source @seen counts in */
+	uint64_t seen;			/* its entries of ours, charged */
+	uint64_t io_ns;			/* last device port-IO exit */
+	uint64_t slice_ns;		/* start of the running slice */
+	uint64_t owed_ns;		/* throttle sleep not slept yet */
+	uint64_t armed_ns;		/* slice the timer is armed for */
+	bool restart;			/* parked: begin a new slice */
+	bool has_timer;
+	timer_t timer;			/* ends a slice: SIGUSR1 to us */
+};
+
+/*
+ * The VMM's pacing counters of a vCPU: written by its thread, read by the
+ * control thread (relaxed atomics).  Nanoseconds.
+ */
+struct pace_stats {
+	uint64_t stalls;		/* naps for a LIMIT_VMM limit */
+	uint64_t stall_ns;		/* their length (the limit's share) */
+	uint64_t stall_max_ns;		/* the longest */
+	uint64_t io_shortened;		/* naps cut to io-stall-us */
+	uint64_t throttle_ns;		/* slept for the CPU throttle */
+};
+
 struct cpu {
 	struct vm *vm;			/* set once */
 	unsigned int id;		/* set once */
@@ -92,13 +131,32 @@ struct cpu {
 	bool io_completed;		/* pending exit completed before parking */
 	pthread_mutex_t hist_lock;	/* io_hist vs. query-stats */
 
-	/* dirty-rate limit (throttle.c), protected by vm->lock */
+	/*
+	 * Naps between KVM_RUNs (throttle.c) end at a kick: cpu_kick() sets
+	 * @nap_wake under @nap_lock and signals @nap_cond.
+	 */
+	pthread_mutex_t nap_lock;
+	pthread_cond_t nap_cond;	/* CLOCK_MONOTONIC */
+	bool nap_wake;			/* protected by nap_lock */
+
+	/*
+	 * Dirty-rate limit and CPU throttle (throttle.c), protected by
+	 * vm->lock; the "in force" ones are written by the vCPU's thread
+	 * only, which may read them without the lock.
+	 */
 	struct kvmig_dirty_limit limit_want;	/* asked for */
+	enum limit_mech mech_want;		/* ... held by */
+	unsigned int throttle_want;		/* ... CPU throttle, percent */
 	uint64_t limit_want_seq;		/* bumped with each ask */
 	uint64_t limit_done;			/* the vCPU took up to this */
 	int limit_err;				/* ... with this result */
+	const char *limit_err_what;		/* ... from this call */
 	struct kvmig_dirty_limit limit;		/* in force */
+	enum limit_mech mech;			/* ... held by */
+	unsigned int throttle_pct;		/* ... CPU throttle */
 	struct kvmig_vcpu_stats *kstats;	/* set once; KVM's counters */
+	struct pace pace;			/* this vCPU's thread only */
+	struct pace_stats pstats;		/* see struct pace_stats */
 };
 
 struct vm {
@@ -167,6 +225,7 @@ struct vm {
 	void *pause_owner;		/* paused a running VM */
 	void *migration_owner;		/* publishes the migration status */
 	void *limit_owner;		/* set dirty-rate limits */
+	void *throttle_owner;		/* set CPU throttles */
 
 	int limit_flags;		/* KVM_CAP_DIRTY_RATE_LIMIT, set once */
 };
@@ -199,6 +258,7 @@ bool vm_is_paused(struct vm *vm);
 int cpu_guest_check(struct vm *vm, bool paused, uint64_t *pages,
 		    uint64_t *bad);
 uint64_t now_ns(void);
+bool cpu_nap(struct cpu *c, uint64_t ns);
 
 /* workload.c */
 int workload_parse(const char *s, struct workload_spec *spec, char *err,
@@ -230,11 +290,27 @@ json_t *control_stats_json(struct vm *vm);
 void control_dirty_release(struct vm *vm);
 
 /* throttle.c */
+/* A change asked of one or all vCPUs; what is not asked for stays. */
+struct throttle_req {
+	bool limit;			/* change the dirty-rate limit ... */
+	struct kvmig_dirty_limit l;	/* ... to this */
+	enum limit_mech mech;		/* ... held by (LIMIT_NONE: removed) */
+	bool throttle;			/* change the CPU throttle ... */
+	unsigned int pct;		/* ... to this (0: removed) */
+};
 void throttle_setup(struct vm *vm);
 void throttle_free(struct vm *vm);
 void throttle_apply(struct cpu *c);
-bool throttle_any(struct vm *vm);
-int throttle_set(struct vm *vm, int index, const struct kvmig_dirty_limit *l,
+bool throttle_pace(struct cpu *c);
+void throttle_thread_exit(struct cpu *c);
+void throttle_harvested(struct vm *vm);
+void throttle_io_exit(struct cpu *c);
+bool throttle_any(struct vm *vm, bool limits);
+bool throttle_has_vmm(const struct vm *vm);
+int throttle_limit_mech(struct vm *vm, const char *name,
+			const struct kvmig_dirty_limit *l, enum limit_mech *mech,
+			char *err, size_t len);
+int throttle_set(struct vm *vm, int index, const struct throttle_req *req,
 		 char *err, size_t len);
 json_t *throttle_cpu_json(struct cpu *c);
 json_t *throttle_query_json(struct vm *vm);
