@@ -6,7 +6,10 @@
  * Everywhere: every malformed or out-of-range request is refused with an
  * error that names the problem, before any vCPU is touched, and the guest
  * runs on.  On a kernel without KVM_CAP_DIRTY_RATE_LIMIT (this machine's
- * own /dev/kvm), a limit is refused saying so and a cancel is a no-op.
+ * own /dev/kvm), this VM, which has no dirty rings, has no mechanism for a
+ * limit at all: a limit is refused naming both missing pieces, the "vmm"
+ * mechanism naming the rings, and a cancel is a no-op.  The "vmm"
+ * mechanism itself and the CPU throttle: test_vm_throttle.c.
  *
  * With the kvmig KVM patch (the kernel lab, tools/lab/user): with dirty
  * logging on (the bitmap, synced every 50 ms as a migration would), a limit
@@ -207,13 +210,19 @@ int main(void)
 	} else {
 		r = cmdf(&vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
 			 "{\"bytes-per-sec\": 1048576}}");
-		ok = is_error(r, "no per-vCPU dirty-rate limit");
+		ok = is_error(r, "no per-vCPU dirty-rate limit here: the kernel has "
+			      "none (no KVM_CAP_DIRTY_RATE_LIMIT) and the VM has no "
+			      "dirty rings");
+		json_decref(r);
+		r = cmdf(&vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
+			 "{\"bytes-per-sec\": 1048576, \"mechanism\": \"vmm\"}}");
+		ok &= is_error(r, "mechanism 'vmm': the VM has no dirty rings");
 		json_decref(r);
 		r = cmdf(&vm, "{\"execute\": \"cancel-vcpu-dirty-limit\"}");
 		ok &= json_object_get(r, "return") != NULL;
 		json_decref(r);
-		ksft_test_result(ok, "without the kernel's limit: set refused saying so, "
-				 "cancel a no-op");
+		ksft_test_result(ok, "without the kernel's limit or dirty rings: set "
+				 "refused naming what is missing, cancel a no-op");
 	}
 	r = test_vm_cmd(&vm, "verify");
 	TEST_ASSERT(json_path_int(r, "bad") == 0, "guest memory: %s", json_text(r));
