@@ -48,6 +48,7 @@
 #define PACE_IO_GRACE_NS	2000000ULL	/* "serving IO": an IO exit in 2 ms */
 #define PACE_BURST_DIV		10		/* default burst: 100 ms of rate */
 #define THROTTLE_SLICE_NS	10000000ULL	/* CPU throttle: 10 ms slices */
+#define THROTTLE_MAX_SLICE_NS	(10 * THROTTLE_SLICE_NS)
 
 static const char *const mech_names[] = {
 	[LIMIT_NONE] = "none",
@@ -297,8 +298,15 @@ bool throttle_pace(struct cpu *c)
 		} else if (now - p->slice_ns >= THROTTLE_SLICE_NS) {
 			uint64_t ran = now - p->slice_ns;
 
-			if (ran > 2 * THROTTLE_SLICE_NS)
-				ran = 2 * THROTTLE_SLICE_NS;
+			/*
+			 * A slice takes longer than 10 ms when the timer's
+			 * signal or the thread's next turn on a busy host
+			 * comes late: that is time out of our control, owed
+			 * like the rest.  But no more than 100 ms, so that
+			 * an exit handled slowly does not cost seconds.
+			 */
+			if (ran > THROTTLE_MAX_SLICE_NS)
+				ran = THROTTLE_MAX_SLICE_NS;
 			p->owed_ns += ran * c->throttle_pct /
 				      (100 - c->throttle_pct);
 			p->slice_ns = now;
