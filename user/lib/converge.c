@@ -5,10 +5,11 @@
  *
  * Expected downtime.  The next stop-and-copy sends the dirty set the pass
  * left, each page at the wire bytes a data page really took in that pass
- * (encoded: zero pages, XBZRLE, compression), at the wire bandwidth (an
+ * (encoded: zero pages, XBZRLE, compression), and the other bytes of the
+ * switchover (the page hashes with verify), at the wire bandwidth (an
  * average over the passes, half weight to the last), plus the final dirty
  * sync as the last one took, plus the fixed costs the source measured
- * (pausing the vCPUs, device state, the commit's round trips).
+ * (pausing the vCPUs, device state, the commit's round trips, hashing).
  *
  * Progress.  A pass shrinks the dirty set by the factor
  *   q = next set / this set ~ dirty rate x wire bytes per page / bandwidth:
@@ -170,9 +171,12 @@ static enum conv_mech pick_mech(const struct conv *c, bool per_vcpu)
 /*
  * Share @budget bytes/s between the vCPUs, max-min fair: IO vCPUs first
  * (when io_aware), at their rate if the budget allows; then the others.  A
- * vCPU whose measured rate is at least 0.9 of its current limit wants more
- * than it gets: its demand is unbounded.  Sets p->limit[]; returns true if
- * every limited vCPU sits at the floor.
+ * vCPU that is limited wants more than it gets (its rate shows the limit,
+ * not its appetite): its demand is unbounded, so it stays limited until the
+ * migration ends, at whatever the budget allows; lifting a limit because
+ * one pass measured the vCPU under it would let it burst and blow the
+ * switchover's estimate.  Sets p->limit[]; returns true if every limited
+ * vCPU sits at the floor.
  */
 static bool water_fill(struct conv *c, struct conv_plan *p, double budget)
 {
@@ -182,9 +186,7 @@ static bool water_fill(struct conv *c, struct conv_plan *p, double budget)
 	bool floor = true, any = false;
 
 	for (i = 0; i < p->nr_vcpus; i++) {
-		demand[i] = p->rate[i];
-		if (c->limit[i] && p->rate[i] >= 0.9 * (double)c->limit[i])
-			demand[i] = 1e300;
+		demand[i] = c->limit[i] ? 1e300 : p->rate[i];
 		p->limit[i] = 0;
 	}
 	/* round 0: IO vCPUs, round 1: the rest (all in round 1 if not io_aware) */
@@ -253,8 +255,8 @@ void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)
 	p->bandwidth = c->bw;
 	bpp = s->bytes_per_page > 0 ? s->bytes_per_page : 4096;
 	p->expected_downtime_ms = (uint64_t)(((c->bw > 0 ?
-		(double)s->dirty_pages * bpp / c->bw * 1e9 : 1e15) +
-		(double)s->sync_ns + (double)s->fixed_ns) / 1e6);
+		((double)s->dirty_pages * bpp + (double)s->fixed_bytes) / c->bw * 1e9 :
+		1e15) + (double)s->sync_ns + (double)s->fixed_ns) / 1e6);
 
 	/* progress: the dirty set shrinks from pass to pass */
 	p->shrink = c->passes && c->prev_dirty ?

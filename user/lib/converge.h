@@ -49,7 +49,10 @@ struct conv_sample {
 	uint64_t dirty_pages;		/* the dirty set it left: the next pass */
 	uint64_t sync_ns;		/* the dirty sync after it */
 	uint64_t fixed_ns;		/* switchover costs besides the pages:
-					 * pausing, device state, round trips */
+					 * pausing, device state, round trips,
+					 * hashing (verify) */
+	uint64_t fixed_bytes;		/* wire bytes besides the pages: the
+					 * page hashes (verify) */
 	unsigned int nr_vcpus;		/* 0: no per-vCPU counters */
 	const struct conv_vcpu *vcpu;
 };

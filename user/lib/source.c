@@ -83,6 +83,7 @@ struct source {
 	uint64_t vmm_rtt_ns;		/* a control round trip, measured */
 	struct conv_vcpu ctr[CONV_MAX_VCPUS];
 	uint64_t stall_ns;		/* the vCPUs' stalls, summed, last pass */
+	uint64_t hash_ns;		/* verify: hashing all RAM, estimated */
 };
 
 static int fail(struct source *s, int err, const char *fmt, ...)
@@ -517,6 +518,16 @@ static int converge_setup(struct source *s)
 		return fail(s, r, "VMM query-vcpu-dirty-limit: %s",
 			    kvmig_vmm_last_error(s->vmm));
 	s->vmm_rtt_ns = kvmig_now_ns() - t;
+	if (s->o.verify) {
+		/* what hashing RAM at the switchover costs, from 256 pages */
+		struct kvmig_hole_cache hc = KVMIG_HOLE_CACHE_INIT;
+		uint64_t i, n = s->pages < 256 ? s->pages : 256, sum = 0;
+
+		t = kvmig_now_ns();
+		for (i = 0; i < n; i++)
+			sum += kvmig_page_hash(s->map, i * (s->pages / n), &hc, 0);
+		s->hash_ns = (kvmig_now_ns() - t) * (s->pages / n) + (sum & 1);
+	}
 	s->conv = conv_new();
 	if (!s->conv)
 		return fail(s, -ENOMEM, "out of memory");
@@ -552,10 +563,14 @@ static int converge_pass(struct source *s, struct conv_sample *cs)
 	cs->nr_vcpus = nr;
 	cs->vcpu = s->ctr;
 	/*
-	 * Switchover costs besides pages and the sync, in control round trips:
-	 * stop, device state, "committing", and GO/STARTED.
+	 * Switchover costs besides pages and the sync: control round trips
+	 * (stop, device state here; the destination's set-device-state and
+	 * cont; "committing"; END/COMPLETE and GO/STARTED), and with verify
+	 * the hashes (8 bytes a page on the wire) and hashing RAM on both
+	 * sides.
 	 */
-	cs->fixed_ns = 4 * s->vmm_rtt_ns;
+	cs->fixed_ns = 6 * s->vmm_rtt_ns + 2 * s->hash_ns;
+	cs->fixed_bytes = s->o.verify ? s->pages * 8 : 0;
 	conv_tune(s->conv, s->o.downtime_limit_ms);
 	conv_pass(s->conv, cs, &plan);
 	if (plan.changed) {
