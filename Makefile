@@ -67,7 +67,7 @@ LIB_PIC  := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 LIB_A    := $(B)/lib/libkvmig.a
 LIB_SO   := $(B)/lib/libkvmig.so
 LIB_SONAME := libkvmig.so.1
-LIB_LIBS := $(JSON_LIBS) -lxxhash -lzstd -llz4 -lz -lpthread
+LIB_LIBS := $(JSON_LIBS) -lxxhash -lzstd -llz4 -lz -lpthread -lm
 
 $(LIB_A): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -238,7 +238,7 @@ $(B)/kvmig.pc: FORCE
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
 		'Name: kvmig' 'Description: live migration of KVM guests' \
 		'Version: 0.2' 'Requires.private: jansson' \
-		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lxxhash -lzstd -llz4 -lz -lpthread' \
+		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lxxhash -lzstd -llz4 -lz -lpthread -lm' \
 		'Cflags: -I$${includedir}' > $@
 
 install: all $(B)/kvmig.pc

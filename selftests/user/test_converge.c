@@ -322,6 +322,33 @@ static void test_names(void)
 	ksft_test_result(ok, "policy names round-trip; unknown ones refused");
 }
 
+/* A dirty set that swings between two sizes makes no progress. */
+static void test_swing(void)
+{
+	struct conv_mechs none = { 0 };
+	struct conv_opts o = defaults;
+	struct conv *c = conv_new();
+	struct conv_sample s = {
+		.pass_ns = 1000000000, .wire_bytes = 100000000,
+		.bytes_per_page = 4096,
+	};
+	struct conv_plan p;
+	unsigned int n = 0;
+	char why[160];
+
+	o.policy = KVMIG_CONVERGE_NONE;
+	TEST_ASSERT(!conv_init(c, &o, &none, why, sizeof(why)), "%s", why);
+	do {
+		s.dirty_pages = n % 2 ? 80000 : 100000;
+		conv_pass(c, &s, &p);
+		n++;
+	} while (p.action == CONV_GO_ON && n < 30);
+	ksft_test_result(p.action == CONV_FORCE && n <= 6,
+			 "a dirty set swinging 100000/80000 pages is no progress: "
+			 "forced after %u passes", n);
+	conv_free(c);
+}
+
 static void test_max_iterations(void)
 {
 	struct conv_mechs mechs = { .kernel = true };
@@ -345,7 +372,7 @@ static void test_max_iterations(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(11);
+	ksft_set_plan(12);
 	test_estimate();
 	test_none();
 	test_dirty_limit(true);
@@ -356,5 +383,6 @@ int main(void)
 	test_bad_opts();
 	test_names();
 	test_max_iterations();
+	test_swing();
 	ksft_finished();
 }

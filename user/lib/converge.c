@@ -14,11 +14,17 @@
  * Progress.  A pass shrinks the dirty set by the factor
  *   q = next set / this set ~ dirty rate x wire bytes per page / bandwidth:
  * with q >= 0.9 the passes make no progress, and another pass costs link
- * time for nothing.  Then the policy acts at once:
+ * time for nothing.  The set is compared with the smallest of the last
+ * three, so that a set that swings (a burst, a late harvest) does not pass
+ * for progress every other pass.  Then the policy acts at once:
  *
  *   dirty-limit   the vCPUs' dirty rates (bytes/s, from the VMM's per-vCPU
- *                 counters) must sum to what gives q = 0.5, the target:
- *                     budget = 0.5 x factor x bandwidth x 4096 / bytes per page
+ *                 counters) must sum to what gives the shrink factor that
+ *                 brings the dirty set to what fits the downtime limit in two
+ *                 passes, q = sqrt(fitting set / dirty set), kept within
+ *                 [0.3, 0.8]: no harder than needed, so the guest keeps as
+ *                 much of its speed as convergence allows:
+ *                     budget = q x factor x bandwidth x 4096 / bytes per page
  *                 shared max-min fair (water-filling): a vCPU that dirties
  *                 less than its fair share keeps its rate, the rest share
  *                 what is left equally.  IO-aware: vCPUs that serve IO are
@@ -35,6 +41,7 @@
  * passes: force.  The source turns a force into a failure with no_force.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +50,8 @@
 #include "converge.h"
 
 #define CONV_PROGRESS		0.9	/* q below this is progress */
-#define CONV_TARGET_Q		0.5	/* the shrink factor limits aim at */
+#define CONV_Q_MIN		0.3	/* the shrink factors limits aim at */
+#define CONV_Q_MAX		0.8
 #define CONV_TIGHTEN		0.6
 #define CONV_RELAX		1.25
 #define CONV_STUCK_FORCE	3	/* passes without progress before forcing */
@@ -54,7 +62,7 @@ struct conv {
 	struct conv_mechs m;
 	unsigned int passes;		/* samples seen */
 	double bw;			/* smoothed wire bytes/s */
-	uint64_t prev_dirty;		/* the last pass's dirty set */
+	uint64_t prev_dirty[3];		/* the last passes' dirty sets */
 	unsigned int stuck;		/* consecutive passes without progress */
 	unsigned int stuck_at_floor;	/* ... while the throttle was at its floor */
 	double factor;			/* dirty-limit: tightening, (0, 1] */
@@ -258,13 +266,20 @@ void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)
 		((double)s->dirty_pages * bpp + (double)s->fixed_bytes) / c->bw * 1e9 :
 		1e15) + (double)s->sync_ns + (double)s->fixed_ns) / 1e6);
 
-	/* progress: the dirty set shrinks from pass to pass */
-	p->shrink = c->passes && c->prev_dirty ?
-		    (double)s->dirty_pages / (double)c->prev_dirty : 0;
-	p->progress = !c->passes || p->shrink < CONV_PROGRESS;
-	c->stuck = p->progress ? 0 : c->stuck + 1;
-	c->prev_dirty = s->dirty_pages;
-	c->passes++;
+	/* progress: the dirty set shrinks below the smallest of the last three */
+	{
+		uint64_t best = 0;
+
+		for (i = 0; i < 3 && i < c->passes; i++)
+			if (!best || c->prev_dirty[i] < best)
+				best = c->prev_dirty[i];
+		p->shrink = best ? (double)s->dirty_pages / (double)best : 0;
+		p->progress = !c->passes || p->shrink < CONV_PROGRESS;
+		c->stuck = p->progress ? 0 : c->stuck + 1;
+		memmove(&c->prev_dirty[1], &c->prev_dirty[0], 2 * sizeof(c->prev_dirty[0]));
+		c->prev_dirty[0] = s->dirty_pages;
+		c->passes++;
+	}
 
 	/* per-vCPU rates over this pass, from the VMM's cumulative counters */
 	per_vcpu = s->nr_vcpus && s->vcpu && s->nr_vcpus <= CONV_MAX_VCPUS;
@@ -315,7 +330,16 @@ void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)
 		p->changed |= p->cpu_pct != c->cpu_pct;
 		p->cpu_pct = c->cpu_pct;
 	} else if (mech == CONV_MECH_LIMIT && per_vcpu) {
-		double budget = CONV_TARGET_Q * c->factor * c->bw * 4096 / bpp;
+		/* the set that fits the limit, at this bandwidth */
+		double fit = ((double)c->o.downtime_limit_ms * 1e6 -
+			      (double)s->sync_ns - (double)s->fixed_ns) / 1e9 *
+			     c->bw / bpp - (double)s->fixed_bytes / bpp;
+		double q = fit > 0 && s->dirty_pages ?
+			   sqrt(fit / (double)s->dirty_pages) : CONV_Q_MIN;
+		double budget;
+
+		q = q < CONV_Q_MIN ? CONV_Q_MIN : q > CONV_Q_MAX ? CONV_Q_MAX : q;
+		budget = q * c->factor * c->bw * 4096 / bpp;
 
 		at_floor = water_fill(c, p, budget) && !p->progress;
 		for (i = 0; i < p->nr_vcpus; i++) {

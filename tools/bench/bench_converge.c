@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench_converge: the guest that never converges without help, migrated
+ * with each convergence policy in one run.  vCPU 0 rewrites whole random
+ * pages of a 64 MiB working set as fast as it can (about 2x the link on
+ * this machine, measured: the table says), vCPU 1 does a port IO every
+ * 500 us.  The link is loopback TCP capped with --max-bandwidth.  For each
+ * policy (none, auto-converge, dirty-limit held by kvmig-vm through dirty
+ * rings; the kernel's dirty-limit is measured in the lab):
+ *
+ *   converged   the switchover's kind
+ *   total/link  total time / the link time of the working set (what had to
+ *               cross at least once: WS at the link's rate)
+ *   downtime    ms, and against the 300 ms limit
+ *   guest       the dirtying vCPU's page rate during the migration against
+ *               its rate before it (unthrottled)
+ *   IO p99      the IO vCPU's round-trip p99 over the run, against a run of
+ *               the same VM without a migration
+ *
+ * Every migration is verified (--verify) and the destination guest's
+ * self-check must be clean, or the bench fails.
+ */
+#include <getopt.h>
+
+#include "../../selftests/user/harness.h"
+
+#define WS	"64M"
+
+struct run {
+	const char *policy;
+	char switchover[16];
+	double total_ms, link_ms, downtime_ms, guest_ratio, io_p99_us, mbytes;
+	int64_t passes;
+};
+
+static const char *const vm_args[] = {
+	"--vcpus", "2", "--mem", "128M", "--dirty-ring", "256",
+	"--workload", "0:dirty,rate=0,ws=" WS ",pattern=random,data=random",
+	"--workload", "1:io,period=500", NULL,
+};
+static const char *const dst_args[] = {
+	"--vcpus", "2", "--mem", "128M", "--dirty-ring", "256", NULL,
+};
+
+static int64_t stat_int(struct test_vm *vm, const char *path)
+{
+	json_t *st = test_vm_cmd(vm, "query-stats");
+	int64_t v = json_path_int(st, path);
+
+	json_decref(st);
+	return v;
+}
+
+/* vCPU 0's pages per second over @ms. */
+static double page_rate(struct test_vm *vm, unsigned int ms)
+{
+	int64_t a = stat_int(vm, "vcpus.0.pages-written"), b;
+	uint64_t t = test_now_ns();
+
+	msleep(ms);	/* the measuring window */
+	b = stat_int(vm, "vcpus.0.pages-written");
+	return (double)(b - a) * 1e9 / (double)(test_now_ns() - t);
+}
+
+static void one(struct run *r, const char *bw, double link_bytes)
+{
+	const char *extra[] = { "--max-bandwidth", bw, "--verify", "--keep-vm",
+				"--converge", r->policy, NULL };
+	int64_t p0, p1;
+	double before;
+	struct mig m;
+	json_t *st, *g;
+	uint64_t t;
+	int rc;
+
+	start_vms(&m, vm_args, dst_args);
+	start_incoming(&m, false);
+	before = page_rate(&m.src, 1000);
+	p0 = stat_int(&m.src, "vcpus.0.pages-written");
+	t = test_now_ns();
+	rc = migrate(&m, extra, &st);
+	p1 = stat_int(&m.src, "vcpus.0.pages-written");
+	TEST_ASSERT(rc == 0 && st && json_path_int(st, "verify.mismatches") == 0,
+		    "%s: migration failed: %s", r->policy, test_slurp(m.mig_log));
+	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming", r->policy);
+	g = test_vm_cmd(&m.dst, "guest-check");
+	TEST_ASSERT(json_path_int(g, "bad") == 0, "%s: destination self-check",
+		    r->policy);
+	json_decref(g);
+	r->total_ms = (double)json_path_int(st, "total-time");
+	r->downtime_ms = (double)json_path_int(st, "downtime");
+	r->mbytes = (double)json_path_int(st, "ram.transferred") / 1048576.0;
+	r->passes = json_path_int(st, "ram.iterations");
+	/* the working set at the link's rate: the least any policy needs */
+	r->link_ms = (double)(64 << 20) / link_bytes * 1000.0;
+	r->guest_ratio = (double)(p1 - p0) * 1e9 / (double)(test_now_ns() - t) /
+			 (before > 0 ? before : 1);
+	r->io_p99_us = (double)stat_int(&m.src, "vcpus.1.io-latency-ns.p99") / 1000.0;
+	snprintf(r->switchover, sizeof(r->switchover), "%s",
+		 json_string_value(json_object_get(st, "switchover")) ?: "?");
+	json_decref(st);
+	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit");
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit");
+}
+
+/* The IO vCPU's p99 in the same VM, never migrated, over a comparable time. */
+static double unmigrated_io_p99(unsigned int ms)
+{
+	struct test_vm vm;
+	double p99;
+
+	test_vm_start(&vm, vm_args);
+	TEST_ASSERT(test_vm_dirtied_working_set(&vm), "the guest never warmed up");
+	msleep(ms);	/* the measuring window */
+	p99 = (double)stat_int(&vm, "vcpus.1.io-latency-ns.p99") / 1000.0;
+	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit");
+	return p99;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", required_argument, NULL, 'j' },
+		{ "bandwidth", required_argument, NULL, 'b' },
+		{ 0 }
+	};
+	struct run runs[] = {
+		{ .policy = "none" }, { .policy = "auto-converge" },
+		{ .policy = "dirty-limit" },
+	};
+	const char *json_path = NULL, *bw = "1Gbit";
+	double link = 125e6, io_base, longest = 0;
+	json_t *out = json_array();
+	unsigned int i;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "j:b:", opts, NULL)) != -1) {
+		if (opt == 'j')
+			json_path = optarg;
+		else if (opt == 'b')
+			bw = optarg;
+		else
+			return 2;
+	}
+	if (strcmp(bw, "1Gbit")) {
+		char *end;
+
+		link = strtod(bw, &end);
+		link *= *end == 'M' ? 1e6 : *end == 'G' ? 1e9 : 1;
+	}
+	test_require_kvm();
+	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		one(&runs[i], bw, link);
+		longest = runs[i].total_ms > longest ? runs[i].total_ms : longest;
+	}
+	io_base = unmigrated_io_p99((unsigned int)(longest < 30000 ? longest : 30000));
+
+	printf("convergence: a vCPU rewriting random pages of %s as fast as it can "
+	       "and an IO vCPU (500 us period), 128 MiB guest, %s link, --verify, "
+	       "downtime limit 300 ms; the VMM's own dirty limits (dirty rings)\n",
+	       WS, bw);
+	printf("%-14s %10s %7s %9s %9s %10s %9s %8s %9s %9s %9s\n", "policy",
+	       "switch", "passes", "MiB sent", "total ms", "total/link",
+	       "downtime", "/limit", "guest", "IO p99", "IO p99");
+	printf("%-14s %10s %7s %9s %9s %10s %9s %8s %9s %9s %9s\n", "", "", "", "",
+	       "", "", "ms", "", "vs before", "us", "vs unmig.");
+	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		const struct run *r = &runs[i];
+
+		printf("%-14s %10s %7lld %9.1f %9.0f %10.2f %9.0f %8.2f %9.2f %9.0f %9.2f\n",
+		       r->policy, r->switchover, (long long)r->passes, r->mbytes,
+		       r->total_ms, r->total_ms / (r->link_ms ?: 1), r->downtime_ms,
+		       r->downtime_ms / 300.0, r->guest_ratio, r->io_p99_us,
+		       r->io_p99_us / (io_base ?: 1));
+		json_array_append_new(out, json_pack(
+			"{ss ss sI sf sf sf sf sf sf sf}",
+			"policy", r->policy, "switchover", r->switchover,
+			"passes", (json_int_t)r->passes, "mib-sent", r->mbytes,
+			"total-time-ms", r->total_ms, "link-time-ms", r->link_ms,
+			"downtime-ms", r->downtime_ms, "guest-rate-ratio", r->guest_ratio,
+			"io-p99-us", r->io_p99_us, "io-p99-unmigrated-us", io_base));
+	}
+	printf("IO p99 of the same VM never migrated: %.0f us\n", io_base);
+	if (json_path && json_dump_file(out, json_path, JSON_INDENT(2)))
+		fprintf(stderr, "bench_converge: cannot write %s\n", json_path);
+	json_decref(out);
+	return 0;
+}
