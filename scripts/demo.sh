@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # make demo: live-migrate a 256 MiB guest that is dirtying memory between
-# two kvmig-vm processes on this machine, through the kvmig helper, and
-# show the statistics and the proofs (switchover hashes, page self-check).
+# two kvmig-vm processes on this machine, through the kvmig helper, over a
+# link slower than one of its vCPUs dirties, and show it converge (the
+# per-vCPU limits, the downtime against the limit), the statistics and the
+# proofs (switchover hashes, page self-check).
 set -eu
 B=${1:-build}
 BIN="$B/bin"
@@ -38,9 +40,10 @@ start() {
 	rm -f "$dir/$name.ready"
 }
 
-VM="--vcpus 2 --mem 192M --slot 64M,gap=64M
+VM="--vcpus 3 --mem 192M --slot 64M,gap=64M --dirty-ring 256
     --workload 0:dirty,rate=32M,ws=96M,pattern=zipf:0.9,data=text
-    --workload 1:io,period=500"
+    --workload 1:io,period=500
+    --workload 2:dirty,rate=0,ws=32M,pattern=random,data=random"
 
 # shellcheck disable=SC2086
 start src "$dir/src.log" "$BIN/kvmig-vm" $VM --control "$dir/src.sock"
@@ -55,11 +58,16 @@ to=$ready
 
 echo "demo: source and destination kvmig-vm, 256 MiB of guest RAM in two memslots."
 echo "demo: vCPU 0 dirties 96 MiB of text-like pages at 32 MiB/s (Zipf), vCPU 1"
-echo "demo: does a port-IO round trip every 500 us.  Migrating to $to"
-echo "demo: with 2 channels, zstd pages, a 300 ms downtime limit and --verify."
+echo "demo: does a port-IO round trip every 500 us, vCPU 2 rewrites random pages"
+echo "demo: of 32 MiB as fast as it can: faster than the 200 Mbit/s link"
+echo "demo: (--max-bandwidth), so without help the migration would never"
+echo "demo: converge.  Migrating to $to with 2 channels, zstd pages, a"
+echo "demo: 300 ms downtime limit, --verify and the default --converge auto,"
+echo "demo: which limits only the vCPUs that dirty too fast (here in kvmig-vm,"
+echo "demo: through the dirty rings; in the kernel where it has the kvmig patch)."
 echo
 sleep 1	# the scenario: the guest dirties its working set for a second
-"$BIN/kvmig" migrate --vm "$src" --to "$to" --verify \
+"$BIN/kvmig" migrate --vm "$src" --to "$to" --verify --max-bandwidth 200Mbit \
 	--codec "${KVMIG_DEMO_CODEC:-zstd}"
 echo
 sleep 1	# the scenario: the destination guest runs on for a second

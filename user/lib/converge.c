@@ -56,6 +56,7 @@
 #define CONV_RELAX		1.25
 #define CONV_STUCK_FORCE	3	/* passes without progress before forcing */
 #define CONV_MIN_LIMIT		4096ULL	/* the kernel's smallest rate */
+#define CONV_BW_MIN_BYTES	(1ULL << 20)	/* a pass that measures the link */
 
 struct conv {
 	struct conv_opts o;
@@ -256,7 +257,12 @@ void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)
 	unsigned int i;
 
 	memset(p, 0, sizeof(*p));
-	if (secs > 0 && s->wire_bytes) {
+	/*
+	 * A pass that sent little measures latency, not the link: it counts
+	 * only if it moved a MiB and took 20 ms (or nothing better is known).
+	 */
+	if (secs > 0 && s->wire_bytes &&
+	    ((s->wire_bytes >= CONV_BW_MIN_BYTES && secs >= 0.02) || c->bw <= 0)) {
 		cur = (double)s->wire_bytes / secs;
 		c->bw = c->bw > 0 ? 0.5 * c->bw + 0.5 * cur : cur;
 	}
@@ -358,6 +364,15 @@ void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)
 		p->action = CONV_SWITCH;
 		snprintf(p->why, sizeof(p->why), "converged: expected downtime "
 			 "%llu ms <= %u ms", (unsigned long long)p->expected_downtime_ms,
+			 c->o.downtime_limit_ms);
+	} else if (c->bw > 0 && (double)s->dirty_pages * bpp / c->bw * 1e3 <
+		   0.1 * c->o.downtime_limit_ms) {
+		/* no throttle makes the rest smaller: pages are not the problem */
+		p->action = CONV_SWITCH;
+		snprintf(p->why, sizeof(p->why), "converged: the pages take under "
+			 "a tenth of the limit; the switchover's fixed costs alone "
+			 "are expected to take %llu ms > %u ms",
+			 (unsigned long long)p->expected_downtime_ms,
 			 c->o.downtime_limit_ms);
 	} else if (c->passes >= c->o.max_iterations) {
 		p->action = CONV_FORCE;

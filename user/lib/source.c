@@ -80,7 +80,7 @@ struct source {
 	struct conv *conv;
 	struct conv_plan plan;		/* in force at the VMM */
 	bool throttled;			/* something was put in force */
-	uint64_t vmm_rtt_ns;		/* a control round trip, measured */
+	uint64_t vmm_rtt_ns;		/* a control round trip, the least seen */
 	struct conv_vcpu ctr[CONV_MAX_VCPUS];
 	uint64_t stall_ns;		/* the vCPUs' stalls, summed, last pass */
 	uint64_t hash_ns;		/* verify: hashing all RAM, estimated */
@@ -490,6 +490,16 @@ static int commit(struct source *s)
 	return 0;
 }
 
+/* A control round trip, with the cheapest request: keep the least seen. */
+static void converge_rtt(struct source *s)
+{
+	uint64_t t = kvmig_now_ns();
+
+	if (!kvmig_vmm_request(s->vmm, "query-status", NULL, NULL, NULL, 0, NULL) &&
+	    kvmig_now_ns() - t < s->vmm_rtt_ns)
+		s->vmm_rtt_ns = kvmig_now_ns() - t;
+}
+
 /*
  * Convergence (converge.c): what the VMM offers to slow vCPUs, and the
  * policy.  A policy asked for that the VMM cannot carry out fails here,
@@ -510,22 +520,27 @@ static int converge_setup(struct source *s)
 	};
 	struct conv_mechs m;
 	char why[200];
-	uint64_t t = kvmig_now_ns();
+	uint64_t t;
 	int r;
 
 	r = conv_vmm_probe(s->vmm, &m);
 	if (r)
 		return fail(s, r, "VMM query-vcpu-dirty-limit: %s",
 			    kvmig_vmm_last_error(s->vmm));
-	s->vmm_rtt_ns = kvmig_now_ns() - t;
+	s->vmm_rtt_ns = UINT64_MAX;
+	converge_rtt(s);
 	if (s->o.verify) {
-		/* what hashing RAM at the switchover costs, from 256 pages */
+		/*
+		 * What hashing RAM at the switchover costs: 256 contiguous pages
+		 * from the start of RAM (the guest's own, with data), scaled.
+		 * An upper bound: holes hash for free.
+		 */
 		struct kvmig_hole_cache hc = KVMIG_HOLE_CACHE_INIT;
 		uint64_t i, n = s->pages < 256 ? s->pages : 256, sum = 0;
 
 		t = kvmig_now_ns();
 		for (i = 0; i < n; i++)
-			sum += kvmig_page_hash(s->map, i * (s->pages / n), &hc, 0);
+			sum += kvmig_page_hash(s->map, i, &hc, 0);
 		s->hash_ns = (kvmig_now_ns() - t) * (s->pages / n) + (sum & 1);
 	}
 	s->conv = conv_new();
@@ -549,7 +564,7 @@ static int converge_setup(struct source *s)
 static int converge_pass(struct source *s, struct conv_sample *cs)
 {
 	struct kvmig_migration_stats *st = s->st;
-	uint64_t t = kvmig_now_ns(), stall = 0;
+	uint64_t stall = 0;
 	struct conv_plan plan;
 	unsigned int nr, i;
 	char err[256];
@@ -559,7 +574,7 @@ static int converge_pass(struct source *s, struct conv_sample *cs)
 	if (r)
 		return fail(s, r, "VMM per-vCPU counters: %s",
 			    kvmig_vmm_last_error(s->vmm));
-	s->vmm_rtt_ns = (kvmig_now_ns() - t) / 2;	/* two requests */
+	converge_rtt(s);
 	cs->nr_vcpus = nr;
 	cs->vcpu = s->ctr;
 	/*
