@@ -260,7 +260,7 @@ static void test_refused(void)
 	if (kernel) {
 		/* the kernel lab: KVM holds limits, nothing is missing */
 		ksft_test_result_skip("dirty-limit without a mechanism: this kernel "
-				      "has KVM_CAP_DIRTY_RATE_LIMIT\n");
+				      "has KVM_CAP_DIRTY_RATE_LIMIT");
 		test_vm_quit(&m.src);
 		test_vm_quit(&m.dst);
 		return;
