@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -155,6 +156,45 @@ const char *test_bin(const char *name)
 }
 
 /*
+ * What @pid's threads are doing (state, wchan, kernel stack where the
+ * kernel shows it), so that a program that never got ready can be told
+ * stuck from slow.
+ */
+static void dump_threads(pid_t pid)
+{
+	char path[64], buf[4096];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		static const char *const files[] = { "stat", "wchan", "stack" };
+		unsigned int i;
+
+		if (de->d_name[0] == '.')
+			continue;
+		for (i = 0; i < 3; i++) {
+			int fd;
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%d/task/%.16s/%s", pid,
+				 de->d_name, files[i]);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+			if (fd >= 0)
+				close(fd);
+			buf[n > 0 ? n : 0] = 0;
+			ksft_print_msg("%s: %s%s", path, buf,
+				       n > 0 && buf[n - 1] == '\n' ? "" : "\n");
+		}
+	}
+	closedir(d);
+}
+
+/*
  * Read one line from @fd, the read end of @pid's readiness pipe, within
  * TEST_DEADLINE_S.  End of file first means @pid gave up before it was
  * ready: say how it ended.
@@ -172,9 +212,11 @@ static void read_ready(int fd, pid_t pid, const char *what, char *line,
 		ssize_t r;
 		int rc;
 
+		if (now >= deadline)
+			dump_threads(pid);
 		TEST_ASSERT(now < deadline, "%s (pid %d) not ready after %d s: "
-			    "no readiness line on --ready-fd", what, pid,
-			    TEST_DEADLINE_S);
+			    "no readiness line on --ready-fd (its threads above)",
+			    what, pid, TEST_DEADLINE_S);
 		rc = poll(&p, 1, (int)((deadline - now) / 1000000 + 1));
 		if (rc < 0 && errno == EINTR)
 			continue;
