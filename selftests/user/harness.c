@@ -404,6 +404,26 @@ json_t *test_vm_cmd(struct test_vm *vm, const char *cmd)
 	return test_vm_cmd_fds(vm, cmd, NULL, 0, NULL);
 }
 
+json_t *test_vm_cmdf(struct test_vm *vm, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	return test_vm_raw(vm, line);
+}
+
+int64_t test_vm_stat(struct test_vm *vm, const char *path)
+{
+	json_t *st = test_vm_cmd(vm, "query-stats");
+	int64_t v = json_path_int(st, path);
+
+	json_decref(st);
+	return v;
+}
+
 int test_vm_quit(struct test_vm *vm)
 {
 	int status;

@@ -110,6 +110,11 @@ int test_vm_quit(struct test_vm *vm);
 json_t *test_vm_raw(struct test_vm *vm, const char *line);
 /* {"execute": cmd}; asserts a "return" and gives it (owned by caller). */
 json_t *test_vm_cmd(struct test_vm *vm, const char *cmd);
+/* test_vm_raw() of a printf-formatted line. */
+json_t *test_vm_cmdf(struct test_vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* An integer of query-stats by dotted path ("vcpus.1.io-round-trips"). */
+int64_t test_vm_stat(struct test_vm *vm, const char *path);
 /* Like test_vm_cmd, also receiving the SCM_RIGHTS fds of the reply. */
 json_t *test_vm_cmd_fds(struct test_vm *vm, const char *cmd, int *fds,
 			unsigned int max_fds, unsigned int *nr_fds);

@@ -39,15 +39,6 @@ static const char *const dst_args[] = {
 	"--vcpus", "2", "--mem", "64M", "--dirty-ring", "256", NULL,
 };
 
-static int64_t stat_int(struct test_vm *vm, const char *path)
-{
-	json_t *st = test_vm_cmd(vm, "query-stats");
-	int64_t v = json_path_int(st, path);
-
-	json_decref(st);
-	return v;
-}
-
 /* What a run did, in one line. */
 static void report(const char *name, json_t *out)
 {
@@ -113,7 +104,7 @@ static void test_dirty_limit(void)
 
 	start_vms(&m, src_args, dst_args);
 	start_incoming(&m, true);	/* compare before the guest runs there */
-	trips = stat_int(&m.src, "vcpus.1.io-round-trips");
+	trips = test_vm_stat(&m.src, "vcpus.1.io-round-trips");
 	rc = migrate(&m, extra, &out);
 	report("dirty-limit", out);
 	v0 = json_array_get(json_object_get(json_object_get(out, "converge"), "vcpus"), 0);
@@ -140,7 +131,7 @@ static void test_dirty_limit(void)
 			 (unsigned long long)pages);
 	json_decref(r);
 	ksft_test_result(unthrottled(&m.src) &&
-			 stat_int(&m.dst, "vcpus.1.io-round-trips") > trips,
+			 test_vm_stat(&m.dst, "vcpus.1.io-round-trips") > trips,
 			 "dirty-limit: no limit left on the source; the IO vCPU went on");
 	json_decref(out);
 	finish(&m);

@@ -18,7 +18,6 @@
  * kernel's stall counters show in query-stats, a cancel lifts the limit,
  * and limits set by a client that disconnects are removed.
  */
-#include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -26,19 +25,6 @@
 #include "harness.h"
 
 #define SYNC_MS		50
-
-static json_t *cmdf(struct test_vm *vm, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static json_t *cmdf(struct test_vm *vm, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	return test_vm_raw(vm, line);
-}
 
 static bool is_error(json_t *r, const char *desc)
 {
@@ -81,15 +67,6 @@ static double logged_rate(struct test_vm *vm, unsigned int ms)
 	return pages * 4096.0 * 1e9 / (double)(end - start);
 }
 
-static int64_t vcpu_int(struct test_vm *vm, const char *path)
-{
-	json_t *st = test_vm_cmd(vm, "query-stats");
-	int64_t v = json_path_int(st, path);
-
-	json_decref(st);
-	return v;
-}
-
 static int connect_client(struct test_vm *vm)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -109,7 +86,7 @@ static void test_kernel_limit(struct test_vm *vm)
 	int64_t trips;
 	json_t *q;
 
-	json_decref(cmdf(vm, "{\"execute\": \"dirty-start\", \"arguments\": "
+	json_decref(test_vm_cmdf(vm, "{\"execute\": \"dirty-start\", \"arguments\": "
 			 "{\"backend\": \"bitmap\"}}"));
 	logged_rate(vm, 300);				/* warm up */
 	r0 = logged_rate(vm, 1500);
@@ -117,7 +94,7 @@ static void test_kernel_limit(struct test_vm *vm)
 	TEST_ASSERT(r0 >= 8 * 64 * 4096.0, "the guest dirties only %.0f B/s", r0);
 
 	limit = (uint64_t)(r0 / 8) & ~4095ULL;
-	q = cmdf(vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
+	q = test_vm_cmdf(vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
 		 "{\"cpu-index\": 0, \"bytes-per-sec\": %llu, \"io-stall-us\": 2000}}",
 		 (unsigned long long)limit);
 	TEST_ASSERT(json_path_int(q, "return.vcpus.0.bytes-per-sec") == (int64_t)limit &&
@@ -125,34 +102,34 @@ static void test_kernel_limit(struct test_vm *vm)
 		    json_path_int(q, "return.vcpus.1.bytes-per-sec") == 0,
 		    "set-vcpu-dirty-limit answered %s", json_text(q));
 	json_decref(q);
-	trips = vcpu_int(vm, "vcpus.1.io-round-trips");
+	trips = test_vm_stat(vm, "vcpus.1.io-round-trips");
 	logged_rate(vm, 300);				/* the first bucket */
 	r = logged_rate(vm, 1500);
 	ksft_print_msg("limit %llu B/s: %.0f B/s logged (%.3fx)\n",
 		       (unsigned long long)limit, r, r / limit);
 	ksft_test_result(r >= 0.5 * limit && r <= 1.15 * limit,
 			 "a limit of 1/8 holds: %.3fx", r / limit);
-	ksft_test_result(vcpu_int(vm, "vcpus.0.dirty-limit.stalls") > 0 &&
-			 vcpu_int(vm, "vcpus.0.dirty-limit.stall-ns") > 0 &&
-			 vcpu_int(vm, "vcpus.1.dirty-limit.stalls") == 0 &&
-			 vcpu_int(vm, "vcpus.1.io-round-trips") > trips,
+	ksft_test_result(test_vm_stat(vm, "vcpus.0.dirty-limit.stalls") > 0 &&
+			 test_vm_stat(vm, "vcpus.0.dirty-limit.stall-ns") > 0 &&
+			 test_vm_stat(vm, "vcpus.1.dirty-limit.stalls") == 0 &&
+			 test_vm_stat(vm, "vcpus.1.io-round-trips") > trips,
 			 "query-stats shows the stalls of vCPU 0 only; vCPU 1's IO goes on");
 
-	json_decref(cmdf(vm, "{\"execute\": \"cancel-vcpu-dirty-limit\"}"));
+	json_decref(test_vm_cmdf(vm, "{\"execute\": \"cancel-vcpu-dirty-limit\"}"));
 	r = logged_rate(vm, 1000);
 	ksft_test_result(r >= 4.0 * limit, "cancelled: %.0f B/s logged", r);
 
 	/* a client that sets limits and goes away takes them with it */
 	other.ctl = connect_client(vm);
 	other.rx = fdopen(dup(other.ctl), "r");
-	q = cmdf(&other, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
+	q = test_vm_cmdf(&other, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
 		 "{\"bytes-per-sec\": %llu}}", (unsigned long long)limit);
 	TEST_ASSERT(json_object_get(q, "return"), "second client: %s", json_text(q));
 	json_decref(q);
 	fclose(other.rx);
 	close(other.ctl);
-	ksft_test_result(TEST_POLL(vcpu_int(vm, "vcpus.0.dirty-limit.bytes-per-sec") == 0 &&
-				   vcpu_int(vm, "vcpus.1.dirty-limit.bytes-per-sec") == 0,
+	ksft_test_result(TEST_POLL(test_vm_stat(vm, "vcpus.0.dirty-limit.bytes-per-sec") == 0 &&
+				   test_vm_stat(vm, "vcpus.1.dirty-limit.bytes-per-sec") == 0,
 				   TEST_DEADLINE_S),
 			 "the limits of a client that disconnected are removed");
 	json_decref(test_vm_cmd(vm, "dirty-stop"));
@@ -183,7 +160,7 @@ int main(void)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		before = test_pages_written(&vm);
-		r = cmdf(&vm, "{\"execute\": \"set-vcpu-dirty-limit\", "
+		r = test_vm_cmdf(&vm, "{\"execute\": \"set-vcpu-dirty-limit\", "
 			 "\"arguments\": %s}", bad[i].args);
 		ok = is_error(r, bad[i].desc);
 		json_decref(r);
@@ -195,11 +172,11 @@ int main(void)
 		ksft_test_result(ok, "%s refused: '%s'; no limit set, the guest runs on",
 				 bad[i].args, bad[i].desc);
 	}
-	r = cmdf(&vm, "{\"execute\": \"cancel-vcpu-dirty-limit\", \"arguments\": "
+	r = test_vm_cmdf(&vm, "{\"execute\": \"cancel-vcpu-dirty-limit\", \"arguments\": "
 		 "{\"cpu-index\": 2}}");
 	ksft_test_result(is_error(r, "no vCPU 2"), "cancel on a vCPU that does not exist");
 	json_decref(r);
-	r = cmdf(&vm, "{\"execute\": \"cancel-vcpu-dirty-limit\", \"arguments\": "
+	r = test_vm_cmdf(&vm, "{\"execute\": \"cancel-vcpu-dirty-limit\", \"arguments\": "
 		 "{\"bytes-per-sec\": 1}}");
 	ksft_test_result(is_error(r, "has no argument 'bytes-per-sec'"),
 			 "cancel takes only cpu-index");
@@ -208,17 +185,17 @@ int main(void)
 	if (kernel) {
 		test_kernel_limit(&vm);
 	} else {
-		r = cmdf(&vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
+		r = test_vm_cmdf(&vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
 			 "{\"bytes-per-sec\": 1048576}}");
 		ok = is_error(r, "no per-vCPU dirty-rate limit here: the kernel has "
 			      "none (no KVM_CAP_DIRTY_RATE_LIMIT) and the VM has no "
 			      "dirty rings");
 		json_decref(r);
-		r = cmdf(&vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
+		r = test_vm_cmdf(&vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
 			 "{\"bytes-per-sec\": 1048576, \"mechanism\": \"vmm\"}}");
 		ok &= is_error(r, "mechanism 'vmm': the VM has no dirty rings");
 		json_decref(r);
-		r = cmdf(&vm, "{\"execute\": \"cancel-vcpu-dirty-limit\"}");
+		r = test_vm_cmdf(&vm, "{\"execute\": \"cancel-vcpu-dirty-limit\"}");
 		ok &= json_object_get(r, "return") != NULL;
 		json_decref(r);
 		ksft_test_result(ok, "without the kernel's limit or dirty rings: set "

@@ -22,7 +22,6 @@
  * Rates are compared within one run, as ratios: this host's guest page
  * faults are slow and its load varies.
  */
-#include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -32,19 +31,6 @@
 #define SYNC_MS		50
 #define RING		"1024"
 #define RING_BYTES	(1024 * 4096.0)
-
-static json_t *cmdf(struct test_vm *vm, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static json_t *cmdf(struct test_vm *vm, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	return test_vm_raw(vm, line);
-}
 
 /* A command that must succeed; its "return", owned by the caller. */
 static json_t *okf(struct test_vm *vm, const char *fmt, ...)
@@ -81,15 +67,6 @@ static const char *vcpu_str(json_t *q, unsigned int i, const char *key)
 		json_object_get(q, "vcpus"), i), key));
 }
 
-static int64_t stat_int(struct test_vm *vm, const char *path)
-{
-	json_t *st = test_vm_cmd(vm, "query-stats");
-	int64_t v = json_path_int(st, path);
-
-	json_decref(st);
-	return v;
-}
-
 /* No vCPU has a limit or a throttle. */
 static bool nothing_in_force(struct test_vm *vm, unsigned int nr)
 {
@@ -122,7 +99,7 @@ static double logged_rate(struct test_vm *vm, unsigned int cpu, unsigned int ms,
 	json_t *r;
 
 	snprintf(p, sizeof(p), "vcpus.%u.io-round-trips", io);
-	t0 = stat_int(vm, p);
+	t0 = test_vm_stat(vm, p);
 	json_decref(test_vm_cmd(vm, "dirty-sync"));
 	start = test_now_ns();
 	do {
@@ -134,7 +111,7 @@ static double logged_rate(struct test_vm *vm, unsigned int cpu, unsigned int ms,
 		end = test_now_ns();
 	} while (end - start < ms * 1000000ULL);
 	if (trips)
-		*trips = (double)(stat_int(vm, p) - t0) * 1e9 / (double)(end - start);
+		*trips = (double)(test_vm_stat(vm, p) - t0) * 1e9 / (double)(end - start);
 	return pages * 4096.0 * 1e9 / (double)(end - start);
 }
 
@@ -184,7 +161,7 @@ static void test_bad(struct test_vm *vm, bool kernel)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		before = test_pages_written(vm);
-		r = cmdf(vm, "{\"execute\": \"%s\", \"arguments\": %s}",
+		r = test_vm_cmdf(vm, "{\"execute\": \"%s\", \"arguments\": %s}",
 			 bad[i].cmd, bad[i].args);
 		ok = is_error(r, bad[i].desc);
 		json_decref(r);
@@ -197,7 +174,7 @@ static void test_bad(struct test_vm *vm, bool kernel)
 		return;
 	}
 	before = test_pages_written(vm);
-	r = cmdf(vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
+	r = test_vm_cmdf(vm, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
 		 "{\"bytes-per-sec\": 65536, \"mechanism\": \"kernel\"}}");
 	ok = is_error(r, "mechanism 'kernel': this kernel holds no per-vCPU "
 		      "dirty-rate limit (no KVM_CAP_DIRTY_RATE_LIMIT");
@@ -247,14 +224,14 @@ static void test_vmm_limit(struct test_vm *vm)
 	window = window < 1.5 ? 1.5 : window > 8 ? 8 : window;
 	logged_rate(vm, 0, 300 + (unsigned int)(1000.0 * RING_BYTES / limit), 1,
 		    NULL);
-	stalled = stat_int(vm, "vcpus.0.dirty-limit.stall-ns");
+	stalled = test_vm_stat(vm, "vcpus.0.dirty-limit.stall-ns");
 	r = logged_rate(vm, 0, (unsigned int)(window * 1000), 1, &trips);
-	stalled = (stat_int(vm, "vcpus.0.dirty-limit.stall-ns") - stalled) /
+	stalled = (test_vm_stat(vm, "vcpus.0.dirty-limit.stall-ns") - stalled) /
 		  (window * 1e9);
 	ksft_print_msg("limit %llu B/s: %.0f B/s logged (%.3fx); vCPU 1 %.0f "
 		       "round trips/s, p99 %lld ns\n", (unsigned long long)limit,
 		       r, r / limit, trips,
-		       (long long)stat_int(vm, "vcpus.1.io-latency-ns.p99"));
+		       (long long)test_vm_stat(vm, "vcpus.1.io-latency-ns.p99"));
 	/*
 	 * Over T the vCPU dirties at most limit × T + one burst (0.1 s of
 	 * the limit) + one ring not yet charged (at most T / 4 of the
@@ -268,10 +245,10 @@ static void test_vmm_limit(struct test_vm *vm)
 	ksft_test_result(r <= 1.3 * limit && (r >= 0.5 * limit || stalled < 0.1),
 			 "a vmm limit of 1/8 holds: %.3fx (napped %.2f of the "
 			 "time)", r / limit, stalled);
-	ksft_test_result(stat_int(vm, "vcpus.0.dirty-limit.stalls") > 0 &&
-			 stat_int(vm, "vcpus.0.dirty-limit.stall-ns") > 0 &&
-			 stat_int(vm, "vcpus.0.dirty-limit.dirty-bytes") > 0 &&
-			 stat_int(vm, "vcpus.1.dirty-limit.stalls") == 0 &&
+	ksft_test_result(test_vm_stat(vm, "vcpus.0.dirty-limit.stalls") > 0 &&
+			 test_vm_stat(vm, "vcpus.0.dirty-limit.stall-ns") > 0 &&
+			 test_vm_stat(vm, "vcpus.0.dirty-limit.dirty-bytes") > 0 &&
+			 test_vm_stat(vm, "vcpus.1.dirty-limit.stalls") == 0 &&
 			 trips >= trips0 / 4,
 			 "query-stats shows vCPU 0's stalls; the IO vCPU, under "
 			 "its limit, keeps %.0f of %.0f round trips/s", trips, trips0);
@@ -282,9 +259,9 @@ static void test_vmm_limit(struct test_vm *vm)
 	 * Lifted: the vCPU naps no more.  (Its rate says so too on a quiet
 	 * host, but a busy one may starve it below the old limit.)
 	 */
-	stalled = (double)stat_int(vm, "vcpus.0.dirty-limit.stall-ns");
+	stalled = (double)test_vm_stat(vm, "vcpus.0.dirty-limit.stall-ns");
 	r = logged_rate(vm, 0, 1000, 1, NULL);
-	ksft_test_result(stat_int(vm, "vcpus.0.dirty-limit.stall-ns") == stalled &&
+	ksft_test_result(test_vm_stat(vm, "vcpus.0.dirty-limit.stall-ns") == stalled &&
 			 nothing_in_force(vm, 2),
 			 "cancelled: no more naps, %.0f B/s logged (%.1fx the "
 			 "old limit)", r, r / limit);
@@ -324,12 +301,12 @@ static void test_io_aware(void)
 		    "auto picks vmm on a VM with rings: %s", json_text(q));
 	json_decref(q);
 	TEST_WAIT((logged_rate(&vm, 0, SYNC_MS, 0, NULL),
-		   stat_int(&vm, "vcpus.0.dirty-limit.io-shortened") > 0),
+		   test_vm_stat(&vm, "vcpus.0.dirty-limit.io-shortened") > 0),
 		  TEST_DEADLINE_S, "the IO vCPU never got into debt");
-	shortened = stat_int(&vm, "vcpus.0.dirty-limit.io-shortened");
+	shortened = test_vm_stat(&vm, "vcpus.0.dirty-limit.io-shortened");
 	logged_rate(&vm, 0, 1500, 0, &trips);
-	shortened = stat_int(&vm, "vcpus.0.dirty-limit.io-shortened") - shortened;
-	p99 = stat_int(&vm, "vcpus.0.io-latency-ns.p99");
+	shortened = test_vm_stat(&vm, "vcpus.0.dirty-limit.io-shortened") - shortened;
+	p99 = test_vm_stat(&vm, "vcpus.0.io-latency-ns.p99");
 	ksft_print_msg("IO vCPU: %.0f round trips/s unlimited, %.0f in debt "
 		       "IO-aware (%lld naps cut to 500 us), p99 %lld us\n", base,
 		       trips, (long long)shortened, (long long)p99 / 1000);
@@ -362,14 +339,14 @@ static void test_io_aware(void)
 static void loops_per_sec(struct test_vm *vm, unsigned int ms, double *loops,
 			  double *slept)
 {
-	int64_t l0 = stat_int(vm, "vcpus.0.loops");
-	int64_t s0 = stat_int(vm, "vcpus.0.dirty-limit.throttle-ns");
+	int64_t l0 = test_vm_stat(vm, "vcpus.0.loops");
+	int64_t s0 = test_vm_stat(vm, "vcpus.0.dirty-limit.throttle-ns");
 	uint64_t t0 = test_now_ns(), t;
 
 	msleep(ms);		/* the measuring window: not a wait */
 	t = test_now_ns() - t0;
-	*loops = (double)(stat_int(vm, "vcpus.0.loops") - l0) * 1e9 / (double)t;
-	*slept = (double)(stat_int(vm, "vcpus.0.dirty-limit.throttle-ns") - s0) /
+	*loops = (double)(test_vm_stat(vm, "vcpus.0.loops") - l0) * 1e9 / (double)t;
+	*slept = (double)(test_vm_stat(vm, "vcpus.0.dirty-limit.throttle-ns") - s0) /
 		 (double)t;
 }
 
@@ -439,8 +416,8 @@ static void test_cpu_throttle(void)
 			 "the CPU throttle at 50 %% gives %.2fx the loops, "
 			 "sleeping %.2f of the time", ratio, s);
 out:
-	ksft_test_result(stat_int(&vm, "vcpus.0.dirty-limit.throttle-percentage") == 0 &&
-			 stat_int(&vm, "vcpus.0.dirty-limit.throttle-ns") > 0,
+	ksft_test_result(test_vm_stat(&vm, "vcpus.0.dirty-limit.throttle-percentage") == 0 &&
+			 test_vm_stat(&vm, "vcpus.0.dirty-limit.throttle-ns") > 0,
 			 "query-stats shows the throttle's time; 0 removed it");
 	TEST_ASSERT(test_vm_quit(&vm) == 0, "kvmig-vm exit status");
 }

@@ -42,23 +42,14 @@ static const char *const dst_args[] = {
 	"--vcpus", "2", "--mem", "128M", "--dirty-ring", "256", NULL,
 };
 
-static int64_t stat_int(struct test_vm *vm, const char *path)
-{
-	json_t *st = test_vm_cmd(vm, "query-stats");
-	int64_t v = json_path_int(st, path);
-
-	json_decref(st);
-	return v;
-}
-
 /* vCPU 0's pages per second over @ms. */
 static double page_rate(struct test_vm *vm, unsigned int ms)
 {
-	int64_t a = stat_int(vm, "vcpus.0.pages-written"), b;
+	int64_t a = test_vm_stat(vm, "vcpus.0.pages-written"), b;
 	uint64_t t = test_now_ns();
 
 	msleep(ms);	/* the measuring window */
-	b = stat_int(vm, "vcpus.0.pages-written");
+	b = test_vm_stat(vm, "vcpus.0.pages-written");
 	return (double)(b - a) * 1e9 / (double)(test_now_ns() - t);
 }
 
@@ -76,10 +67,10 @@ static void one(struct run *r, const char *bw, double link_bytes)
 	start_vms(&m, vm_args, dst_args);
 	start_incoming(&m, false);
 	before = page_rate(&m.src, 1000);
-	p0 = stat_int(&m.src, "vcpus.0.pages-written");
+	p0 = test_vm_stat(&m.src, "vcpus.0.pages-written");
 	t = test_now_ns();
 	rc = migrate(&m, extra, &st);
-	p1 = stat_int(&m.src, "vcpus.0.pages-written");
+	p1 = test_vm_stat(&m.src, "vcpus.0.pages-written");
 	TEST_ASSERT(rc == 0 && st && json_path_int(st, "verify.mismatches") == 0,
 		    "%s: migration failed: %s", r->policy, test_slurp(m.mig_log));
 	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming", r->policy);
@@ -95,7 +86,7 @@ static void one(struct run *r, const char *bw, double link_bytes)
 	r->link_ms = (double)(64 << 20) / link_bytes * 1000.0;
 	r->guest_ratio = (double)(p1 - p0) * 1e9 / (double)(test_now_ns() - t) /
 			 (before > 0 ? before : 1);
-	r->io_p99_us = (double)stat_int(&m.src, "vcpus.1.io-latency-ns.p99") / 1000.0;
+	r->io_p99_us = (double)test_vm_stat(&m.src, "vcpus.1.io-latency-ns.p99") / 1000.0;
 	snprintf(r->switchover, sizeof(r->switchover), "%s",
 		 json_string_value(json_object_get(st, "switchover")) ?: "?");
 	json_decref(st);
@@ -112,7 +103,7 @@ static double unmigrated_io_p99(unsigned int ms)
 	test_vm_start(&vm, vm_args);
 	TEST_ASSERT(test_vm_dirtied_working_set(&vm), "the guest never warmed up");
 	msleep(ms);	/* the measuring window */
-	p99 = (double)stat_int(&vm, "vcpus.1.io-latency-ns.p99") / 1000.0;
+	p99 = (double)test_vm_stat(&vm, "vcpus.1.io-latency-ns.p99") / 1000.0;
 	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit");
 	return p99;
 }
