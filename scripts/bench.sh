@@ -22,6 +22,9 @@ echo "== the kernel lab: tools/lab/bench"
 cache=${KVMIG_LAB_CACHE:-/var/cache/kvmig-lab}
 if KVMIG_LAB_TESTS=tools/lab/bench bash tools/lab/lab.sh >"$B/bench/lab.log" 2>&1; then
 	grep -a '^fastwp-perf:' "$cache/out/normal/console.log" | sed 's/^fastwp-perf: //'
+	echo
+	grep -a '^dirty-limit-perf:' "$cache/out/normal/console.log" |
+		sed 's/^dirty-limit-perf: //'
 else
 	tail -30 "$B/bench/lab.log"
 	echo "bench: the kernel lab failed (log: $B/bench/lab.log)" >&2
