@@ -23,6 +23,7 @@
  * Run with 4 KiB pages and with transparent huge pages.
  */
 #include <pthread.h>
+#include <time.h>
 #include <linux/bitmap.h>
 
 #include "kvm_util.h"
@@ -40,9 +41,11 @@
 #define EXTRA_PAGES	512
 #define NR_VCPUS	2
 #define ROUNDS		40
+#define ROUND_WRITES	512	/* stamps the vCPUs write per round, at least */
 
 /* shared with the guest: the host writes them with guest_var_store() */
 static volatile uint64_t guest_stop, guest_done, guest_acked, guest_stamp;
+static volatile uint64_t guest_writes;	/* stamps written, all vCPUs */
 
 static void guest_code(uint64_t idx)
 {
@@ -65,6 +68,7 @@ static void guest_code(uint64_t idx)
 		page = idx * per + rnd % per;
 		p = (uint64_t *)(TEST_GPA + page * 4096 + ((rnd >> 40) % 512) * 8);
 		*p = guest_stamp | (rnd & 0xffffffffffffULL);
+		__atomic_fetch_add(&guest_writes, 1, __ATOMIC_RELAXED);
 	}
 	GUEST_DONE();
 }
@@ -231,9 +235,21 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src)
 
 	memset(last_seen, 0, sizeof(last_seen));
 	for (round = 1; round <= ROUNDS; round++) {
+		uint64_t writes = guest_var_load(vm, &guest_writes), t0 = time(NULL);
+
 		cur_round = round;
 		guest_var_store(vm, &guest_stamp, (uint64_t)round << 48);
-		usleep(20000);
+		/*
+		 * Let the vCPUs write ROUND_WRITES stamps, however long that
+		 * takes on a busy host (a fixed sleep made a loaded debug
+		 * kernel's guest "hardly write").
+		 */
+		while (guest_var_load(vm, &guest_writes) - writes < ROUND_WRITES) {
+			TEST_ASSERT(time(NULL) - t0 < 60, "round %u: the vCPUs wrote "
+				    "%lu stamps in 60 s", round,
+				    guest_var_load(vm, &guest_writes) - writes);
+			usleep(1000);	/* a poll period */
+		}
 		copied += round_trip(vm, bm, mem, shadow);
 
 		if (round == ROUNDS / 4)	/* slots come and go meanwhile */
