@@ -244,6 +244,14 @@ static bool water_fill(struct conv *c, struct conv_plan *p, double budget)
 	return any && floor;
 }
 
+void conv_baseline(struct conv *c, const struct conv_vcpu *v, unsigned int nr)
+{
+	if (!nr || nr > CONV_MAX_VCPUS)
+		return;
+	memcpy(c->last, v, nr * sizeof(c->last[0]));
+	c->nr_last = nr;
+}
+
 void conv_tune(struct conv *c, uint32_t downtime_limit_ms)
 {
 	c->o.downtime_limit_ms = downtime_limit_ms;
@@ -307,7 +315,19 @@ void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)
 		c->nr_last = s->nr_vcpus;
 	}
 
-	/* the throttle: engaged at the first pass without progress */
+	/*
+	 * The throttle: engaged at the first pass without progress, or as soon
+	 * as the vCPUs' rates say the next pass cannot make any (they dirty
+	 * more than 0.9 of what the link carries), pass 0 included.
+	 */
+	if (per_vcpu && c->bw > 0 && c->mech == CONV_MECH_NONE) {
+		double total = 0;
+
+		for (i = 0; i < p->nr_vcpus; i++)
+			total += p->rate[i];
+		if (total * bpp / 4096 >= CONV_PROGRESS * c->bw)
+			p->progress = false;
+	}
 	mech = c->mech;
 	if (!p->progress && c->o.policy != KVMIG_CONVERGE_NONE) {
 		if (mech == CONV_MECH_NONE)

@@ -98,6 +98,8 @@ int conv_init(struct conv *c, const struct conv_opts *o,
 	      const struct conv_mechs *mechs, char *why, size_t len);
 struct conv *conv_new(void);
 void conv_free(struct conv *c);
+/* The vCPUs' counters before pass 0, so that pass 0 gives rates too. */
+void conv_baseline(struct conv *c, const struct conv_vcpu *v, unsigned int nr);
 /* The downtime limit changed (kvmig set). */
 void conv_tune(struct conv *c, uint32_t downtime_limit_ms);
 /* After each pass (the first is pass 0, all of RAM). */

@@ -549,6 +549,15 @@ static int converge_setup(struct source *s)
 	r = conv_init(s->conv, &co, &m, why, sizeof(why));
 	if (r)
 		return fail(s, r, "%s", why);
+	if (m.kernel || m.vmm || m.cpu) {
+		unsigned int nr;
+
+		r = conv_vmm_sample(s->vmm, s->ctr, CONV_MAX_VCPUS, &nr);
+		if (r)
+			return fail(s, r, "VMM per-vCPU counters: %s",
+				    kvmig_vmm_last_error(s->vmm));
+		conv_baseline(s->conv, s->ctr, nr);
+	}
 	snprintf(s->st->converge.policy, sizeof(s->st->converge.policy), "%s",
 		 kvmig_converge_name(s->o.converge));
 	snprintf(s->st->converge.mechanism, sizeof(s->st->converge.mechanism),
