@@ -15,6 +15,9 @@
 # make bench      deps + build + benchmarks
 # make install PREFIX=/usr/local [DESTDIR=...]
 
+# plain "make" builds everything (the first rule below is the guest image)
+.DEFAULT_GOAL := all
+
 PREFIX	?= /usr/local
 DESTDIR	?=
 B	:= build
