@@ -404,6 +404,21 @@ json_t *test_vm_cmd(struct test_vm *vm, const char *cmd)
 	return test_vm_cmd_fds(vm, cmd, NULL, 0, NULL);
 }
 
+void test_vm_connect_again(const struct test_vm *vm, struct test_vm *other)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	*other = *vm;
+	other->ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	TEST_ASSERT(strlen(vm->sock) < sizeof(a.sun_path), "socket path too long");
+	memcpy(a.sun_path, vm->sock, strlen(vm->sock) + 1);
+	TEST_ASSERT(other->ctl >= 0 &&
+		    !connect(other->ctl, (struct sockaddr *)&a, sizeof(a)),
+		    "connect a second client to %s", vm->sock);
+	other->rx = fdopen(dup(other->ctl), "r");
+	TEST_ASSERT(other->rx, "fdopen");
+}
+
 json_t *test_vm_cmdf(struct test_vm *vm, const char *fmt, ...)
 {
 	char line[1024];

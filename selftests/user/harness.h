@@ -110,6 +110,11 @@ int test_vm_quit(struct test_vm *vm);
 json_t *test_vm_raw(struct test_vm *vm, const char *line);
 /* {"execute": cmd}; asserts a "return" and gives it (owned by caller). */
 json_t *test_vm_cmd(struct test_vm *vm, const char *cmd);
+/*
+ * A second client of @vm's VMM: @other is @vm with its own connection
+ * (ctl, rx); close both to disconnect it.
+ */
+void test_vm_connect_again(const struct test_vm *vm, struct test_vm *other);
 /* test_vm_raw() of a printf-formatted line. */
 json_t *test_vm_cmdf(struct test_vm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -67,20 +67,9 @@ static double logged_rate(struct test_vm *vm, unsigned int ms)
 	return pages * 4096.0 * 1e9 / (double)(end - start);
 }
 
-static int connect_client(struct test_vm *vm)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	strcpy(a.sun_path, vm->sock);
-	TEST_ASSERT(fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof(a)),
-		    "connect a second client");
-	return fd;
-}
-
 static void test_kernel_limit(struct test_vm *vm)
 {
-	struct test_vm other = *vm;
+	struct test_vm other;
 	uint64_t limit;
 	double r0, r;
 	int64_t trips;
@@ -120,8 +109,7 @@ static void test_kernel_limit(struct test_vm *vm)
 	ksft_test_result(r >= 4.0 * limit, "cancelled: %.0f B/s logged", r);
 
 	/* a client that sets limits and goes away takes them with it */
-	other.ctl = connect_client(vm);
-	other.rx = fdopen(dup(other.ctl), "r");
+	test_vm_connect_again(vm, &other);
 	q = test_vm_cmdf(&other, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
 		 "{\"bytes-per-sec\": %llu}}", (unsigned long long)limit);
 	TEST_ASSERT(json_object_get(q, "return"), "second client: %s", json_text(q));

@@ -115,17 +115,6 @@ static double logged_rate(struct test_vm *vm, unsigned int cpu, unsigned int ms,
 	return pages * 4096.0 * 1e9 / (double)(end - start);
 }
 
-static int connect_client(struct test_vm *vm)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	strcpy(a.sun_path, vm->sock);
-	TEST_ASSERT(fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof(a)),
-		    "connect a second client");
-	return fd;
-}
-
 static const struct {
 	const char *cmd, *args, *desc;
 } bad[] = {
@@ -424,11 +413,10 @@ out:
 
 static void test_disconnect(struct test_vm *vm)
 {
-	struct test_vm other = *vm;
+	struct test_vm other;
 	json_t *q;
 
-	other.ctl = connect_client(vm);
-	other.rx = fdopen(dup(other.ctl), "r");
+	test_vm_connect_again(vm, &other);
 	json_decref(okf(&other, "{\"execute\": \"set-vcpu-dirty-limit\", "
 			"\"arguments\": {\"bytes-per-sec\": 1048576}}"));
 	q = okf(&other, "{\"execute\": \"set-vcpu-throttle\", \"arguments\": "
