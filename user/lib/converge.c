@@ -99,11 +99,6 @@ KVMIG_EXPORT int kvmig_converge_parse(const char *name, enum kvmig_converge *c)
 	return -EINVAL;
 }
 
-const char *conv_policy_name(enum kvmig_converge p)
-{
-	return kvmig_converge_name(p);
-}
-
 const char *conv_mech_name(enum conv_mech m)
 {
 	switch (m) {

@@ -104,8 +104,7 @@ void conv_baseline(struct conv *c, const struct conv_vcpu *v, unsigned int nr);
 void conv_tune(struct conv *c, uint32_t downtime_limit_ms);
 /* After each pass (the first is pass 0, all of RAM). */
 void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p);
-/* The policy in effect, for the statistics ("none", "dirty-limit", ...). */
-const char *conv_policy_name(enum kvmig_converge p);
+/* "none", "dirty-limit", "cpu-throttle" */
 const char *conv_mech_name(enum conv_mech m);
 
 #endif /* KVMIG_CONVERGE_H */

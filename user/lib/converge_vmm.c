@@ -39,17 +39,12 @@ static json_t *request(struct kvmig_vmm *vmm, const char *cmd, const char *args,
 	return o;
 }
 
-int conv_vmm_probe(struct kvmig_vmm *vmm, struct conv_mechs *m)
+/* What the VMM can do to slow vCPUs, from a query-vcpu-dirty-limit reply. */
+static void mechs_of(json_t *o, struct conv_mechs *m)
 {
-	json_t *o, *mechs;
-	int r;
+	json_t *mechs = json_object_get(o, "mechanisms");
 
 	memset(m, 0, sizeof(*m));
-	o = request(vmm, "query-vcpu-dirty-limit", NULL, &r);
-	if (!o)
-		/* a VMM without the command offers nothing; others are errors */
-		return unknown_command(vmm, r) ? 0 : r;
-	mechs = json_object_get(o, "mechanisms");
 	if (json_is_object(mechs)) {
 		m->kernel = json_is_true(json_object_get(mechs, "kernel"));
 		m->vmm = json_is_true(json_object_get(mechs, "vmm"));
@@ -57,26 +52,29 @@ int conv_vmm_probe(struct kvmig_vmm *vmm, struct conv_mechs *m)
 	} else {
 		m->kernel = json_is_true(json_object_get(o, "kernel"));
 	}
-	json_decref(o);
-	return 0;
 }
 
 /*
  * Each vCPU's counters: dirty bytes from query-vcpu-dirty-limit (the
  * kernel's or the VMM's), IO exits from query-stats.  *nr = 0 if the VMM
- * gives no dirty counters.
+ * gives no dirty counters; a VMM without the command offers nothing.  With
+ * @m, also what the VMM can do, from the same reply.
  */
 int conv_vmm_sample(struct kvmig_vmm *vmm, struct conv_vcpu *v, unsigned int max,
-		    unsigned int *nr)
+		    unsigned int *nr, struct conv_mechs *m)
 {
 	json_t *lim, *st, *a, *b;
 	unsigned int i, n;
 	int r;
 
 	*nr = 0;
+	if (m)
+		memset(m, 0, sizeof(*m));
 	lim = request(vmm, "query-vcpu-dirty-limit", NULL, &r);
 	if (!lim)
 		return unknown_command(vmm, r) ? 0 : r;
+	if (m)
+		mechs_of(lim, m);
 	st = request(vmm, "query-stats", NULL, &r);
 	if (!st) {
 		json_decref(lim);

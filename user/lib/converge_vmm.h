@@ -5,11 +5,12 @@
 
 #include "converge.h"
 
-/* What the VMM can do to slow vCPUs; a VMM without the commands: nothing. */
-int conv_vmm_probe(struct kvmig_vmm *vmm, struct conv_mechs *m);
-/* Each vCPU's cumulative counters; *nr = 0 when the VMM has none. */
+/*
+ * Each vCPU's cumulative counters; *nr = 0 when the VMM has none.  With @m,
+ * also what the VMM can do to slow vCPUs (nothing if it lacks the commands).
+ */
 int conv_vmm_sample(struct kvmig_vmm *vmm, struct conv_vcpu *v, unsigned int max,
-		    unsigned int *nr);
+		    unsigned int *nr, struct conv_mechs *m);
 /* Put @p in force where it differs from @prev; -errno with @err. */
 int conv_vmm_apply(struct kvmig_vmm *vmm, const struct conv_plan *p,
 		   const struct conv_plan *prev, uint32_t io_stall_us,

@@ -519,13 +519,15 @@ static int converge_setup(struct source *s)
 		.throttle_max = s->o.throttle_max,
 	};
 	struct conv_mechs m;
+	unsigned int nr;
 	char why[200];
 	uint64_t t;
 	int r;
 
-	r = conv_vmm_probe(s->vmm, &m);
+	/* what the VMM offers, and the counters pass 0's rates start from */
+	r = conv_vmm_sample(s->vmm, s->ctr, CONV_MAX_VCPUS, &nr, &m);
 	if (r)
-		return fail(s, r, "VMM query-vcpu-dirty-limit: %s",
+		return fail(s, r, "VMM per-vCPU counters: %s",
 			    kvmig_vmm_last_error(s->vmm));
 	s->vmm_rtt_ns = UINT64_MAX;
 	converge_rtt(s);
@@ -549,15 +551,7 @@ static int converge_setup(struct source *s)
 	r = conv_init(s->conv, &co, &m, why, sizeof(why));
 	if (r)
 		return fail(s, r, "%s", why);
-	if (m.kernel || m.vmm || m.cpu) {
-		unsigned int nr;
-
-		r = conv_vmm_sample(s->vmm, s->ctr, CONV_MAX_VCPUS, &nr);
-		if (r)
-			return fail(s, r, "VMM per-vCPU counters: %s",
-				    kvmig_vmm_last_error(s->vmm));
-		conv_baseline(s->conv, s->ctr, nr);
-	}
+	conv_baseline(s->conv, s->ctr, nr);
 	snprintf(s->st->converge.policy, sizeof(s->st->converge.policy), "%s",
 		 kvmig_converge_name(s->o.converge));
 	snprintf(s->st->converge.mechanism, sizeof(s->st->converge.mechanism),
@@ -579,7 +573,7 @@ static int converge_pass(struct source *s, struct conv_sample *cs)
 	char err[256];
 	int r;
 
-	r = conv_vmm_sample(s->vmm, s->ctr, CONV_MAX_VCPUS, &nr);
+	r = conv_vmm_sample(s->vmm, s->ctr, CONV_MAX_VCPUS, &nr, NULL);
 	if (r)
 		return fail(s, r, "VMM per-vCPU counters: %s",
 			    kvmig_vmm_last_error(s->vmm));
