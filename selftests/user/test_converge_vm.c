@@ -19,6 +19,8 @@
  *   refused before the first pass, naming what is missing; the guest runs
  *   on (skipped in the lab, whose kernel has the limit).
  * - a helper killed in the middle: the source VMM removes its limits.
+ * - bad convergence options are refused by name before kvmig touches the
+ *   VMM, and the guest pointed at runs on.
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -307,16 +309,60 @@ static void test_killed_helper(void)
 	finish_failed(&m, true);
 }
 
+static void test_bad_options(void)
+{
+	static const struct {
+		const char *opt, *val, *opt2, *val2, *msg;
+	} bad[] = {
+		{ "--converge", "fast", NULL, NULL,
+		  "--converge: auto, none, auto-converge or dirty-limit, not 'fast'" },
+		{ "--throttle-max", "100", NULL, NULL, "--throttle-max: 1..99 %, not 100" },
+		{ "--throttle-initial", "0", NULL, NULL,
+		  "--throttle-initial: 1..99 %, not 0" },
+		{ "--throttle-increment", "x", NULL, NULL, "--throttle-increment" },
+		{ "--throttle-initial", "70", "--throttle-max", "60",
+		  "--throttle-initial 70% is above --throttle-max 60%" },
+		{ "--io-stall", "0", NULL, NULL, "--io-stall: 1..1000000 us, not 0" },
+	};
+	struct test_vm vm;
+	char out[1024];
+	unsigned int i;
+	bool ok = true;
+
+	test_vm_start(&vm, src_args);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *argv[] = {
+			test_bin("kvmig"), "migrate", "--vm", vm.sock,
+			"--to", "tcp:127.0.0.1:1", bad[i].opt, bad[i].val,
+			bad[i].opt2, bad[i].val2, NULL,
+		};
+		int64_t before = test_pages_written(&vm);
+		int rc;
+
+		argv[0] = strdup(argv[0]);
+		rc = test_run(argv, out, sizeof(out));
+		free((void *)argv[0]);
+		ksft_print_msg("%s %s: exit %d, '%s'\n", bad[i].opt, bad[i].val, rc, out);
+		ok &= rc == 2 && strstr(out, bad[i].msg) &&
+		      !strcmp(test_vm_status(&vm), "running") &&
+		      test_vm_progresses(&vm, before) && unthrottled(&vm);
+	}
+	ksft_test_result(ok, "bad convergence options are refused by name (exit "
+			 "2); the guest pointed at runs on, unthrottled");
+	test_vm_quit(&vm);
+}
+
 int main(void)
 {
 	ksft_print_header();
 	test_require_kvm();
 	signal(SIGPIPE, SIG_IGN);	/* a VMM that quit after a failed migration */
-	ksft_set_plan(10);
+	ksft_set_plan(11);
 	test_dirty_limit();
 	test_auto_converge();
 	test_none();
 	test_refused();
 	test_killed_helper();
+	test_bad_options();
 	ksft_finished();
 }
