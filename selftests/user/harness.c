@@ -746,6 +746,11 @@ const char *test_vm_status(struct test_vm *vm)
 	return buf;
 }
 
+bool test_vm_waits_incoming(struct test_vm *vm)
+{
+	return !strcmp(test_vm_status(vm), "inmigrate");
+}
+
 /* Map both VMs' RAM and compare every page; returns differing pages. */
 uint64_t test_compare_ram(struct test_vm *a, struct test_vm *b, uint64_t *pages)
 {
@@ -791,19 +796,26 @@ uint64_t test_compare_ram(struct test_vm *a, struct test_vm *b, uint64_t *pages)
  * self-check.  Returns kvmig migrate's JSON statistics.
  */
 json_t *migrate_ok(const char *name, const char *const *src_args,
-		       const char *const *dst_args, const char *const *extra,
-		       const char *switchover)
+		   const char *const *dst_args, const char *const *extra,
+		   const char *switchover)
 {
 	struct mig m;
+
+	start_vms(&m, src_args, dst_args);
+	start_incoming(&m, true);
+	return migrate_verified(name, &m, extra, switchover);
+}
+
+json_t *migrate_verified(const char *name, struct mig *m,
+			 const char *const *extra, const char *switchover)
+{
 	json_t *st, *r;
 	uint64_t pages, diff;
 	int64_t before;
 	bool ok;
 	int rc;
 
-	start_vms(&m, src_args, dst_args);
-	start_incoming(&m, true);
-	rc = migrate(&m, extra, &st);
+	rc = migrate(m, extra, &st);
 	TEST_ASSERT(st, "%s: no JSON from kvmig migrate", name);
 	ksft_print_msg("%s: status %s, %lld passes, %lld bytes, downtime %lld ms, "
 		       "dirty-log %s, verify %lld pages / %lld mismatches\n", name,
@@ -826,31 +838,30 @@ json_t *migrate_ok(const char *name, const char *const *src_args,
 				  test_dirty_log)),
 			 "%s: completed (%s), switchover hashes of all pages match", name,
 			 switchover);
-	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming failed: %s", name,
-		    test_slurp(m.inc_log));
+	TEST_ASSERT(test_wait(m->inc, 30) == 0, "%s: kvmig incoming failed: %s", name,
+		    test_slurp(m->inc_log));
 
 	/* both sides paused: the source by the switchover, the destination
 	 * by --no-start; every page must be equal */
-	diff = test_compare_ram(&m.src, &m.dst, &pages);
+	diff = test_compare_ram(&m->src, &m->dst, &pages);
 	ksft_test_result(diff == 0 && pages == (uint64_t)json_path_int(st, "ram.total") / 4096,
 			 "%s: all %llu pages equal on both sides (%llu differ)", name,
 			 (unsigned long long)pages, (unsigned long long)diff);
 
 	/* the destination guest runs on and proves its memory */
-	before = test_pages_written(&m.dst);
-	json_decref(test_vm_cmd(&m.dst, "cont"));
-	ok = test_vm_progresses(&m.dst, before);
-	r = test_vm_cmd(&m.dst, "guest-check");
+	before = test_pages_written(&m->dst);
+	json_decref(test_vm_cmd(&m->dst, "cont"));
+	ok = test_vm_progresses(&m->dst, before);
+	r = test_vm_cmd(&m->dst, "guest-check");
 	ksft_test_result(ok && json_path_int(r, "bad") == 0 &&
-			 !strcmp(test_vm_status(&m.src), "paused"),
+			 !strcmp(test_vm_status(&m->src), "paused"),
 			 "%s: destination guest runs on, self-check 0 bad; source stays paused",
 			 name);
 	json_decref(r);
-	r = test_vm_cmd(&m.dst, "verify");
+	r = test_vm_cmd(&m->dst, "verify");
 	TEST_ASSERT(json_path_int(r, "bad") == 0, "%s: host verify on the destination", name);
 	json_decref(r);
-	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit status");
-	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
+	TEST_ASSERT(test_vm_quit(&m->dst) == 0, "destination exit status");
+	TEST_ASSERT(test_vm_quit(&m->src) == 0, "source exit status");
 	return st;
 }
-

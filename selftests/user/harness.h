@@ -199,9 +199,23 @@ const char *test_migration_status(struct test_vm *vm);
 const char *test_vm_status(struct test_vm *vm);
 /* Map both VMs' RAM and compare every page; returns differing pages. */
 uint64_t test_compare_ram(struct test_vm *a, struct test_vm *b, uint64_t *pages);
+/*
+ * A migration that must succeed, with every proof (3 TAP results): exit 0,
+ * "completed" with @switchover and every switchover hash equal; every page
+ * of both sides equal; the destination guest runs on with a clean
+ * self-check.  Both VMs quit after it.  Returns kvmig migrate's JSON.
+ */
 json_t *migrate_ok(const char *name, const char *const *src_args,
 		   const char *const *dst_args, const char *const *extra,
 		   const char *switchover);
+/* ... on VMs already started, with kvmig incoming (--no-start) listening */
+json_t *migrate_verified(const char *name, struct mig *m,
+			 const char *const *extra, const char *switchover);
+/*
+ * After a failed incoming migration: the destination VMM still waits for
+ * one (query-status "inmigrate", its guest never ran) and answers.
+ */
+bool test_vm_waits_incoming(struct test_vm *vm);
 
 /* xorshift64: the reproducible generator of the tests and benchmarks */
 static inline uint64_t test_xorshift(uint64_t *s)

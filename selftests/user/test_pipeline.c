@@ -332,8 +332,8 @@ static const char *send_bad_entry(uint32_t codecs, uint8_t enc, const uint8_t *d
 	rc = test_wait(m.inc, 30);
 	snprintf(log, sizeof(log), "%s", test_slurp(m.inc_log));
 	TEST_ASSERT(rc == 1, "kvmig incoming exit %d: %s", rc, log);
-	TEST_ASSERT(test_wait(m.dst.pid, 30) == 3, "the destination guest never runs");
-	close(m.dst.ctl);
+	TEST_ASSERT(test_vm_waits_incoming(&m.dst) && test_vm_quit(&m.dst) == 3,
+		    "the destination guest never runs; its VMM waits on");
 	chan_fini(&c);
 	free(buf);
 	free(h);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -57,6 +58,53 @@ static void reply_error(struct reply *r, const char *cls, const char *fmt, ...)
 	r->ret = NULL;
 }
 
+/*
+ * @addr's path may hold a socket left by a VMM that died: replace that one.
+ * One that a live process answers on stays (its VM would run on,
+ * unreachable); so does anything that is not a socket.  Whether the path is
+ * free now.
+ */
+static bool stale_socket_gone(const struct sockaddr_un *addr)
+{
+	const char *path = addr->sun_path;
+	struct stat sb;
+	int fd, r;
+
+	if (lstat(path, &sb))
+		return true;	/* nothing there (or bind() will say why) */
+	if (!S_ISSOCK(sb.st_mode)) {
+		fprintf(stderr, "kvmig-vm: control socket %s: the path exists and "
+			"is not a socket; not replacing it\n", path);
+		return false;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "kvmig-vm: control socket: %s\n", strerror(errno));
+		return false;
+	}
+	r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) ? errno : 0;
+	close(fd);
+	if (!r || r == EAGAIN) {
+		/* EAGAIN: a live listener whose backlog is full */
+		fprintf(stderr, "kvmig-vm: control socket %s: another process "
+			"serves it (a running VMM?); choose another path, or "
+			"stop that one first\n", path);
+		return false;
+	}
+	if (r != ECONNREFUSED) {
+		fprintf(stderr, "kvmig-vm: control socket %s: %s\n", path,
+			strerror(r));
+		return false;
+	}
+	/* nobody listens: left behind by a VMM that is gone */
+	if (unlink(path) && errno != ENOENT) {
+		fprintf(stderr, "kvmig-vm: control socket %s: removing the stale "
+			"socket: %s\n", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 int control_listen(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -75,7 +123,10 @@ int control_listen(const char *path)
 		fprintf(stderr, "kvmig-vm: control socket: %s\n", strerror(errno));
 		return r;
 	}
-	unlink(path);
+	if (!stale_socket_gone(&addr)) {
+		close(fd);
+		return -EADDRINUSE;
+	}
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
 	    listen(fd, 8)) {
 		int r = -errno;

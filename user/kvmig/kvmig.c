@@ -39,7 +39,11 @@ struct cli {
 	bool tunable;		/* a migrate: takes "kvmig set" parameters */
 	int ready_fd;		/* incoming --ready-fd, or -1 */
 	const char *ready_file;	/* incoming --ready-file, or NULL */
+	int vmm_timeout_ms;	/* per VMM request; 0: the library's 60 s */
 };
+
+/* query, cancel, set, vm: a VMM answers these in milliseconds */
+#define SHORT_TIMEOUT_MS	10000
 
 static volatile sig_atomic_t interrupted;
 
@@ -77,17 +81,20 @@ static void usage(FILE *f)
 "                      [--verify] [--no-force] [--keep-vm] [--json] [--quiet]\n"
 "                      [--timeout S]\n"
 "       kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [--no-start]\n"
-"                      [--json] [--quiet] [--timeout S]\n"
+"                      [--json] [--quiet] [--timeout S] [--quit-on-failure]\n"
 "                      [--ready-fd N] [--ready-file FILE]\n"
 "                      (PORT 0: any free port; once listening, the address\n"
-"                      goes to stderr, and to fd N or FILE as one line)\n"
-"       kvmig query    --vm SOCK\n"
-"       kvmig cancel   --vm SOCK\n"
+"                      goes to stderr, and to fd N or FILE as one line; the\n"
+"                      VMM must wait for a migration: kvmig-vm --incoming;\n"
+"                      after a failure it waits on, unless --quit-on-failure)\n"
+"       kvmig query    --vm SOCK [--timeout S]\n"
+"       kvmig cancel   --vm SOCK [--timeout S]\n"
 "       kvmig set      --vm SOCK [--workers N] [--codec C] [--level N]\n"
 "                      [--max-bandwidth BYTES/s] [--downtime-limit MS]\n"
-"                      (change a running migration's knobs)\n"
-"       kvmig vm       --vm SOCK COMMAND [ARGUMENTS-JSON]\n"
+"                      [--timeout S]  (change a running migration's knobs)\n"
+"       kvmig vm       --vm SOCK [--timeout S] COMMAND [ARGUMENTS-JSON]\n"
 "                      (any control command of the VMM; prints its answer)\n"
+"query, cancel, set and vm wait --timeout S (default 10) for the VMM.\n"
 "Sizes take K/M/G suffixes (binary); --max-bandwidth also accepts\n"
 "Kbit/Mbit/Gbit (decimal bits per second).\n", f);
 }
@@ -185,14 +192,19 @@ static struct kvmig_vmm *connect_vmm(const char *path, struct cli *c)
 {
 	struct kvmig_vmm_opts o = {
 		.sz = sizeof(o), .print = print_msg, .print_opaque = c,
+		.timeout_ms = c->vmm_timeout_ms,
 	};
 	struct kvmig_vmm *v;
 
-	if (!path)
+	if (!path || !*path)
 		die("--vm SOCK is required");
 	v = kvmig_vmm_connect(path, &o);
-	if (!v)
-		die("cannot reach the VMM at %s: %s", path, strerror(errno));
+	if (!v) {
+		/* kvmig_vmm_connect() printed why it could not connect */
+		if (errno == ENAMETOOLONG || errno == ENOMEM)
+			fprintf(stderr, "kvmig: --vm %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
 	return v;
 }
 
@@ -416,6 +428,10 @@ static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
 	} else {
 		printf("status: %s%s%s\n", st->status, st->error[0] ? " — " : "",
 		       st->error);
+		/* nothing moved: the figures would all be zeros */
+		if (!st->ram.transferred && !st->ram.iterations &&
+		    strcmp(st->status, "completed"))
+			goto out;
 		printf("total-time: %llu ms, setup-time: %llu ms, downtime: %llu ms%s%s\n",
 		       (unsigned long long)st->total_time_ms,
 		       (unsigned long long)st->setup_time_ms,
@@ -437,7 +453,25 @@ static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
 		print_converge(st);
 		print_pipeline(st);
 	}
+out:
 	free(text);
+}
+
+/* Whether the VMM still waits for an incoming migration (never ran). */
+static bool vmm_waits(struct cli *c)
+{
+	char *reply = NULL;
+	json_t *o;
+	bool waits;
+
+	if (kvmig_vmm_request(c->vmm, "query-status", NULL, &reply, NULL, 0, NULL))
+		return false;
+	o = json_loads(reply, 0, NULL);
+	waits = !strcmp(json_string_value(json_object_get(o, "status")) ?: "",
+			"inmigrate");
+	json_decref(o);
+	free(reply);
+	return waits;
 }
 
 /* Report, tell the VMM to quit if @quit, let go of everything. */
@@ -675,9 +709,11 @@ static int cmd_incoming(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "ready-file", required_argument, NULL, 'F' },
+		{ "quit-on-failure", no_argument, NULL, 'Q' },
 		{ 0 }
 	};
 	struct cli c = { .tty = isatty(2), .ready_fd = -1 };
+	bool quit_on_failure = false;
 	struct kvmig_incoming_opts io = {
 		.sz = sizeof(io), .progress = on_progress, .progress_opaque = &c,
 		.print = print_msg, .print_opaque = &c,
@@ -698,6 +734,7 @@ static int cmd_incoming(int argc, char **argv)
 		case 'T': io.timeout_ms = parse_timeout(optarg); break;
 		case 'R': c.ready_fd = parse_ready_fd(optarg); break;
 		case 'F': c.ready_file = optarg; break;
+		case 'Q': quit_on_failure = true; break;
 		default:
 			usage(stderr);
 			return 2;
@@ -714,28 +751,37 @@ static int cmd_incoming(int argc, char **argv)
 	/* no longer listening: a stale file must not say we are */
 	if (c.ready_file)
 		unlink(c.ready_file);
-	/* a refused migration: this VM must not run; its VMM exits non-zero */
-	return finish(&c, &st, r, r != 0, "destination", host, port);
+	/*
+	 * A failed migration leaves the VMM waiting for the next one (which
+	 * overwrites every page); with --quit-on-failure it quits (exit 3: its
+	 * guest never ran), if it still waits: a guest that runs is never
+	 * stopped here.
+	 */
+	return finish(&c, &st, r, r && quit_on_failure && vmm_waits(&c),
+		      "destination", host, port);
 }
 
 static int cmd_vm(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, 'v' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ 0 }
 	};
-	struct cli c = { 0 };
+	struct cli c = { .vmm_timeout_ms = SHORT_TIMEOUT_MS };
 	const char *vm = NULL;
 	char *reply = NULL;
 	int opt, r;
 	json_t *o;
 
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		if (opt != 'v') {
+		switch (opt) {
+		case 'v': vm = optarg; break;
+		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
+		default:
 			usage(stderr);
 			return 2;
 		}
-		vm = optarg;
 	}
 	if (optind >= argc || argc - optind > 2)
 		die("vm: give COMMAND and optionally its arguments as a JSON object");
@@ -759,20 +805,25 @@ static int cmd_simple(int argc, char **argv, const char *what)
 {
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, 'v' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ 0 }
 	};
-	struct cli c = { 0 };
+	struct cli c = { .vmm_timeout_ms = SHORT_TIMEOUT_MS };
 	const char *vm = NULL;
 	char *reply = NULL;
 	int opt, r;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt != 'v') {
+		switch (opt) {
+		case 'v': vm = optarg; break;
+		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
+		default:
 			usage(stderr);
 			return 2;
 		}
-		vm = optarg;
 	}
+	if (optind < argc)
+		die("%s: unexpected argument '%s'", argv[0], argv[optind]);
 	c.vmm = connect_vmm(vm, &c);
 	r = kvmig_vmm_request(c.vmm, what, NULL, &reply, NULL, 0, NULL);
 	if (r) {
@@ -799,9 +850,10 @@ static int cmd_set(int argc, char **argv)
 		{ "level", required_argument, NULL, 'L' },
 		{ "max-bandwidth", required_argument, NULL, 'b' },
 		{ "downtime-limit", required_argument, NULL, 'd' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ 0 }
 	};
-	struct cli c = { .tty = false };
+	struct cli c = { .vmm_timeout_ms = SHORT_TIMEOUT_MS };
 	json_t *args = json_object();
 	const char *vm = NULL;
 	char *text;
@@ -836,6 +888,7 @@ static int cmd_set(int argc, char **argv)
 				    optarg);
 			json_object_set_new(args, "codec", json_string(optarg));
 			break;
+		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:
 			usage(stderr);
 			return 2;

@@ -15,8 +15,10 @@
  * count of arrivals, futex-waited), so a page of pass k+1 can never be
  * overwritten by the same page of pass k arriving late on another channel.
  * Anything unexpected refuses the migration: an ERROR frame naming the
- * frame and field goes back to the source, the VM is not started, and the
- * caller (kvmig incoming) makes the VMM quit non-zero.
+ * frame and field goes back to the source and the VM is not started; its
+ * VMM still waits for an incoming migration, and the next one overwrites
+ * every page.  Only a VMM waiting for one (query-status "inmigrate") is
+ * accepted at all: a running guest is never written to.
  *
  * Ownership: receiver i alone uses channel i, its codec context, bounce
  * page and statistics (counters written with STAT_ADD, read by the
@@ -114,19 +116,61 @@ static int rx_fail(struct dchan *dc, int err, const char *fmt, ...)
 	return err;
 }
 
+static int report(struct dest *d, int err, const char *what, const char *fmt,
+		  va_list ap)
+{
+	if (!d->st->error[0]) {
+		vsnprintf(d->st->error, sizeof(d->st->error), fmt, ap);
+		pr_err(&d->log, "%s: %s", what, d->st->error);
+	}
+	return err;
+}
+
+/* The migration's stream (or its source) was refused. */
 static int refuse(struct dest *d, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int refuse(struct dest *d, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!d->st->error[0]) {
-		va_start(ap, fmt);
-		vsnprintf(d->st->error, sizeof(d->st->error), fmt, ap);
-		va_end(ap);
-		pr_err(&d->log, "incoming migration refused: %s", d->st->error);
-	}
+	va_start(ap, fmt);
+	err = report(d, err, "incoming migration refused", fmt, ap);
+	va_end(ap);
 	return err;
+}
+
+/* Nothing was received: this side could not get ready to receive. */
+static int unready(struct dest *d, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int unready(struct dest *d, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = report(d, err, "cannot receive a migration", fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/*
+ * Only a VMM that waits for an incoming migration may receive one: its
+ * guest never ran, so nothing is lost if the migration fails.  Writing
+ * pages into a running guest, or later stopping its VMM, would destroy it.
+ */
+static int check_vmm_waits(struct dest *d)
+{
+	char status[32];
+	int r;
+
+	r = kvmig_vmm_status(d->vmm, status, sizeof(status));
+	if (r)
+		return unready(d, r, "%s", kvmig_vmm_last_error(d->vmm));
+	if (strcmp(status, "inmigrate"))
+		return unready(d, -EBUSY, "the VMM at %s is not waiting for an "
+			       "incoming migration (its status is '%s'; a "
+			       "destination VMM starts with --incoming): its guest "
+			       "is left as it was", kvmig_vmm_path(d->vmm), status);
+	return 0;
 }
 
 /* The source's RAM layout must be exactly ours. */
@@ -177,7 +221,7 @@ static int accept_channels(struct dest *d, int lfd)
 
 	fd = tcp_accept(lfd, d->o.timeout_ms, err, sizeof(err));
 	if (fd < 0) {
-		r = refuse(d, fd, "%s", err);
+		r = unready(d, fd, "%s", err);	/* no source came */
 		goto out;
 	}
 	r = chan_init(&d->ch[0].c, fd, 0, d->o.timeout_ms);
@@ -768,17 +812,17 @@ static int announce_listening(struct dest *d, int lfd, kvmig_listening_fn fn,
 	if (!fn)
 		return 0;
 	if (getsockname(lfd, (struct sockaddr *)&a, &len))
-		return refuse(d, -errno, "the listening socket's address: %s",
-			      strerror(errno));
+		return unready(d, -errno, "the listening socket's address: %s",
+			       strerror(errno));
 	r = getnameinfo((struct sockaddr *)&a, len, host, sizeof(host), port,
 			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
 	if (r)
-		return refuse(d, -EADDRNOTAVAIL, "the listening socket's "
-			      "address: %s", gai_strerror(r));
+		return unready(d, -EADDRNOTAVAIL, "the listening socket's "
+			       "address: %s", gai_strerror(r));
 	r = fn(host, port, opaque);
 	if (r)
-		return refuse(d, r < 0 ? r : -EINVAL, "announcing %s port %s: %s",
-			      host, port, strerror(r < 0 ? -r : EINVAL));
+		return unready(d, r < 0 ? r : -EINVAL, "announcing %s port %s: %s",
+			       host, port, strerror(r < 0 ? -r : EINVAL));
 	return 0;
 }
 
@@ -802,24 +846,27 @@ static int incoming(struct kvmig_vmm *vmm, const char *host,
 	d.o.progress_opaque = OPTS_GET(opts, progress_opaque, NULL);
 	d.t_start = d.t_progress = kvmig_now_ns();
 	if (!vmm || !port)
-		return refuse(&d, -EINVAL, "bad arguments");
+		return unready(&d, -EINVAL, "bad arguments");
+	r = check_vmm_waits(&d);
+	if (r)
+		goto out;
 
 	d.map = kvmig_vmm_map_memory(vmm);
 	if (!d.map) {
-		r = refuse(&d, -errno, "mapping the guest RAM from the VMM: %s",
-			   kvmig_vmm_last_error(vmm));
+		r = unready(&d, -errno, "mapping the guest RAM from the VMM: %s",
+			    kvmig_vmm_last_error(vmm));
 		goto out;
 	}
 	d.pages = kvmig_memmap_pages(d.map);
 	stats->ram.total = kvmig_memmap_bytes(d.map);
 	d.hashes = calloc(d.pages, sizeof(uint64_t));
 	if (!d.hashes) {
-		r = refuse(&d, -ENOMEM, "out of memory");
+		r = unready(&d, -ENOMEM, "out of memory");
 		goto out;
 	}
 	lfd = tcp_listen(host, port, err, sizeof(err));
 	if (lfd < 0) {
-		r = refuse(&d, lfd, "%s", err);
+		r = unready(&d, lfd, "%s", err);
 		goto out;
 	}
 	r = announce_listening(&d, lfd, OPTS_GET(opts, listening, NULL),

@@ -113,6 +113,16 @@ bool kvmig_memmap_is_hole(const struct kvmig_memmap *m, uint64_t index,
 uint64_t kvmig_page_hash(const struct kvmig_memmap *m, uint64_t index,
 			 struct kvmig_hole_cache *hc, uint64_t zero_hash);
 
+/*
+ * vmm_client.c: the VMM's run state, query-status's "status" ("running",
+ * "paused", "inmigrate": waiting for an incoming migration, its guest
+ * never ran), into @buf; 0 or a negative errno, kvmig_vmm_last_error()
+ * saying why.
+ */
+int kvmig_vmm_status(struct kvmig_vmm *v, char *buf, size_t len);
+/* The socket path @v was connected to, for messages. */
+const char *kvmig_vmm_path(const struct kvmig_vmm *v);
+
 /* KVM_GET_DIRTY_LOG helpers shared by the bitmap and clear backends. */
 int kvmig_dirty_log_init(struct kvmig_dirty *d);
 void kvmig_dirty_log_fini(struct kvmig_dirty *d);

@@ -20,11 +20,26 @@
 
 #define VMM_MAX_REPLY	(1 << 20)
 
+static const char *json_type_name(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: return "object";
+	case JSON_ARRAY: return "array";
+	case JSON_STRING: return "string";
+	case JSON_INTEGER:
+	case JSON_REAL: return "number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "boolean";
+	default: return "null";
+	}
+}
+
 struct kvmig_vmm {
 	int fd;
 	int timeout_ms;
 	struct kvmig_log log;
-	char error[256];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char error[384];
 	char *buf;		/* reply assembly, VMM_MAX_REPLY bytes */
 	bool broken;		/* a reply was lost: requests and replies
 				 * would no longer pair up */
@@ -47,6 +62,7 @@ KVMIG_EXPORT struct kvmig_vmm *kvmig_vmm_connect(const char *path,
 	v->timeout_ms = OPTS_GET(opts, timeout_ms, 0);
 	if (v->timeout_ms <= 0)
 		v->timeout_ms = 60000;
+	strcpy(v->path, path);
 	v->buf = malloc(VMM_MAX_REPLY);
 	v->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (!v->buf || v->fd < 0) {
@@ -183,10 +199,14 @@ KVMIG_EXPORT int kvmig_vmm_request(struct kvmig_vmm *v, const char *cmd,
 		json_t *a = json_loads(args_json, 0, &jerr);
 
 		if (!a || !json_is_object(a)) {
+			if (a)
+				snprintf(jerr.text, sizeof(jerr.text), "a JSON %s",
+					 json_type_name(a));
 			json_decref(a);
 			json_decref(req);
-			snprintf(v->error, sizeof(v->error), "arguments are not a "
-				 "JSON object: %s", jerr.text);
+			snprintf(v->error, sizeof(v->error), "%s: the arguments are "
+				 "not a JSON object (%s): '%.80s'", cmd, jerr.text,
+				 args_json);
 			return -EINVAL;
 		}
 		json_object_set_new(req, "arguments", a);
@@ -201,15 +221,28 @@ KVMIG_EXPORT int kvmig_vmm_request(struct kvmig_vmm *v, const char *cmd,
 	free(text);
 	if (!r)
 		r = recv_line(v, &len, fds, max_fds, nr_fds);
+	if (r == -ETIMEDOUT) {
+		snprintf(v->error, sizeof(v->error), "%s: the VMM at %s did not "
+			 "answer within %.1f s", cmd, v->path,
+			 v->timeout_ms / 1000.0);
+		v->broken = true;
+		goto err_fds;
+	}
 	if (r) {
-		snprintf(v->error, sizeof(v->error), "%s: %s", cmd, strerror(-r));
+		snprintf(v->error, sizeof(v->error), "%s: the VMM at %s: %s", cmd,
+			 v->path, r == -ECONNRESET ? "it closed the connection" :
+			 strerror(-r));
 		v->broken = true;
 		goto err_fds;
 	}
 	rep = json_loadb(v->buf, len, 0, &jerr);
 	if (!rep || !json_is_object(rep)) {
-		snprintf(v->error, sizeof(v->error), "%s: the VMM's reply is not a "
-			 "JSON object", cmd);
+		if (rep)
+			snprintf(jerr.text, sizeof(jerr.text), "a JSON %s",
+				 json_type_name(rep));
+		snprintf(v->error, sizeof(v->error), "%s: the reply of the VMM at %s "
+			 "is not a JSON object (%s): is it a kvmig control "
+			 "socket?", cmd, v->path, jerr.text);
 		r = -EPROTO;
 		goto err_fds;
 	}
@@ -247,6 +280,35 @@ err_fds:
 	return r;
 }
 
+const char *kvmig_vmm_path(const struct kvmig_vmm *v)
+{
+	return v->path;
+}
+
+int kvmig_vmm_status(struct kvmig_vmm *v, char *buf, size_t len)
+{
+	const char *status;
+	char *text;
+	json_t *ret;
+	int r;
+
+	r = kvmig_vmm_request(v, "query-status", NULL, &text, NULL, 0, NULL);
+	if (r)
+		return r;
+	ret = json_loads(text, 0, NULL);
+	free(text);
+	status = json_string_value(json_object_get(ret, "status"));
+	if (!status || !*status) {
+		snprintf(v->error, sizeof(v->error), "query-status: the reply of the "
+			 "VMM at %s has no \"status\"", v->path);
+		json_decref(ret);
+		return -EPROTO;
+	}
+	snprintf(buf, len, "%s", status);
+	json_decref(ret);
+	return 0;
+}
+
 KVMIG_EXPORT struct kvmig_memmap *kvmig_vmm_map_memory(struct kvmig_vmm *v)
 {
 	struct kvmig_memmap_opts mo = {
@@ -262,7 +324,9 @@ KVMIG_EXPORT struct kvmig_memmap *kvmig_vmm_map_memory(struct kvmig_vmm *v)
 
 	r = kvmig_vmm_request(v, "get-fds", NULL, &text, fds, ARRAY_SIZE(fds), &nr);
 	if (r) {
-		pr_err(&v->log, "get-fds: %s", v->error);
+		/* v->error names the command, but for the VMM's own errors */
+		pr_err(&v->log, "%s%s", r == -EREMOTEIO ? "get-fds: " : "",
+		       v->error);
 		return err_ptr(r);
 	}
 	ret = json_loads(text, 0, NULL);

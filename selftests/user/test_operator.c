@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * An operator's wrong commands never lose a guest:
+ *
+ *  - kvmig-vm --control PATH, where another VMM serves PATH: refused with a
+ *    message naming it; that VMM still answers there and its guest runs.
+ *    A socket left by a dead VMM is replaced; a file that is not a socket
+ *    is left alone.
+ *  - kvmig incoming --vm SOCK of a VMM that runs its guest (not started
+ *    with --incoming), even with --quit-on-failure: refused before
+ *    anything is written, and the guest runs on.
+ *  - kvmig incoming on a port already in use: a setup error ("cannot
+ *    receive"), not a refused migration; the destination VMM waits on,
+ *    and the next kvmig incoming on it receives a migration, verified
+ *    page by page.  The same after no source came within --timeout.
+ *  - kvmig query / cancel / set / vm on a socket that never answers: exit
+ *    1 within --timeout, with a message naming the socket.
+ */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static const char *const run_args[] = {
+	"--vcpus", "2", "--mem", "32M",
+	"--workload", "0:dirty,rate=500p,ws=2M,pattern=random,data=text",
+	"--workload", "1:idle", NULL,
+};
+
+/* kvmig-vm --control @path, which must give up at once */
+static int start_on(const char *path, char *out, size_t len)
+{
+	const char *const argv[] = { test_bin("kvmig-vm"), "--control", path,
+				     "--vcpus", "1", "--mem", "16M", NULL };
+
+	return test_run(argv, out, len);
+}
+
+static void test_control_path_taken(void)
+{
+	struct test_vm vm;
+	char out[4096];
+	int64_t before;
+	int rc;
+
+	test_vm_start(&vm, run_args);
+	before = test_pages_written(&vm);
+	rc = start_on(vm.sock, out, sizeof(out));
+	ksft_test_result(rc == 2 && strstr(out, vm.sock) &&
+			 strstr(out, "another process serves it") &&
+			 !strcmp(test_vm_status(&vm), "running") &&
+			 test_vm_progresses(&vm, before),
+			 "--control of a live VMM's socket: refused (exit %d), that "
+			 "VMM still answers there and its guest runs", rc);
+	if (rc != 2)
+		ksft_print_msg("got: %s\n", out);
+	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit status");
+}
+
+static void test_control_path_stale(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/kvmig-test-XXXXXX", out[4096];
+	struct test_vm vm = { 0 };
+	const char *argv[] = { test_bin("kvmig-vm"), "--control", a.sun_path,
+			       "--vcpus", "1", "--mem", "16M", NULL };
+	char line[128];
+	struct stat sb;
+	int fd, rc;
+
+	TEST_ASSERT(mkdtemp(dir), "mkdtemp");
+	/* a socket file nobody listens on: what a killed VMM leaves */
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/ctl.sock", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	TEST_ASSERT(fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)), "bind");
+	close(fd);
+	TEST_ASSERT(!stat(a.sun_path, &sb) && S_ISSOCK(sb.st_mode), "stale socket");
+	argv[0] = strdup(argv[0]);
+	vm.pid = test_spawn_ready(argv, NULL, line, sizeof(line));
+	free((void *)argv[0]);
+	snprintf(vm.sock, sizeof(vm.sock), "%s", a.sun_path);
+	snprintf(vm.dir, sizeof(vm.dir), "%s", dir);
+	vm.ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	TEST_ASSERT(!connect(vm.ctl, (struct sockaddr *)&a, sizeof(a)),
+		    "connect to %s", a.sun_path);
+	ksft_test_result(!strcmp(line, a.sun_path) &&
+			 !strcmp(test_vm_status(&vm), "running"),
+			 "a stale socket (nobody listens) is replaced");
+	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit status");
+
+	/* not a socket: never removed (test_vm_quit() took the folder) */
+	TEST_ASSERT(!mkdir(dir, 0700) || errno == EEXIST, "mkdir %s", dir);
+	fd = open(a.sun_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	TEST_ASSERT(fd >= 0 && write(fd, "keep\n", 5) == 5 && !close(fd), "file");
+	rc = start_on(a.sun_path, out, sizeof(out));
+	ksft_test_result(rc == 2 && strstr(out, "is not a socket") &&
+			 !strcmp(test_slurp(a.sun_path), "keep\n"),
+			 "--control naming a file that is not a socket: refused, the "
+			 "file kept");
+	unlink(a.sun_path);
+	rmdir(dir);
+}
+
+/* kvmig incoming --vm @vm->sock with @extra, to completion; exit code */
+static int incoming_run(struct test_vm *vm, const char *listen,
+			const char *const *extra, char *out, size_t len)
+{
+	const char *argv[24] = { test_bin("kvmig"), "incoming", "--vm", vm->sock,
+				 "--listen", listen };
+	unsigned int n = 6;
+
+	while (extra && *extra && n < 23)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	return test_run(argv, out, len);
+}
+
+static void test_incoming_running_vm(void)
+{
+	const char *const extra[] = { "--timeout", "2", "--quit-on-failure", NULL };
+	struct test_vm vm;
+	char out[4096];
+	int64_t before;
+	int rc;
+
+	test_vm_start(&vm, run_args);
+	before = test_pages_written(&vm);
+	rc = incoming_run(&vm, "tcp:127.0.0.1:0", extra, out, sizeof(out));
+	ksft_test_result(rc == 1 && strstr(out, "is not waiting for an incoming "
+					   "migration (its status is 'running'") &&
+			 !strstr(out, "listening on") &&
+			 !strcmp(test_vm_status(&vm), "running") &&
+			 test_vm_progresses(&vm, before),
+			 "kvmig incoming into a VMM that runs its guest (even with "
+			 "--quit-on-failure): refused before listening, the guest "
+			 "runs on");
+	if (rc != 1)
+		ksft_print_msg("exit %d: %s\n", rc, out);
+	TEST_ASSERT(test_vm_quit(&vm) == 0, "the VMM was not stopped");
+}
+
+static void test_incoming_setup_errors(void)
+{
+	const char *const quick[] = { "--timeout", "1", NULL };
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	char out[4096], where[64];
+	struct mig m;
+	int fd, rc;
+
+	start_vms(&m, run_args, run_args);
+	/* a port somebody else holds */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	TEST_ASSERT(fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
+		    !listen(fd, 1) && !getsockname(fd, (struct sockaddr *)&a, &alen),
+		    "a busy port");
+	snprintf(where, sizeof(where), "tcp:127.0.0.1:%u", ntohs(a.sin_port));
+	rc = incoming_run(&m.dst, where, quick, out, sizeof(out));
+	close(fd);
+	ksft_test_result(rc == 1 && strstr(out, "cannot receive a migration: "
+					   "listening on 127.0.0.1:") &&
+			 strstr(out, "Address already in use") && !strstr(out, "refused") &&
+			 test_vm_waits_incoming(&m.dst),
+			 "kvmig incoming on a busy port: a setup error, not a refused "
+			 "migration; the destination VMM waits on");
+	if (rc != 1)
+		ksft_print_msg("exit %d: %s\n", rc, out);
+
+	rc = incoming_run(&m.dst, "tcp:127.0.0.1:0", quick, out, sizeof(out));
+	ksft_test_result(rc == 1 && strstr(out, "cannot receive a migration") &&
+			 test_vm_waits_incoming(&m.dst),
+			 "no source within --timeout: the destination VMM waits on");
+	if (rc != 1)
+		ksft_print_msg("exit %d: %s\n", rc, out);
+
+	/* and the same VMM takes the migration that then comes (3 results) */
+	start_incoming(&m, true);
+	json_decref(migrate_verified("into the VMM that waited on", &m,
+				     (const char *const[]){ "--verify", "--keep-vm",
+							    NULL },
+				     "converged"));
+}
+
+/* A unix socket that accepts connections (the backlog) and never answers. */
+static void test_mute_socket(void)
+{
+	static const char *const cmds[][4] = {
+		{ "query" }, { "cancel" }, { "set", "--workers", "2" },
+		{ "vm", "query-status" },
+	};
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/kvmig-test-XXXXXX", out[4096], want[200];
+	unsigned int i, k;
+	int fd;
+
+	TEST_ASSERT(mkdtemp(dir), "mkdtemp");
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/mute.sock", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	TEST_ASSERT(fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
+		    !listen(fd, 8), "mute socket");
+	snprintf(want, sizeof(want), "the VMM at %s did not answer within 1.0 s",
+		 a.sun_path);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		const char *argv[12] = { test_bin("kvmig"), cmds[i][0], "--vm",
+					 a.sun_path, "--timeout", "1" };
+		unsigned int n = 6;
+		uint64_t t0 = test_now_ns(), ms;
+		int rc;
+
+		for (k = 1; k < 4 && cmds[i][k]; k++)
+			argv[n++] = cmds[i][k];
+		argv[n] = NULL;
+		rc = test_run(argv, out, sizeof(out));
+		ms = (test_now_ns() - t0) / 1000000;
+		/* under 10 s: not the 60 s of old, whatever the load */
+		ksft_test_result(rc == 1 && strstr(out, want) && ms >= 1000 &&
+				 ms < 10000,
+				 "kvmig %s --timeout 1 on a socket that never answers: "
+				 "exit 1 after %llu ms, naming the socket", cmds[i][0],
+				 (unsigned long long)ms);
+		if (rc != 1 || !strstr(out, want))
+			ksft_print_msg("exit %d: %s\n", rc, out);
+	}
+	close(fd);
+	unlink(a.sun_path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	ksft_print_header();
+	test_require_kvm();
+	ksft_set_plan(1 + 2 + 1 + 2 + 3 + 4);
+	test_control_path_taken();
+	test_control_path_stale();
+	test_incoming_running_vm();
+	test_incoming_setup_errors();
+	test_mute_socket();
+	ksft_finished();
+}
