@@ -78,7 +78,7 @@ int main(void)
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(sizeof(bad) / sizeof(bad[0]) + 6);
+	ksft_set_plan(sizeof(bad) / sizeof(bad[0]) + 7);
 
 	test_vm_start(&vm, args);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -114,6 +114,38 @@ int main(void)
 	ksft_test_result(json_integer_value(json_object_get(r, "id")) == 42 &&
 			 json_object_get(r, "error"), "id is echoed on errors");
 	json_decref(r);
+
+	/* help: every command, with the arguments it takes */
+	{
+		const char *argv[] = { test_bin("kvmig"), "vm", "--vm", vm.sock,
+				       "help", NULL };
+		char out[16384];
+		json_t *e;
+		size_t k;
+		bool limit = false, status = false;
+
+		r = test_vm_cmd(&vm, "help");
+		json_array_foreach(r, k, e) {
+			const char *name = json_string_value(json_object_get(e, "name"));
+
+			status |= !strcmp(name, "query-status") &&
+				  !json_array_size(json_object_get(e, "arguments"));
+			limit |= !strcmp(name, "set-vcpu-dirty-limit") &&
+				 strstr(json_text(json_object_get(e, "arguments")),
+					"\"bytes-per-sec\"");
+		}
+		argv[0] = strdup(argv[0]);
+		ok = test_run(argv, out, sizeof(out)) == 0 &&
+		     strstr(out, "set-vcpu-dirty-limit  cpu-index, bytes-per-sec") &&
+		     strstr(out, "query-status\n");
+		free((void *)argv[0]);
+		ksft_test_result(json_array_size(r) >= 24 && status && limit && ok,
+				 "help lists %zu commands with their arguments; "
+				 "kvmig vm SOCK help prints them", json_array_size(r));
+		if (!ok)
+			ksft_print_msg("kvmig vm help: %s\n", out);
+		json_decref(r);
+	}
 
 	/* a second client works alongside; one that hangs up mid-line is dropped */
 	vm2 = vm;

@@ -952,7 +952,10 @@ static const char *const set_params_args[] = {
 	"workers", "codec", "level", "max-bandwidth", "downtime-limit", NULL,
 };
 
+static void cmd_help(struct vm *vm, json_t *args, struct reply *r);
+
 static const struct command commands[] = {
+	{ "help", cmd_help, NULL },
 	{ "query-status", cmd_query_status, NULL },
 	{ "stop", cmd_stop, NULL },
 	{ "cont", cmd_cont, NULL },
@@ -977,6 +980,27 @@ static const struct command commands[] = {
 	{ "query-vcpu-dirty-limit", cmd_query_vcpu_dirty_limit, NULL },
 	{ "set-vcpu-throttle", cmd_set_vcpu_throttle, throttle_args },
 };
+
+/* help: every command with the names of the arguments it accepts */
+static void cmd_help(struct vm *vm, json_t *args, struct reply *r)
+{
+	json_t *list = json_array();
+	unsigned int i;
+
+	(void)vm;
+	(void)args;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const char *const *a;
+		json_t *names = json_array();
+
+		for (a = commands[i].args; a && *a; a++)
+			json_array_append_new(names, json_string(*a));
+		json_array_append_new(list, json_pack("{ss so}", "name",
+						      commands[i].name,
+						      "arguments", names));
+	}
+	r->ret = list;
+}
 
 static void dispatch(struct vm *vm, const char *line, size_t len,
 		     struct reply *r, json_t **id)
@@ -1045,8 +1069,8 @@ static void dispatch(struct vm *vm, const char *line, size_t len,
 		c->fn(vm, args, r);
 		goto out;
 	}
-	reply_error(r, "CommandNotFound", "unknown command '%.64s'",
-		    json_string_value(exec));
+	reply_error(r, "CommandNotFound", "unknown command '%.64s' ('help' "
+		    "lists the commands)", json_string_value(exec));
 out:
 	json_decref(req);
 }

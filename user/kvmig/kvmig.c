@@ -65,38 +65,99 @@ static void print_msg(enum kvmig_log_level l, const char *msg, void *opaque)
 		l == KVMIG_LOG_WARN ? "warning: " : "", msg);
 }
 
-static void usage(FILE *f)
+/*
+ * Every subcommand's options with their help: getopt_long's table and
+ * "kvmig COMMAND --help" come from the same array.
+ */
+struct optdoc {
+	const char *name;
+	const char *arg;	/* the argument's name, or NULL: a flag */
+	int val;		/* what getopt_long returns */
+	const char *help;
+};
+
+struct command {
+	const char *name;
+	const char *synopsis;	/* after "kvmig NAME " */
+	const char *about;
+	const struct optdoc *opts;
+	int (*run)(const struct command *cmd, int argc, char **argv);
+};
+
+/* @text from column @col to 79, continuation lines indented to @indent */
+static void wrap(FILE *f, const char *text, int col, int indent)
 {
-	fputs(
-"usage: kvmig migrate  --vm SOCK --to tcp:HOST:PORT [--channels N]\n"
-"                      [--max-bandwidth BYTES/s] [--downtime-limit MS]\n"
-"                      [--max-iterations N]\n"
-"                      [--dirty-log auto|bitmap|clear|ring|fastwp]\n"
-"                      [--codec none|zlib|zstd|lz4|auto] [--level N]\n"
-"                      [--workers N] [--xbzrle] [--xbzrle-cache-size BYTES]\n"
-"                      [--xbzrle-threshold BYTES]\n"
-"                      [--converge auto|none|auto-converge|dirty-limit]\n"
-"                      [--throttle-initial PCT] [--throttle-increment PCT]\n"
-"                      [--throttle-max PCT] [--no-io-aware] [--io-stall US]\n"
-"                      [--verify] [--no-force] [--keep-vm] [--json] [--quiet]\n"
-"                      [--timeout S]\n"
-"       kvmig incoming --vm SOCK --listen tcp:[ADDR]:PORT [--no-start]\n"
-"                      [--json] [--quiet] [--timeout S] [--quit-on-failure]\n"
-"                      [--ready-fd N] [--ready-file FILE]\n"
-"                      (PORT 0: any free port; once listening, the address\n"
-"                      goes to stderr, and to fd N or FILE as one line; the\n"
-"                      VMM must wait for a migration: kvmig-vm --incoming;\n"
-"                      after a failure it waits on, unless --quit-on-failure)\n"
-"       kvmig query    --vm SOCK [--timeout S]\n"
-"       kvmig cancel   --vm SOCK [--timeout S]\n"
-"       kvmig set      --vm SOCK [--workers N] [--codec C] [--level N]\n"
-"                      [--max-bandwidth BYTES/s] [--downtime-limit MS]\n"
-"                      [--timeout S]  (change a running migration's knobs)\n"
-"       kvmig vm       --vm SOCK [--timeout S] COMMAND [ARGUMENTS-JSON]\n"
-"                      (any control command of the VMM; prints its answer)\n"
-"query, cancel, set and vm wait --timeout S (default 10) for the VMM.\n"
-"Sizes take K/M/G suffixes (binary); --max-bandwidth also accepts\n"
-"Kbit/Mbit/Gbit (decimal bits per second).\n", f);
+	while (*text) {
+		int len = (int)strcspn(text, " ");
+
+		if (col > indent && col + 1 + len > 79) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", len, text);
+		col += len;
+		text += len;
+		text += strspn(text, " ");
+	}
+	fputc('\n', f);
+}
+
+static void command_help(const struct command *cmd, FILE *f)
+{
+	const struct optdoc *o;
+
+	fprintf(f, "usage: kvmig %s %s\n\n", cmd->name, cmd->synopsis);
+	wrap(f, cmd->about, 0, 0);
+	fputs("\nOptions:\n", f);
+	for (o = cmd->opts; o->name; o++) {
+		int col = fprintf(f, "  --%s%s%s", o->name, o->arg ? " " : "",
+				  o->arg ? o->arg : "");
+
+		if (col < 28)
+			col += fprintf(f, "%*s", 28 - col, "");
+		else
+			col = fprintf(f, "\n%28s", "") - 1;
+		wrap(f, o->help, col, 28);
+	}
+	fprintf(f, "  --help%*s", 28 - 8, "");
+	wrap(f, "This text.", 28, 28);
+	fputs("\nSizes take K/M/G suffixes (binary); rates are bytes/s with K/M/G, or\n"
+	      "Kbit/Mbit/Gbit (decimal bits per second).  The manual: kvmig(1),\n"
+	      "Documentation/kvmig.rst.\n", f);
+}
+
+/*
+ * getopt_long() over @cmd's options and --help (which prints the help and
+ * exits 0); an unknown option or a missing argument exits 2.
+ */
+static int next_opt(const struct command *cmd, int argc, char **argv,
+		    const char *shortopts)
+{
+	struct option lo[64];
+	unsigned int n = 0;
+	const struct optdoc *o;
+	int opt;
+
+	for (o = cmd->opts; o->name && n < 62; o++)
+		lo[n++] = (struct option){ o->name, o->arg ? required_argument :
+					   no_argument, NULL, o->val };
+	lo[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[n] = (struct option){ 0 };
+	opt = getopt_long(argc, argv, shortopts, lo, NULL);
+	if (opt == 'h') {
+		command_help(cmd, stdout);
+		exit(0);
+	}
+	if (opt == '?' || opt == ':') {
+		/* getopt_long() said what was wrong */
+		fprintf(stderr, "kvmig %s: see 'kvmig %s --help'\n", cmd->name,
+			cmd->name);
+		exit(2);
+	}
+	return opt;
 }
 
 static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
@@ -170,13 +231,21 @@ static uint64_t parse_num(const char *opt, const char *s)
 	return v << shift;
 }
 
-/* "tcp:HOST:PORT" -> host, port (host may be empty: any) */
-static void parse_tcp(const char *opt, const char *s, char **host, char **port)
+/*
+ * "tcp:HOST:PORT" -> host, port (host may be empty: any).  PORT is a
+ * number, 1..65535, or 0 where @port0 (listen on a port the kernel picks).
+ */
+static void parse_tcp(const char *opt, const char *s, bool port0, char **host,
+		      char **port)
 {
 	const char *colon;
+	uint64_t n;
 
 	if (strncmp(s, "tcp:", 4) || !(colon = strrchr(s + 4, ':')) || !colon[1])
 		die("%s: '%s' is not tcp:HOST:PORT", opt, s);
+	n = parse_count(opt, colon + 1);
+	if (n > 65535 || (!n && !port0))
+		die("%s: port %s is not %u..65535", opt, colon + 1, port0 ? 0 : 1);
 	*host = strndup(s + 4, (size_t)(colon - (s + 4)));
 	*port = strdup(colon + 1);
 	if (!*host || !*port)
@@ -186,6 +255,35 @@ static void parse_tcp(const char *opt, const char *s, char **host, char **port)
 		memmove(*host, *host + 1, strlen(*host));
 		(*host)[strlen(*host) - 1] = 0;
 	}
+	if (!port0 && !**host)
+		die("%s: '%s' names no host", opt, s);
+}
+
+/* No words after the options (but for kvmig vm's COMMAND). */
+static void no_more_args(const struct command *cmd, int argc, char **argv)
+{
+	if (optind < argc)
+		die("%s: unexpected argument '%s' (see 'kvmig %s --help')",
+		    cmd->name, argv[optind], cmd->name);
+}
+
+/* --level N for --codec C: what the codec takes, said at parse time */
+static void check_level(enum kvmig_codec codec, int level)
+{
+	static const struct { int lo, hi; } range[KVMIG_CODEC_NR] = {
+		[KVMIG_CODEC_ZLIB] = { 1, 9 },
+		[KVMIG_CODEC_ZSTD] = { 1, 19 },
+		[KVMIG_CODEC_AUTO] = { 1, 4 },
+	};
+
+	if (!level)
+		return;
+	if (!range[codec].hi)
+		die("--level %d: --codec %s takes no level", level,
+		    kvmig_codec_name(codec));
+	if (level < range[codec].lo || level > range[codec].hi)
+		die("--level: %d..%d for --codec %s, not %d", range[codec].lo,
+		    range[codec].hi, kvmig_codec_name(codec), level);
 }
 
 static struct kvmig_vmm *connect_vmm(const char *path, struct cli *c)
@@ -196,8 +294,10 @@ static struct kvmig_vmm *connect_vmm(const char *path, struct cli *c)
 	};
 	struct kvmig_vmm *v;
 
-	if (!path || !*path)
+	if (!path)
 		die("--vm SOCK is required");
+	if (!*path)
+		die("--vm: an empty path");
 	v = kvmig_vmm_connect(path, &o);
 	if (!v) {
 		/* kvmig_vmm_connect() printed why it could not connect */
@@ -488,36 +588,37 @@ static int finish(struct cli *c, const struct kvmig_migration_stats *st,
 	return r ? 1 : 0;
 }
 
-static int cmd_migrate(int argc, char **argv)
+static const struct optdoc migrate_opts[] = {
+	{ "vm", "SOCK", 'v', "The source VMM's control socket (kvmig-vm --control). Required." },
+	{ "to", "tcp:HOST:PORT", 't', "Where kvmig incoming listens. Required." },
+	{ "channels", "N", 'c', "TCP connections, 1..64. Default 2, or --workers if larger." },
+	{ "workers", "N", 'w', "How many channels' workers get pages, 1..--channels. Default: all." },
+	{ "codec", "CODEC", 'C', "How pages with data travel: none (raw, the default), zlib, zstd, lz4, or auto (per page, by what the link and the CPUs allow)." },
+	{ "level", "N", 'L', "The codec's level: zlib 1..9, zstd 1..19, auto 1..4 (its highest effort); none and lz4 take none." },
+	{ "xbzrle", NULL, 'X', "Send a page sent before as its difference (XBZRLE) when that is small." },
+	{ "xbzrle-cache-size", "SIZE", 'S', "Memory for the pages sent, all workers together; at least 64K, default 64M. Implies --xbzrle." },
+	{ "xbzrle-threshold", "SIZE", 'H', "A difference of this many bytes or more goes through the codec instead, 1..4096 (default). Implies --xbzrle." },
+	{ "max-bandwidth", "RATE", 'b', "Cap on the wire rate, all channels together; 0: none (the default)." },
+	{ "downtime-limit", "MS", 'd', "The downtime to aim for, 1..3600000 ms. Default 300." },
+	{ "max-iterations", "N", 'i', "Passes with the guest running after which the switchover is forced, 1..100000. Default 30." },
+	{ "no-force", NULL, 'F', "Fail rather than force a switchover over the downtime limit; the guest runs on." },
+	{ "converge", "POLICY", 'G', "How to slow a guest that dirties faster than the link: auto (the default: dirty-limit if the VMM offers it, else auto-converge), dirty-limit, auto-converge or none." },
+	{ "throttle-initial", "PCT", 'I', "auto-converge: the first CPU throttle, 1..99. Default 20." },
+	{ "throttle-increment", "PCT", 'N', "auto-converge: added per pass without progress, 1..99. Default 10." },
+	{ "throttle-max", "PCT", 'M', "auto-converge: the cap, 1..99. Default 99." },
+	{ "no-io-aware", NULL, 'A', "dirty-limit: treat vCPUs that serve IO like the others." },
+	{ "io-stall", "US", 'O', "dirty-limit: the longest stall of an IO-serving vCPU, 1..1000000 us. Default 2000." },
+	{ "dirty-log", "BACKEND", 'l', "How the VMM tracks dirty pages: auto (the default), bitmap, clear, ring or fastwp." },
+	{ "verify", NULL, 'V', "Hash every page on both sides at the switchover; fail if any differ." },
+	{ "keep-vm", NULL, 'k', "After success, leave the source VMM (guest paused) instead of telling it to quit." },
+	{ "json", NULL, 'j', "The final statistics as JSON on stdout; no progress line." },
+	{ "quiet", NULL, 'q', "No progress line, no informational messages." },
+	{ "timeout", "S", 'T', "Give up when the destination is silent for S seconds, 1..86400. Default 30." },
+	{ 0 }
+};
+
+static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, 'v' },
-		{ "to", required_argument, NULL, 't' },
-		{ "channels", required_argument, NULL, 'c' },
-		{ "max-bandwidth", required_argument, NULL, 'b' },
-		{ "downtime-limit", required_argument, NULL, 'd' },
-		{ "max-iterations", required_argument, NULL, 'i' },
-		{ "dirty-log", required_argument, NULL, 'l' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "no-force", no_argument, NULL, 'F' },
-		{ "keep-vm", no_argument, NULL, 'k' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "codec", required_argument, NULL, 'C' },
-		{ "level", required_argument, NULL, 'L' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "xbzrle", no_argument, NULL, 'X' },
-		{ "xbzrle-cache-size", required_argument, NULL, 'S' },
-		{ "xbzrle-threshold", required_argument, NULL, 'H' },
-		{ "converge", required_argument, NULL, 'G' },
-		{ "throttle-initial", required_argument, NULL, 'I' },
-		{ "throttle-increment", required_argument, NULL, 'N' },
-		{ "throttle-max", required_argument, NULL, 'M' },
-		{ "no-io-aware", no_argument, NULL, 'A' },
-		{ "io-stall", required_argument, NULL, 'O' },
-		{ 0 }
-	};
 	struct cli c = { .tty = isatty(2) };
 	struct kvmig_migrate_opts mo = {
 		.sz = sizeof(mo), .progress = on_progress, .progress_opaque = &c,
@@ -532,7 +633,7 @@ static int cmd_migrate(int argc, char **argv)
 	uint64_t v;
 
 	c.tunable = true;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 't': to = optarg; break;
@@ -617,8 +718,7 @@ static int cmd_migrate(int argc, char **argv)
 							       1, 1000000, " us");
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			return 2;	/* next_opt() handled the others */
 		}
 	}
 	if (!to)
@@ -632,7 +732,9 @@ static int cmd_migrate(int argc, char **argv)
 	if (mo.workers > (mo.channels ? mo.channels : 2))
 		die("--workers %u: at most --channels (%u)", mo.workers,
 		    mo.channels ? mo.channels : 2);
-	parse_tcp("--to", to, &host, &port);
+	no_more_args(cmd, argc, argv);
+	check_level(mo.codec, mo.level);
+	parse_tcp("--to", to, false, &host, &port);
 	c.vmm = connect_vmm(vm, &c);
 	r = kvmig_migrate(c.vmm, host, port, &mo, &st);
 	json_decref(c.params);
@@ -698,20 +800,21 @@ static int on_listening(const char *host, const char *port, void *opaque)
 	return r;
 }
 
-static int cmd_incoming(int argc, char **argv)
+static const struct optdoc incoming_opts[] = {
+	{ "vm", "SOCK", 'v', "The destination VMM's control socket; it must wait for a migration (kvmig-vm --incoming). Required." },
+	{ "listen", "tcp:[ADDR]:PORT", 'l', "Where to listen. Required. No ADDR: any address; PORT 0: a free one, announced." },
+	{ "no-start", NULL, 'n', "After success, leave the VM paused; start it later with cont." },
+	{ "quit-on-failure", NULL, 'Q', "After a failure, tell the VMM to quit if its guest never ran. Without it the VMM waits on for the next kvmig incoming." },
+	{ "json", NULL, 'j', "The final statistics as JSON on stdout; no progress line." },
+	{ "quiet", NULL, 'q', "No progress line, no informational messages." },
+	{ "timeout", "S", 'T', "Give up when the source is silent (or has not come) for S seconds, 1..86400. Default 30." },
+	{ "ready-fd", "N", 'R', "Once listening, write the address (tcp:HOST:PORT) to the open fd N as one line, and close it." },
+	{ "ready-file", "FILE", 'F', "Once listening, write the address to FILE (renamed into place); removed when no longer listening." },
+	{ 0 }
+};
+
+static int cmd_incoming(const struct command *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, 'v' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "no-start", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "ready-fd", required_argument, NULL, 'R' },
-		{ "ready-file", required_argument, NULL, 'F' },
-		{ "quit-on-failure", no_argument, NULL, 'Q' },
-		{ 0 }
-	};
 	struct cli c = { .tty = isatty(2), .ready_fd = -1 };
 	bool quit_on_failure = false;
 	struct kvmig_incoming_opts io = {
@@ -724,7 +827,7 @@ static int cmd_incoming(int argc, char **argv)
 	char *host, *port;
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'l': listen = optarg; break;
@@ -736,13 +839,13 @@ static int cmd_incoming(int argc, char **argv)
 		case 'F': c.ready_file = optarg; break;
 		case 'Q': quit_on_failure = true; break;
 		default:
-			usage(stderr);
-			return 2;
+			return 2;	/* next_opt() handled the others */
 		}
 	}
 	if (!listen)
 		die("incoming: --listen tcp:[ADDR]:PORT is required");
-	parse_tcp("--listen", listen, &host, &port);
+	no_more_args(cmd, argc, argv);
+	parse_tcp("--listen", listen, true, &host, &port);
 	/* a file left by an earlier run must not announce this one */
 	if (c.ready_file && unlink(c.ready_file) && errno != ENOENT)
 		die("--ready-file %s: %s", c.ready_file, strerror(errno));
@@ -761,26 +864,41 @@ static int cmd_incoming(int argc, char **argv)
 		      "destination", host, port);
 }
 
-static int cmd_vm(int argc, char **argv)
+/* the VMM's "help" answer, one command a line with its arguments */
+static void print_vmm_help(json_t *list)
 {
-	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, 'v' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ 0 }
-	};
+	json_t *e, *a;
+	size_t i, k;
+
+	printf("The VMM's control commands (Documentation/control-protocol.rst):\n");
+	json_array_foreach(list, i, e) {
+		printf("  %s", json_string_value(json_object_get(e, "name")) ?: "?");
+		json_array_foreach(json_object_get(e, "arguments"), k, a)
+			printf("%s%s", k ? ", " : "  ", json_string_value(a) ?: "?");
+		putchar('\n');
+	}
+}
+
+static const struct optdoc vm_opts[] = {
+	{ "vm", "SOCK", 'v', "The VMM's control socket. Required; it comes before COMMAND." },
+	{ "timeout", "S", 'T', "Wait S seconds for the answer, 1..86400. Default 10." },
+	{ 0 }
+};
+
+static int cmd_vm(const struct command *cmd, int argc, char **argv)
+{
 	struct cli c = { .vmm_timeout_ms = SHORT_TIMEOUT_MS };
 	const char *vm = NULL;
 	char *reply = NULL;
 	int opt, r;
 	json_t *o;
 
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = next_opt(cmd, argc, argv, "+")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:
-			usage(stderr);
-			return 2;
+			return 2;	/* next_opt() handled the others */
 		}
 	}
 	if (optind >= argc || argc - optind > 2)
@@ -790,6 +908,10 @@ static int cmd_vm(int argc, char **argv)
 			      argv[optind + 1] : NULL, &reply, NULL, 0, NULL);
 	if (r) {
 		fprintf(stderr, "kvmig: %s\n", kvmig_vmm_last_error(c.vmm));
+	} else if (!strcmp(argv[optind], "help") &&
+		   (o = json_loads(reply, 0, NULL)) && json_is_array(o)) {
+		print_vmm_help(o);
+		json_decref(o);
 	} else {
 		o = json_loads(reply, JSON_DECODE_ANY, NULL);
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -801,29 +923,30 @@ static int cmd_vm(int argc, char **argv)
 	return r ? 1 : 0;
 }
 
-static int cmd_simple(int argc, char **argv, const char *what)
+static const struct optdoc simple_opts[] = {
+	{ "vm", "SOCK", 'v', "The VMM's control socket, source or destination. Required." },
+	{ "timeout", "S", 'T', "Wait S seconds for the answer, 1..86400. Default 10." },
+	{ 0 }
+};
+
+static int cmd_simple(const struct command *cmd, int argc, char **argv,
+		      const char *what)
 {
-	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, 'v' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ 0 }
-	};
 	struct cli c = { .vmm_timeout_ms = SHORT_TIMEOUT_MS };
 	const char *vm = NULL;
 	char *reply = NULL;
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:
-			usage(stderr);
-			return 2;
+			return 2;	/* next_opt() handled the others */
 		}
 	}
 	if (optind < argc)
-		die("%s: unexpected argument '%s'", argv[0], argv[optind]);
+		die("%s: unexpected argument '%s'", cmd->name, argv[optind]);
 	c.vmm = connect_vmm(vm, &c);
 	r = kvmig_vmm_request(c.vmm, what, NULL, &reply, NULL, 0, NULL);
 	if (r) {
@@ -841,18 +964,19 @@ static int cmd_simple(int argc, char **argv, const char *what)
 }
 
 /* kvmig set: hand new knobs to the running migration through its VMM. */
-static int cmd_set(int argc, char **argv)
+static const struct optdoc set_opts[] = {
+	{ "vm", "SOCK", 'v', "The source VMM's control socket. Required." },
+	{ "workers", "N", 'w', "Workers that get pages, 1..--channels of the migration." },
+	{ "codec", "CODEC", 'C', "none, zlib, zstd, lz4 or auto." },
+	{ "level", "N", 'L', "The codec's level, 0..19 (0: its default)." },
+	{ "max-bandwidth", "RATE", 'b', "Cap on the wire rate; 0: none." },
+	{ "downtime-limit", "MS", 'd', "The downtime to aim for, 1..3600000 ms." },
+	{ "timeout", "S", 'T', "Wait S seconds for the VMM's answer, 1..86400. Default 10." },
+	{ 0 }
+};
+
+static int cmd_set(const struct command *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, 'v' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "codec", required_argument, NULL, 'C' },
-		{ "level", required_argument, NULL, 'L' },
-		{ "max-bandwidth", required_argument, NULL, 'b' },
-		{ "downtime-limit", required_argument, NULL, 'd' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ 0 }
-	};
 	struct cli c = { .vmm_timeout_ms = SHORT_TIMEOUT_MS };
 	json_t *args = json_object();
 	const char *vm = NULL;
@@ -860,7 +984,7 @@ static int cmd_set(int argc, char **argv)
 	uint64_t v;
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'w':
@@ -890,12 +1014,12 @@ static int cmd_set(int argc, char **argv)
 			break;
 		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:
-			usage(stderr);
-			return 2;
+			return 2;	/* next_opt() handled the others */
 		}
 	}
+	no_more_args(cmd, argc, argv);
 	if (!json_object_size(args))
-		die("set: nothing to set");
+		die("set: nothing to set (see 'kvmig set --help')");
 	c.vmm = connect_vmm(vm, &c);
 	text = json_dumps(args, JSON_COMPACT);
 	r = kvmig_vmm_request(c.vmm, "migrate-set-parameters", text, NULL, NULL,
@@ -908,32 +1032,95 @@ static int cmd_set(int argc, char **argv)
 	return r ? 1 : 0;
 }
 
+static int cmd_query(const struct command *cmd, int argc, char **argv)
+{
+	return cmd_simple(cmd, argc, argv, "query-migrate");
+}
+
+static int cmd_cancel(const struct command *cmd, int argc, char **argv)
+{
+	return cmd_simple(cmd, argc, argv, "migrate-cancel");
+}
+
+static const struct command commands[] = {
+	{ "migrate", "--vm SOCK --to tcp:HOST:PORT [OPTIONS]",
+	  "Migrate the guest of the VMM at SOCK, live, to the kvmig incoming at "
+	  "HOST:PORT. On success the source guest stays paused and its VMM is "
+	  "told to quit (unless --keep-vm); on failure the guest runs on at the "
+	  "source. Exit 0: completed; 1: failed or cancelled; 2: bad options.",
+	  migrate_opts, cmd_migrate },
+	{ "incoming", "--vm SOCK --listen tcp:[ADDR]:PORT [OPTIONS]",
+	  "Receive one migration into the VMM at SOCK, which must wait for one "
+	  "(kvmig-vm --incoming), and start its guest. A failed migration leaves "
+	  "that VMM waiting for the next one. Exit 0: completed; 1: failed; 2: bad "
+	  "options.", incoming_opts, cmd_incoming },
+	{ "query", "--vm SOCK [--timeout S]",
+	  "Print the statistics of the migration that the VMM at SOCK takes or "
+	  "took part in, as JSON.", simple_opts, cmd_query },
+	{ "cancel", "--vm SOCK [--timeout S]",
+	  "Cancel the migration running through the VMM at SOCK; its guest runs on "
+	  "at the source.", simple_opts, cmd_cancel },
+	{ "set", "--vm SOCK [--workers N] [--codec C] [--level N] "
+	  "[--max-bandwidth RATE] [--downtime-limit MS] [--timeout S]",
+	  "Change the knobs of the migration running through the source VMM at "
+	  "SOCK, without stopping it.", set_opts, cmd_set },
+	{ "vm", "--vm SOCK [--timeout S] COMMAND [ARGUMENTS-JSON]",
+	  "Send one control-protocol command to the VMM at SOCK and print its "
+	  "answer as JSON ('kvmig vm --vm SOCK help' lists the commands).",
+	  vm_opts, cmd_vm },
+	{ 0 }
+};
+
+static void usage(FILE *f)
+{
+	const struct command *cmd;
+
+	fputs("usage: kvmig COMMAND [OPTIONS]\n\n", f);
+	for (cmd = commands; cmd->name; cmd++) {
+		int col = fprintf(f, "  kvmig %-8s ", cmd->name);
+
+		wrap(f, cmd->synopsis, col, col);
+	}
+	fputs("  kvmig --version\n\n"
+	      "'kvmig COMMAND --help' describes each option of COMMAND; the manual\n"
+	      "is kvmig(1) (Documentation/kvmig.rst).\n", f);
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	const struct command *cmd;
 
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		for (cmd = commands; argc > 2 && cmd->name; cmd++)
+			if (!strcmp(cmd->name, argv[2])) {
+				command_help(cmd, stdout);
+				return 0;
+			}
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("kvmig %s\n", kvmig_version());
+		return 0;
+	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (!strcmp(argv[1], "migrate"))
-		return cmd_migrate(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "incoming"))
-		return cmd_incoming(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "query"))
-		return cmd_simple(argc - 1, argv + 1, "query-migrate");
-	if (!strcmp(argv[1], "cancel"))
-		return cmd_simple(argc - 1, argv + 1, "migrate-cancel");
-	if (!strcmp(argv[1], "vm"))
-		return cmd_vm(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "set"))
-		return cmd_set(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(stdout);
-		return 0;
+	for (cmd = commands; cmd->name; cmd++) {
+		char prog[32];
+
+		if (strcmp(cmd->name, argv[1]))
+			continue;
+		/* getopt_long()'s messages begin with "kvmig COMMAND: " */
+		snprintf(prog, sizeof(prog), "kvmig %s", cmd->name);
+		argv[1] = prog;
+		return cmd->run(cmd, argc - 1, argv + 1);
 	}
 	fprintf(stderr, "kvmig: unknown command '%s'\n", argv[1]);
 	usage(stderr);
