@@ -179,7 +179,20 @@ fuzz: deps
 # ---------------------------------------------------------------- top level
 BINS := $(B)/bin/kvmig-vm $(B)/bin/kvmig
 
-all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS) $(FUZZ_TESTS) $(BENCH_BINS)
+# The man pages are the manuals in Documentation/, through Debian's rst2man
+# (python3-docutils); a manual that rst2man warns about fails the build.
+MAN_PAGES := $(B)/man/kvmig.1 $(B)/man/kvmig-vm.1 $(B)/man/libkvmig.3
+$(B)/man/kvmig.1: Documentation/kvmig.rst scripts/man.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh scripts/man.sh kvmig 1 "live-migrate a KVM guest between two VMMs" $< $@
+$(B)/man/kvmig-vm.1: Documentation/vm.rst scripts/man.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh scripts/man.sh kvmig-vm 1 "the kvmig reference VMM" $< $@
+$(B)/man/libkvmig.3: Documentation/libkvmig.rst scripts/man.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh scripts/man.sh libkvmig 3 "the kvmig live-migration library" $< $@
+
+all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS) $(FUZZ_TESTS) $(BENCH_BINS) $(MAN_PAGES)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -239,24 +252,33 @@ bench: deps
 LIBDIR	?= $(PREFIX)/lib
 INCDIR	?= $(PREFIX)/include
 
-# written at install time: it records PREFIX
+MANDIR	?= $(PREFIX)/share/man
+
+# written at install time: it records PREFIX; libdir and includedir are
+# relative to ${prefix} unless LIBDIR or INCDIR were given elsewhere
+PC_LIBDIR = $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${prefix}/lib,$(LIBDIR))
+PC_INCDIR = $(if $(filter $(PREFIX)/include,$(INCDIR)),$${prefix}/include,$(INCDIR))
 $(B)/kvmig.pc: FORCE
 	@mkdir -p $(dir $@)
-	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' 'includedir=$(PC_INCDIR)' '' \
 		'Name: kvmig' 'Description: live migration of KVM guests' \
 		'Version: 0.2' 'Requires.private: jansson' \
 		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lxxhash -lzstd -llz4 -lz -lpthread -lm' \
 		'Cflags: -I$${includedir}' > $@
 
-install: all $(B)/kvmig.pc
+# only what it installs: no tests, benchmarks or fuzzers
+install: $(LIB_A) $(LIB_SO) $(BINS) $(MAN_PAGES) $(B)/kvmig.pc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
-		$(DESTDIR)$(INCDIR)/kvmig
+		$(DESTDIR)$(INCDIR)/kvmig $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man3
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0755 $(LIB_SO).1 $(DESTDIR)$(LIBDIR)/
 	ln -sf libkvmig.so.1 $(DESTDIR)$(LIBDIR)/libkvmig.so
 	install -m 0644 user/include/kvmig/kvmig.h $(DESTDIR)$(INCDIR)/kvmig/
 	install -m 0644 $(B)/kvmig.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 0644 $(B)/man/kvmig.1 $(B)/man/kvmig-vm.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(B)/man/libkvmig.3 $(DESTDIR)$(MANDIR)/man3/
 
 clean:
 	rm -rf $(B)

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS=${*:-"build-essential pkg-config libjansson-dev zlib1g-dev libzstd-dev
-liblz4-dev libxxhash-dev python3"}
+liblz4-dev libxxhash-dev python3 python3-docutils"}
 
 missing=""
 for p in $PKGS; do
