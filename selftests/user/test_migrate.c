@@ -208,6 +208,28 @@ static void test_cancel(void)
 			 json_path_int(q, "ram.transferred") > 0,
 			 "query-migrate on the source VMM shows the running migration");
 	json_decref(q);
+	{
+		const char *human[] = { test_bin("kvmig"), "query", "--vm", m.src.sock,
+					NULL };
+		const char *js[] = { test_bin("kvmig"), "query", "--vm", m.src.sock,
+				     "--json", NULL };
+		bool ok;
+
+		human[0] = strdup(human[0]);
+		js[0] = strdup(js[0]);
+		ok = test_run(human, out, sizeof(out)) == 0 &&
+		     strstr(out, "Migration status: active\n") &&
+		     strstr(out, "transferred ram: ") && strstr(out, "% done)");
+		if (!ok)
+			ksft_print_msg("kvmig query: %s\n", out);
+		q = test_run(js, out, sizeof(out)) == 0 ? json_loads(out, 0, NULL) : NULL;
+		ok &= q && json_path_int(q, "ram.total") > 0;
+		json_decref(q);
+		free((void *)human[0]);
+		free((void *)js[0]);
+		ksft_test_result(ok, "kvmig query prints the running migration for a "
+				 "person, and with --json as JSON");
+	}
 	cancel[0] = strdup(cancel[0]);
 	cancel[3] = m.src.sock;
 	crc = test_run(cancel, out, sizeof(out));
@@ -600,7 +622,8 @@ static void test_garbage_stream(void)
 	close(fd);
 	ksft_test_result(test_wait(m.inc, 30) == 1 && n >= 24 &&
 			 !memcmp(reply, "KVMF", 4) && reply[5] == 10 /* ERROR */ &&
-			 strstr(test_slurp(m.inc_log), "is not KVMF"),
+			 strstr(test_slurp(m.inc_log), "is not KVMF (not a kvmig "
+				"stream: the peer sent text, 'GET / HT...')"),
 			 "a stream that is not kvmig is refused with an ERROR frame: %s",
 			 strstr(test_slurp(m.inc_log), "refused") ?: "");
 	ksft_test_result(test_wait(m.dst.pid, 30) == 3 && access(ready, F_OK),
@@ -674,7 +697,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "--dirty-log"))
 		backend_run(argv[2]);
 	TEST_ASSERT(argc == 1, "usage: test_migrate [--dirty-log BACKEND]");
-	ksft_set_plan(6 * 3 + 2 + (2 + 3) * 5 + 2 + 1 + 2 + 2 + 3 + 3);
+	ksft_set_plan(6 * 3 + 2 + (2 + 3) * 5 + 2 + 1 + 2 + 2 + 4 + 3);
 	json_decref(migrate_ok("idle guest", idle_args, idle_args, plain, "converged"));
 	json_decref(migrate_ok("light dirtying", light_args, light_args, plain, "converged"));
 	json_decref(migrate_ok("clear, 4 channels", vm_args, vm_args, clear4, "converged"));

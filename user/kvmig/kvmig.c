@@ -923,6 +923,59 @@ static int cmd_vm(const struct command *cmd, int argc, char **argv)
 	return r ? 1 : 0;
 }
 
+/* kvmig query without --json: QEMU's "info migrate", roughly */
+static void print_query(json_t *o)
+{
+	json_t *ram = json_object_get(o, "ram"), *conv = json_object_get(o, "converge");
+	const char *err = json_string_value(json_object_get(o, "error-desc"));
+	const char *sw = json_string_value(json_object_get(o, "switchover"));
+	double total = (double)json_integer_value(json_object_get(ram, "total"));
+	double left = (double)json_integer_value(json_object_get(ram, "remaining"));
+
+#define INT(obj, key) ((long long)json_integer_value(json_object_get(obj, key)))
+	printf("Migration status: %s\n",
+	       json_string_value(json_object_get(o, "status")) ?: "?");
+	if (!ram) {
+		if (err)
+			printf("error: %s\n", err);
+		return;
+	}
+	printf("total time: %lld ms\n", INT(o, "total-time"));
+	printf("setup: %lld ms\n", INT(o, "setup-time"));
+	if (sw)
+		printf("downtime: %lld ms (switchover: %s)\n", INT(o, "downtime"), sw);
+	else
+		printf("expected downtime: %lld ms\n", INT(o, "expected-downtime"));
+	printf("dirty log: %s, channels: %lld\n",
+	       json_string_value(json_object_get(o, "dirty-log")) ?: "-",
+	       INT(o, "channels"));
+	printf("transferred ram: %.1f MiB\n", INT(ram, "transferred") / 1048576.0);
+	printf("remaining ram: %.1f MiB (%.1f%% done)\n", left / 1048576.0,
+	       total > 0 ? 100.0 * (total - (left < total ? left : total)) / total : 0);
+	printf("total ram: %.1f MiB\n", total / 1048576.0);
+	printf("pass: %lld, dirty sync count: %lld\n", INT(ram, "iterations"),
+	       INT(ram, "dirty-sync-count"));
+	printf("zero pages: %lld, pages with data: %lld\n", INT(ram, "duplicate"),
+	       INT(ram, "normal"));
+	printf("throughput: %.1f Mbit/s\n",
+	       json_number_value(json_object_get(ram, "mbps")));
+	printf("dirty pages rate: %lld pages/s\n", INT(ram, "dirty-pages-rate"));
+	if (conv)
+		printf("convergence: %s (policy %s)\n",
+		       json_string_value(json_object_get(conv, "mechanism")) ?: "-",
+		       json_string_value(json_object_get(conv, "policy")) ?: "-");
+	if (err)
+		printf("error: %s\n", err);
+#undef INT
+}
+
+static const struct optdoc query_opts[] = {
+	{ "vm", "SOCK", 'v', "The VMM's control socket, source or destination. Required." },
+	{ "json", NULL, 'j', "The statistics as the VMM holds them: JSON, QEMU's names." },
+	{ "timeout", "S", 'T', "Wait S seconds for the answer, 1..86400. Default 10." },
+	{ 0 }
+};
+
 static const struct optdoc simple_opts[] = {
 	{ "vm", "SOCK", 'v', "The VMM's control socket, source or destination. Required." },
 	{ "timeout", "S", 'T', "Wait S seconds for the answer, 1..86400. Default 10." },
@@ -940,6 +993,7 @@ static int cmd_simple(const struct command *cmd, int argc, char **argv,
 	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
+		case 'j': c.json = true; break;
 		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:
 			return 2;	/* next_opt() handled the others */
@@ -954,8 +1008,12 @@ static int cmd_simple(const struct command *cmd, int argc, char **argv,
 	} else if (!strcmp(what, "query-migrate")) {
 		json_t *o = json_loads(reply, 0, NULL);
 
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
+		if (c.json) {
+			json_dumpf(o, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+		} else {
+			print_query(o);
+		}
 		json_decref(o);
 	}
 	free(reply);
@@ -1054,9 +1112,10 @@ static const struct command commands[] = {
 	  "(kvmig-vm --incoming), and start its guest. A failed migration leaves "
 	  "that VMM waiting for the next one. Exit 0: completed; 1: failed; 2: bad "
 	  "options.", incoming_opts, cmd_incoming },
-	{ "query", "--vm SOCK [--timeout S]",
+	{ "query", "--vm SOCK [--json] [--timeout S]",
 	  "Print the statistics of the migration that the VMM at SOCK takes or "
-	  "took part in, as JSON.", simple_opts, cmd_query },
+	  "took part in: for a person, or with --json as JSON.", query_opts,
+	  cmd_query },
 	{ "cancel", "--vm SOCK [--timeout S]",
 	  "Cancel the migration running through the VMM at SOCK; its guest runs on "
 	  "at the source.", simple_opts, cmd_cancel },

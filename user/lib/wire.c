@@ -50,8 +50,20 @@ int wire_get_hdr(const uint8_t *buf, struct wire_hdr *h, char *err,
 	uint32_t magic = get_u32(buf);
 
 	if (magic != WIRE_MAGIC) {
-		snprintf(err, errlen, "frame header: magic 0x%08x is not KVMF "
-			 "(not a kvmig stream)", magic);
+		char text[9];
+		unsigned int i;
+
+		/* a peer that speaks a text protocol (HTTP, SSH) says so */
+		for (i = 0; i < 8 && buf[i] >= 0x20 && buf[i] < 0x7f; i++)
+			text[i] = (char)buf[i];
+		text[i] = 0;
+		if (i == 8)
+			snprintf(err, errlen, "frame header: magic 0x%08x is not KVMF "
+				 "(not a kvmig stream: the peer sent text, '%s...')",
+				 magic, text);
+		else
+			snprintf(err, errlen, "frame header: magic 0x%08x is not KVMF "
+				 "(not a kvmig stream)", magic);
 		return -EBADMSG;
 	}
 	if (buf[4] != WIRE_VERSION) {
