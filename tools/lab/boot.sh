@@ -27,9 +27,20 @@ cmdline="$cmdline tsc_early_khz=$khz tsc=reliable $extra"
 # -M microvm: no ACPI needed and both vCPUs seen; -cpu max gives SVM with
 # nested paging, so kvm_amd runs inside.  -no-reboot turns the guest's final
 # reboot into QEMU's exit.
+#
+# thread=single: the guest's CPUs take turns on one host thread.  With one
+# host thread per CPU (MTTCG), QEMU 7.2 (Debian 12) now and then corrupts
+# the nested guest's memory when two CPUs touch the same page tables: the
+# selftest's L2 guest triple-faults (KVM_EXIT_SHUTDOWN), or the L1 kernel
+# resets without a word, on the unpatched kernel as on ours (tools/lab/
+# README.md, "Emulator faults").  KVMIG_LAB_TCG_THREAD=multi brings MTTCG
+# back, to reproduce that.
+tcg_thread=${KVMIG_LAB_TCG_THREAD:-single}
+case $tcg_thread in single | multi) ;; *) lab_die "KVMIG_LAB_TCG_THREAD: single or multi, not '$tcg_thread'" ;; esac
 rc=0
 timeout -k 10 "$limit" nice -n 19 qemu-system-x86_64 \
-	-M microvm -accel tcg -cpu max -m 2G -smp "${KVMIG_LAB_CPUS:-2}" -nographic -no-reboot \
+	-M microvm -accel tcg,thread="$tcg_thread" -cpu max -m 2G -smp "${KVMIG_LAB_CPUS:-2}" \
+	-nographic -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	</dev/null >"$log" 2>&1 || rc=$?
 exit "$rc"

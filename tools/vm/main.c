@@ -470,8 +470,10 @@ int main(int argc, char **argv)
 
 	if (control_path) {
 		listen_fd = control_listen(control_path);
-		if (listen_fd < 0)
+		if (listen_fd < 0) {
+			vm_destroy(&vm);
 			return 2;
+		}
 	}
 	/* the vCPU threads wait at the gate until their guest blocks are set */
 	vm.want_pause = true;
