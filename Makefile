@@ -197,6 +197,11 @@ all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS) $(FUZZ_TESTS) $(BENCH_BINS) $(MAN_P
 deps:
 	$(Q)scripts/deps.sh
 
+# what only the tests need: a browser for the HTML report (test_progress)
+CHECK_PKGS := chromium fonts-liberation
+deps-check: deps-check
+	$(Q)scripts/deps.sh $(CHECK_PKGS)
+
 # The kernel lab (tools/lab/README.md): the patched kernel, its KVM
 # selftests and ours, booted under QEMU; its build cache lives outside the
 # tree (KVMIG_LAB_CACHE, default /var/cache/kvmig-lab).
@@ -205,7 +210,7 @@ LAB_USER := KVMIG_LAB_CPUS=1 KVMIG_LAB_TESTS=tools/lab/user
 LAB_TESTS := "2400:bash tools/lab/lab.sh" "2700:bash tools/lab/lab.sh --debug" \
 	"1800:$(LAB_USER) bash tools/lab/lab.sh"
 
-check: deps
+check: deps-check
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory asan
 	$(Q)$(MAKE) --no-print-directory tsan
@@ -216,7 +221,7 @@ check: deps
 # memory bandwidth taken (scripts/stress.sh); every run must pass.  Logs in
 # $(B)/stress/.
 STRESS_RUNS ?= 3
-check-stress: deps
+check-stress: deps-check
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory asan
 	$(Q)$(MAKE) --no-print-directory tsan
@@ -284,7 +289,7 @@ clean:
 	rm -rf $(B)
 
 FORCE:
-.PHONY: all deps check check-stress asan tsan demo bench fuzz lab lab-user install clean FORCE
+.PHONY: all deps deps-check check check-stress asan tsan demo bench fuzz lab lab-user install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 

@@ -67,7 +67,7 @@ echo "demo: which limits only the vCPUs that dirty too fast (here in kvmig-vm,"
 echo "demo: through the dirty rings; in the kernel where it has the kvmig patch)."
 echo
 sleep 1	# the scenario: the guest dirties its working set for a second
-"$BIN/kvmig" migrate --vm "$src" --to "$to" --verify --max-bandwidth 200Mbit \
+"$BIN/kvmig" migrate --vm "$src" --to "$to" --verify --max-bandwidth 200Mbit ${KVMIG_DEMO_REPORT:+--report "$KVMIG_DEMO_REPORT"} \
 	--codec "${KVMIG_DEMO_CODEC:-zstd}"
 echo
 sleep 1	# the scenario: the destination guest runs on for a second

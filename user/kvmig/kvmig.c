@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "kvmig/kvmig.h"
+#include "report.h"
 
 struct cli {
 	struct kvmig_vmm *vmm;
@@ -35,11 +36,13 @@ struct cli {
 	bool quiet;
 	int last_width;
 	uint64_t last_iter;
+	uint64_t last_line_ms;	/* total-time of the last plain line */
 	json_t *params;		/* from the VMM (kvmig set), not yet applied */
-	bool tunable;		/* a migrate: takes "kvmig set" parameters */
+	bool source;		/* a migrate: takes "kvmig set" parameters */
 	int ready_fd;		/* incoming --ready-fd, or -1 */
 	const char *ready_file;	/* incoming --ready-file, or NULL */
 	int vmm_timeout_ms;	/* per VMM request; 0: the library's 60 s */
+	struct report *report;	/* migrate --report, or NULL */
 };
 
 /* query, cancel, set, vm: a VMM answers these in milliseconds */
@@ -317,37 +320,66 @@ static unsigned int limited_vcpus(const struct kvmig_migration_stats *st)
 	return n;
 }
 
+/* A plain progress line every this many ms of a long pass, not only one a pass */
+#define PROGRESS_LINE_MS	10000
+
+/*
+ * One line: the pass under way and how far it is (pages handed to the
+ * workers, so the percentage moves with the bytes walked), its time left,
+ * what has gone over the link and how fast, the dirty rate, the downtime
+ * a switchover would take now, and the convergence lever in use.
+ */
 static void show_progress(struct cli *c, const struct kvmig_migration_stats *st)
 {
-	double pct = st->ram.total ? 100.0 * (double)(st->ram.total -
-		     (st->ram.remaining < st->ram.total ? st->ram.remaining :
-		      st->ram.total)) / (double)st->ram.total : 0;
-	char line[256];
+	bool active = !strcmp(st->status, "active");
+	double pct;
+	char line[320];
+	size_t n;
 
 	if (c->json || c->quiet)
 		return;
-	snprintf(line, sizeof(line), "%-9s pass %-3llu %5.1f%%  sent %8.1f MiB  "
-		 "%7.1f Mbit/s  dirty %7llu pages/s  expected downtime %llu ms",
-		 st->status, (unsigned long long)st->ram.iterations, pct,
-		 (double)st->ram.transferred / 1048576.0, st->ram.mbps,
-		 (unsigned long long)st->ram.dirty_pages_rate,
-		 (unsigned long long)st->expected_downtime_ms);
+	if (!c->source) {
+		/* the destination knows what came, not what is to come */
+		snprintf(line, sizeof(line), "%-9s pass %-3llu received %8.1f MiB",
+			 st->status, (unsigned long long)st->ram.iterations,
+			 (double)st->ram.transferred / 1048576.0);
+		goto out;
+	}
+	if (st->pass.pages)
+		pct = 100.0 * (double)st->pass.done / (double)st->pass.pages;
+	else	/* nothing to send */
+		pct = active ? 0 : 100;
+	n = (size_t)snprintf(line, sizeof(line), "%-9s pass %-3llu %5.1f%% of %7llu "
+			     "pages", st->status,
+			     (unsigned long long)st->ram.iterations, pct,
+			     (unsigned long long)st->pass.pages);
+	if (active && st->pass.eta_ms)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " (%llu s left)",
+				      (unsigned long long)(st->pass.eta_ms + 999) / 1000);
+	n += (size_t)snprintf(line + n, sizeof(line) - n,
+			      "  sent %8.1f MiB  %7.1f Mbit/s  dirty %7llu pages/s"
+			      "  expected downtime %llu ms",
+			      (double)st->ram.transferred / 1048576.0, st->ram.mbps,
+			      (unsigned long long)st->ram.dirty_pages_rate,
+			      (unsigned long long)st->expected_downtime_ms);
 	if (st->converge.cpu_throttle_percentage)
-		snprintf(line + strlen(line), sizeof(line) - strlen(line),
-			 "  cpu-throttle %u%%", st->converge.cpu_throttle_percentage);
+		snprintf(line + n, sizeof(line) - n, "  cpu-throttle %u%%",
+			 st->converge.cpu_throttle_percentage);
 	else if (!strcmp(st->converge.mechanism, "dirty-limit"))
-		snprintf(line + strlen(line), sizeof(line) - strlen(line),
-			 "  dirty-limit on %u vCPU(s)", limited_vcpus(st));
+		snprintf(line + n, sizeof(line) - n, "  dirty-limit on %u vCPU(s)",
+			 limited_vcpus(st));
+out:
 	if (c->tty) {
 		fprintf(stderr, "\r%s%*s", line,
 			c->last_width > (int)strlen(line) ?
 			c->last_width - (int)strlen(line) : 0, "");
 		c->last_width = (int)strlen(line);
-	} else if (st->ram.iterations != c->last_iter ||
-		   strcmp(st->status, "active")) {
-		/* plain lines: one per pass and one at the end */
+	} else if (st->ram.iterations != c->last_iter || !active ||
+		   st->total_time_ms - c->last_line_ms >= PROGRESS_LINE_MS) {
+		/* plain lines: one per pass, one every 10 s, one at the end */
 		fprintf(stderr, "%s\n", line);
 		c->last_iter = st->ram.iterations;
+		c->last_line_ms = st->total_time_ms;
 	}
 }
 
@@ -359,13 +391,14 @@ static int on_progress(const struct kvmig_migration_stats *st, void *opaque)
 	int cancel = 0;
 
 	show_progress(c, st);
+	report_progress(c->report, st);
 	if (text && asprintf(&args, "{\"status\": %s}", text) > 0 &&
 	    !kvmig_vmm_request(c->vmm, "migrate-set-status", args, &reply, NULL,
 			       0, NULL)) {
 		json_t *r = json_loads(reply, 0, NULL);
 
 		cancel = json_is_true(json_object_get(r, "cancel"));
-		if (c->tunable && json_is_object(json_object_get(r, "parameters"))) {
+		if (c->source && json_is_object(json_object_get(r, "parameters"))) {
 			if (!c->params)
 				c->params = json_object();
 			json_object_update(c->params, json_object_get(r, "parameters"));
@@ -424,7 +457,7 @@ static void on_tune(struct kvmig_tunables *t, void *opaque)
 	c->params = NULL;
 }
 
-static void print_pipeline(const struct kvmig_migration_stats *st)
+static void print_pipeline(const struct kvmig_migration_stats *st, bool source)
 {
 	unsigned int i;
 
@@ -468,11 +501,20 @@ static void print_pipeline(const struct kvmig_migration_stats *st)
 	for (i = 0; i < st->channels && i < 64; i++) {
 		const struct kvmig_worker_stats *w = &st->pipeline.worker[i];
 
-		printf("  worker %-2u %9llu pages, %8.1f MiB, busy %.1f ms (waiting "
-		       "for the link %.1f ms), CPU %.1f ms (%.0f%%)\n", i,
-		       (unsigned long long)w->pages,
-		       (double)w->wire_bytes / 1048576.0, (double)w->busy_ns / 1e6,
-		       (double)w->wait_ns / 1e6, (double)w->cpu_ns / 1e6,
+		double busy = (double)w->busy_ns / 1e6, wait = (double)w->wait_ns / 1e6;
+		double codec = (double)st->worker_codec_ns[i] / 1e6;
+
+		printf("  worker %-2u %9llu pages, %8.1f MiB, ", i,
+		       (unsigned long long)w->pages, (double)w->wire_bytes / 1048576.0);
+		if (source)	/* the link's waits are part of the work */
+			printf("busy %.1f ms = compressing %.1f + waiting for the "
+			       "link %.1f + the rest %.1f", busy, codec, wait,
+			       busy > codec + wait ? busy - codec - wait : 0);
+		else
+			printf("busy %.1f ms = decompressing %.1f + the rest %.1f, "
+			       "waiting for data %.1f", busy, codec,
+			       busy > codec ? busy - codec : 0, wait);
+		printf(" ms, CPU %.1f ms (%.0f%%)\n", (double)w->cpu_ns / 1e6,
 		       w->cpu_util * 100);
 	}
 }
@@ -551,7 +593,7 @@ static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
 			       (unsigned long long)st->verify.pages,
 			       (unsigned long long)st->verify.mismatches);
 		print_converge(st);
-		print_pipeline(st);
+		print_pipeline(st, c->source);
 	}
 out:
 	free(text);
@@ -613,6 +655,7 @@ static const struct optdoc migrate_opts[] = {
 	{ "keep-vm", NULL, 'k', "After success, leave the source VMM (guest paused) instead of telling it to quit." },
 	{ "json", NULL, 'j', "The final statistics as JSON on stdout; no progress line." },
 	{ "quiet", NULL, 'q', "No progress line, no informational messages." },
+	{ "report", "FILE", 'R', "Write the migration's timeline as an HTML page to FILE (self-contained: inline SVG charts per pass, the parameters, a table of the figures), also after a failure." },
 	{ "timeout", "S", 'T', "Give up when the destination is silent for S seconds, 1..86400. Default 30." },
 	{ 0 }
 };
@@ -626,13 +669,13 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		.tune = on_tune, .tune_opaque = &c,
 	};
 	struct kvmig_migration_stats st = { .sz = sizeof(st) };
-	const char *vm = NULL, *to = NULL;
-	char *host, *port;
+	const char *vm = NULL, *to = NULL, *report = NULL;
+	char *host, *port, err[256];
 	bool keep = false;
 	int opt, r;
 	uint64_t v;
 
-	c.tunable = true;
+	c.source = true;
 	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
@@ -660,6 +703,11 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		case 'V': mo.verify = true; break;
 		case 'F': mo.no_force = true; break;
 		case 'k': keep = true; break;
+		case 'R':
+			if (!*optarg)
+				die("--report: an empty path");
+			report = optarg;
+			break;
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;
 		case 'T': mo.timeout_ms = parse_timeout(optarg); break;
@@ -736,8 +784,14 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 	check_level(mo.codec, mo.level);
 	parse_tcp("--to", to, false, &host, &port);
 	c.vmm = connect_vmm(vm, &c);
+	if (report && !(c.report = report_open(report, err, sizeof(err))))
+		die("--report: %s", err);
 	r = kvmig_migrate(c.vmm, host, port, &mo, &st);
 	json_decref(c.params);
+	if (c.report && report_close(c.report, &st, &mo, vm, to, err, sizeof(err)))
+		fprintf(stderr, "kvmig: --report: %s\n", err);
+	else if (c.report && !c.quiet && !c.json)
+		fprintf(stderr, "kvmig: the report is in %s\n", report);
 	/* the destination runs the guest now: this VMM may go */
 	return finish(&c, &st, r, !r && !keep, "source", host, port);
 }
@@ -927,6 +981,7 @@ static int cmd_vm(const struct command *cmd, int argc, char **argv)
 static void print_query(json_t *o)
 {
 	json_t *ram = json_object_get(o, "ram"), *conv = json_object_get(o, "converge");
+	json_t *pass = json_object_get(o, "pass");
 	const char *err = json_string_value(json_object_get(o, "error-desc"));
 	const char *sw = json_string_value(json_object_get(o, "switchover"));
 	double total = (double)json_integer_value(json_object_get(ram, "total"));
@@ -950,11 +1005,19 @@ static void print_query(json_t *o)
 	       json_string_value(json_object_get(o, "dirty-log")) ?: "-",
 	       INT(o, "channels"));
 	printf("transferred ram: %.1f MiB\n", INT(ram, "transferred") / 1048576.0);
-	printf("remaining ram: %.1f MiB (%.1f%% done)\n", left / 1048576.0,
-	       total > 0 ? 100.0 * (total - (left < total ? left : total)) / total : 0);
+	printf("remaining ram: %.1f MiB\n", left / 1048576.0);
 	printf("total ram: %.1f MiB\n", total / 1048576.0);
 	printf("pass: %lld, dirty sync count: %lld\n", INT(ram, "iterations"),
 	       INT(ram, "dirty-sync-count"));
+	if (pass && INT(pass, "pages")) {
+		printf("this pass: %lld of %lld pages (%.1f%%) in %.1f s",
+		       INT(pass, "done"), INT(pass, "pages"),
+		       100.0 * (double)INT(pass, "done") / (double)INT(pass, "pages"),
+		       (double)INT(pass, "elapsed-time") / 1000);
+		if (INT(pass, "time-left"))
+			printf(", about %.1f s left", (double)INT(pass, "time-left") / 1000);
+		putchar('\n');
+	}
 	printf("zero pages: %lld, pages with data: %lld\n", INT(ram, "duplicate"),
 	       INT(ram, "normal"));
 	printf("throughput: %.1f Mbit/s\n",

@@ -624,9 +624,11 @@ static void collect_stats(struct dest *d)
 		ws->wait_ns = STAT_GET(d->ch[i].c.wait_ns);
 		ws->cpu_ns = STAT_GET(r->cpu_ns);
 		ws->cpu_util = elapsed ? (double)ws->cpu_ns / (double)elapsed : 0;
+		st->worker_codec_ns[i] = 0;
 		for (c = 0; c < KVMIG_CODEC_NR; c++) {
 			struct kvmig_codec_stats *o = &st->pipeline.codec[c];
 
+			st->worker_codec_ns[i] += STAT_GET(r->codec[c].busy_ns);
 			o->pages += STAT_GET(r->codec[c].pages);
 			o->compressed += STAT_GET(r->codec[c].compressed);
 			o->raw_bytes += STAT_GET(r->codec[c].raw_bytes);

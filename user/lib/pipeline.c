@@ -90,6 +90,8 @@ struct wstats {
 	uint64_t zero_pages;	/* of them, found by the zero test */
 	uint64_t busy_ns;
 	uint64_t pace_ns;	/* sleeping for the rate limit */
+	uint64_t link_ns;	/* waiting for the socket, in its own jobs (the
+				 * migration thread sends on the channel too) */
 	uint64_t cpu_ns;
 	uint64_t precopy_bytes;
 	uint64_t downtime_bytes;
@@ -453,12 +455,14 @@ static void *worker_main(void *arg)
 			break;
 		if (!failed(p)) {
 			uint64_t t = kvmig_now_ns();
+			uint64_t link = STAT_GET(w->ch->wait_ns);
 
 			if (job->kind == JOB_PAGES)
 				do_pages(w, job);
 			else
 				do_iter_end(w, job);
 			STAT_ADD(w->st.busy_ns, kvmig_now_ns() - t);
+			STAT_ADD(w->st.link_ns, STAT_GET(w->ch->wait_ns) - link);
 		}
 		__atomic_store_n(&w->tail, tail + 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&w->st.cpu_ns, thread_cpu_ns(), __ATOMIC_RELAXED);
@@ -764,7 +768,7 @@ void pipe_stats(struct pipe *p, struct kvmig_migration_stats *st)
 		ws->pages = STAT_GET(w->st.pages);
 		ws->wire_bytes = STAT_GET(w->ch->bytes_sent);
 		ws->busy_ns = STAT_GET(w->st.busy_ns);
-		ws->wait_ns = STAT_GET(w->st.pace_ns) + STAT_GET(w->ch->wait_ns);
+		ws->wait_ns = STAT_GET(w->st.pace_ns) + STAT_GET(w->st.link_ns);
 		ws->cpu_ns = STAT_GET(w->st.cpu_ns);
 		ws->cpu_util = elapsed ? (double)ws->cpu_ns / (double)elapsed : 0;
 		wait += ws->wait_ns;
@@ -774,10 +778,12 @@ void pipe_stats(struct pipe *p, struct kvmig_migration_stats *st)
 		st->pipeline.zero_pages += STAT_GET(w->st.zero_pages);
 		pre += STAT_GET(w->st.precopy_bytes);
 		down += STAT_GET(w->st.downtime_bytes);
+		st->worker_codec_ns[i] = 0;
 		for (c = 0; c < KVMIG_CODEC_NR; c++) {
 			struct kvmig_codec_stats *d = &st->pipeline.codec[c];
 			const struct kvmig_codec_stats *s = &w->st.codec[c];
 
+			st->worker_codec_ns[i] += STAT_GET(s->busy_ns);
 			d->pages += STAT_GET(s->pages);
 			d->compressed += STAT_GET(s->compressed);
 			d->raw_bytes += STAT_GET(s->raw_bytes);

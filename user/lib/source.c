@@ -73,6 +73,8 @@ struct source {
 	bool tracking;			/* dirty logging on */
 	uint64_t t_start;
 	uint64_t t_progress;		/* last progress callback */
+	uint64_t pass_t0;		/* the pass under way began; 0 = none */
+	uint64_t pass_bytes0;		/* wire_bytes() then */
 
 	uint32_t iteration;
 
@@ -152,6 +154,40 @@ static void tune(struct source *s)
 		pipe_tune(s->pipe, t.workers, t.codec, t.level, t.max_bandwidth);
 }
 
+/* A switchover's costs besides the pages, in ns (see converge_pass()). */
+static uint64_t switch_fixed_ns(const struct source *s)
+{
+	/*
+	 * Control round trips (stop, device state here; the destination's
+	 * set-device-state and cont; "committing"; END/COMPLETE and
+	 * GO/STARTED), and with verify hashing RAM on both sides.
+	 */
+	return 6 * s->vmm_rtt_ns + 2 * s->hash_ns;
+}
+
+/*
+ * The pass under way, for a person watching: its pace so far, when it
+ * will end, and during the first pass the downtime a switchover would
+ * take now (the pages not reached yet, at that pace).
+ */
+static void pass_update(struct source *s, uint64_t now)
+{
+	struct kvmig_migration_stats *st = s->st;
+	uint64_t ns = now - s->pass_t0, b = wire_bytes(s) - s->pass_bytes0;
+	uint64_t left = st->pass.pages - st->pass.done;
+
+	st->pass.elapsed_ms = ns / 1000000;
+	/* the first 200 ms say little: the rings fill, the link ramps up */
+	if (ns < 200000000ULL || !st->pass.done || !b)
+		return;
+	st->ram.mbps = (double)b * 8 / ((double)ns / 1e9) / 1e6;
+	st->pass.eta_ms = (uint64_t)((double)ns / 1e6 * (double)left /
+				     (double)st->pass.done);
+	if (!st->ram.iterations)
+		st->expected_downtime_ms = st->pass.eta_ms +
+					   switch_fixed_ns(s) / 1000000;
+}
+
 static int progress(struct source *s, bool force)
 {
 	uint64_t now = kvmig_now_ns();
@@ -159,6 +195,8 @@ static int progress(struct source *s, bool force)
 	if (!force && now - s->t_progress < 100000000ULL)
 		return 0;
 	s->t_progress = now;
+	if (s->pass_t0)
+		pass_update(s, now);
 	s->st->total_time_ms = (now - s->t_start) / 1000000;
 	s->st->ram.transferred = wire_bytes(s);
 	if (s->pipe)
@@ -212,10 +250,16 @@ static int pipe_failed(struct source *s, int r)
 /* One pass over the pages set in s->bm; returns pages sent or -errno. */
 static int64_t send_pass(struct source *s, bool downtime)
 {
-	uint64_t first, i, sent = 0;
+	uint64_t first, i, sent = 0, n = 0;
 	int r;
 
 	pipe_set_pass(s->pipe, s->iteration, downtime);
+	for (i = 0; i < kvmig_bitmap_words(s->pages); i++)
+		n += (uint64_t)__builtin_popcountll(s->bm[i]);
+	memset(&s->st->pass, 0, sizeof(s->st->pass));
+	s->st->pass.pages = n;
+	s->pass_t0 = kvmig_now_ns();
+	s->pass_bytes0 = wire_bytes(s);
 	for (first = 0; first < s->pages; first += CHUNK_PAGES) {
 		uint64_t n = s->pages - first < CHUNK_PAGES ? s->pages - first :
 			     CHUNK_PAGES;
@@ -235,6 +279,7 @@ static int64_t send_pass(struct source *s, bool downtime)
 			if (r)
 				return pipe_failed(s, r);
 			sent++;
+			s->st->pass.done = sent;
 			s->st->ram.remaining -= s->st->ram.remaining >= WIRE_PAGE_SIZE ?
 						WIRE_PAGE_SIZE : s->st->ram.remaining;
 			if (!(sent % 1024)) {
@@ -245,6 +290,7 @@ static int64_t send_pass(struct source *s, bool downtime)
 		}
 	}
 	r = pipe_end_pass(s->pipe);
+	s->pass_t0 = 0;
 	if (r)
 		return pipe_failed(s, r);
 	s->st->ram.iterations++;
@@ -580,14 +626,8 @@ static int converge_pass(struct source *s, struct conv_sample *cs)
 	converge_rtt(s);
 	cs->nr_vcpus = nr;
 	cs->vcpu = s->ctr;
-	/*
-	 * Switchover costs besides pages and the sync: control round trips
-	 * (stop, device state here; the destination's set-device-state and
-	 * cont; "committing"; END/COMPLETE and GO/STARTED), and with verify
-	 * the hashes (8 bytes a page on the wire) and hashing RAM on both
-	 * sides.
-	 */
-	cs->fixed_ns = 6 * s->vmm_rtt_ns + 2 * s->hash_ns;
+	/* besides pages and the sync; with verify, 8 bytes a page of hashes */
+	cs->fixed_ns = switch_fixed_ns(s);
 	cs->fixed_bytes = s->o.verify ? s->pages * 8 : 0;
 	conv_tune(s->conv, s->o.downtime_limit_ms);
 	conv_pass(s->conv, cs, &plan);
@@ -747,6 +787,9 @@ static int run(struct source *s, const char *host, const char *port)
 				s->st->ram.dirty_pages_rate = (uint64_t)((double)dirty / secs);
 		}
 		s->st->ram.remaining = (uint64_t)dirty * WIRE_PAGE_SIZE;
+		/* the next pass, not begun */
+		memset(&s->st->pass, 0, sizeof(s->st->pass));
+		s->st->pass.pages = (uint64_t)dirty;
 		{
 			struct conv_sample cs = {
 				.pass_ns = kvmig_now_ns() - t0 - sync_ns,

@@ -90,14 +90,19 @@ static json_t *pipeline_json(const struct kvmig_migration_stats *st)
 	for (i = 0; i < st->channels && i < ARRAY_SIZE(st->pipeline.worker); i++) {
 		const struct kvmig_worker_stats *w = &st->pipeline.worker[i];
 
-		json_array_append_new(workers, json_pack(
+		json_t *o = json_pack(
 			"{sI sI sI sI sI sf}",
 			"pages", (json_int_t)w->pages,
 			"wire-bytes", (json_int_t)w->wire_bytes,
 			"busy-ms", (json_int_t)(w->busy_ns / 1000000),
 			"wait-ms", (json_int_t)(w->wait_ns / 1000000),
 			"cpu-ms", (json_int_t)(w->cpu_ns / 1000000),
-			"cpu-util", w->cpu_util));
+			"cpu-util", w->cpu_util);
+
+		if (o && STATS_HAS(st, worker_codec_ns))
+			json_object_set_new(o, "codec-ms", json_integer(
+				(json_int_t)(st->worker_codec_ns[i] / 1000000)));
+		json_array_append_new(workers, o);
 	}
 	return json_pack("{ss si si si sI sI sI sf sI so so}",
 			 "codec", st->pipeline.codec_name,
@@ -206,6 +211,13 @@ KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats
 			"device", (json_int_t)st->downtime_parts.device,
 			"verify", (json_int_t)st->downtime_parts.verify,
 			"commit", (json_int_t)st->downtime_parts.commit));
+	if (STATS_HAS(st, pass) && st->pass.pages)
+		json_object_set_new(o, "pass", json_pack(
+			"{sI sI sI sI}",
+			"pages", (json_int_t)st->pass.pages,
+			"done", (json_int_t)st->pass.done,
+			"elapsed-time", (json_int_t)st->pass.elapsed_ms,
+			"time-left", (json_int_t)st->pass.eta_ms));
 	if (st->error[0])
 		json_object_set_new(o, "error-desc", json_string(st->error));
 	text = json_dumps(o, JSON_COMPACT);

@@ -470,7 +470,13 @@ struct kvmig_migration_stats {
 	uint64_t total_time_ms;		/* from start to completion (so far) */
 	uint64_t setup_time_ms;		/* connecting, handshake, tracking on */
 	uint64_t downtime_ms;		/* vCPUs stopped until the destination acked */
-	uint64_t expected_downtime_ms;	/* remaining wire bytes / bandwidth */
+	/*
+	 * The downtime a switchover would take now: the last pass's dirty
+	 * set at its cost per page and rate, plus the switchover's fixed
+	 * costs; during the first pass, the pages that pass has not reached
+	 * at its cost and rate so far (0 until it has a rate).
+	 */
+	uint64_t expected_downtime_ms;
 	struct {
 		uint64_t transferred;	/* bytes on the wire, all channels */
 		uint64_t remaining;	/* dirty bytes not yet sent (raw) */
@@ -573,6 +579,25 @@ struct kvmig_migration_stats {
 		uint64_t verify;	/* the page hashes (--verify) */
 		uint64_t commit;	/* END .. COMPLETE .. GO .. STARTED */
 	} downtime_parts;
+	/*
+	 * The pass under way (source side), pass ram.iterations: the pages
+	 * it goes through, how many it has queued, and when it will end at
+	 * its pace so far.  Between passes, the next pass with done = 0.
+	 */
+	struct {
+		uint64_t pages;		/* dirty pages the pass sends */
+		uint64_t done;		/* of them, handed to the workers */
+		uint64_t elapsed_ms;	/* since the pass began */
+		uint64_t eta_ms;	/* to its end at its pace; 0 = unknown */
+	} pass;
+	/*
+	 * Of pipeline.worker[i].busy_ns, the time spent compressing.  On
+	 * the source busy_ns = this + wait_ns (the link) + the rest (zero
+	 * test, XBZRLE, copying, socket calls).  On the destination, the
+	 * time decompressing, of busy_ns (handling frames), and wait_ns
+	 * (waiting for data) is apart from busy_ns.
+	 */
+	uint64_t worker_codec_ns[64];
 };
 
 /*
