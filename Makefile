@@ -132,10 +132,14 @@ $(B)/tests/%: $(B)/obj/selftests/user/%.o $(HARNESS) $(LIB_A)
 	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) -lm
 
 # ---------------------------------------------------------------- kvmig (helper)
+# libnl (--max-bandwidth auto reads the route and the link over netlink)
 KVMIG_SRCS := $(wildcard user/kvmig/*.c)
+NL_CFLAGS := -I/usr/include/libnl3
+NL_LIBS := -lnl-route-3 -lnl-genl-3 -lnl-3
+$(KVMIG_SRCS:%.c=$(B)/obj/%.o): ALL_CFLAGS += $(NL_CFLAGS)
 $(B)/bin/kvmig: $(KVMIG_SRCS:%.c=$(B)/obj/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NL_LIBS) $(LIB_LIBS)
 
 # ---------------------------------------------------------------- benchmarks
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
@@ -197,8 +201,9 @@ all: $(LIB_A) $(LIB_SO) $(BINS) $(TEST_BINS) $(FUZZ_TESTS) $(BENCH_BINS) $(MAN_P
 deps:
 	$(Q)scripts/deps.sh
 
-# what only the tests need: a browser for the HTML report (test_progress)
-CHECK_PKGS := chromium fonts-liberation
+# what only the tests need: a browser for the HTML report (test_progress),
+# ip for the interfaces of test_bandwidth_auto
+CHECK_PKGS := chromium fonts-liberation iproute2
 deps-check: deps-check
 	$(Q)scripts/deps.sh $(CHECK_PKGS)
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "kvmig/kvmig.h"
+#include "link.h"
 #include "report.h"
 
 struct cli {
@@ -640,7 +641,7 @@ static const struct optdoc migrate_opts[] = {
 	{ "xbzrle", NULL, 'X', "Send a page sent before as its difference (XBZRLE) when that is small." },
 	{ "xbzrle-cache-size", "SIZE", 'S', "Memory for the pages sent, all workers together; at least 64K, default 64M. Implies --xbzrle." },
 	{ "xbzrle-threshold", "SIZE", 'H', "A difference of this many bytes or more goes through the codec instead, 1..4096 (default). Implies --xbzrle." },
-	{ "max-bandwidth", "RATE", 'b', "Cap on the wire rate, all channels together; 0: none (the default)." },
+	{ "max-bandwidth", "RATE", 'b', "Cap on the wire rate, all channels together; 0: none (the default); auto: 75% of the speed of the interface that routes to the destination (none on the loopback or when the interface reports no speed)." },
 	{ "downtime-limit", "MS", 'd', "The downtime to aim for, 1..3600000 ms. Default 300." },
 	{ "max-iterations", "N", 'i', "Passes with the guest running after which the switchover is forced, 1..100000. Default 30." },
 	{ "no-force", NULL, 'F', "Fail rather than force a switchover over the downtime limit; the guest runs on." },
@@ -671,7 +672,7 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 	struct kvmig_migration_stats st = { .sz = sizeof(st) };
 	const char *vm = NULL, *to = NULL, *report = NULL;
 	char *host, *port, err[256];
-	bool keep = false;
+	bool keep = false, auto_bw = false;
 	int opt, r;
 	uint64_t v;
 
@@ -684,7 +685,11 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 			mo.channels = (unsigned int)parse_range("--channels", optarg,
 								1, 64, "");
 			break;
-		case 'b': mo.max_bandwidth = parse_num("--max-bandwidth", optarg); break;
+		case 'b':
+			auto_bw = !strcmp(optarg, "auto");
+			if (!auto_bw)
+				mo.max_bandwidth = parse_num("--max-bandwidth", optarg);
+			break;
 		case 'd':
 			mo.downtime_limit_ms = (uint32_t)parse_range("--downtime-limit",
 								     optarg, 1, 3600000,
@@ -783,6 +788,17 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 	no_more_args(cmd, argc, argv);
 	check_level(mo.codec, mo.level);
 	parse_tcp("--to", to, false, &host, &port);
+	if (auto_bw) {
+		struct link_choice lc;
+
+		if (link_auto_bandwidth(host, &lc, err, sizeof(err))) {
+			fprintf(stderr, "kvmig: --max-bandwidth auto: %s\n", err);
+			return 1;
+		}
+		mo.max_bandwidth = lc.cap;
+		if (!c.quiet)
+			fprintf(stderr, "kvmig: --max-bandwidth auto: %s\n", lc.why);
+	}
 	c.vmm = connect_vmm(vm, &c);
 	if (report && !(c.report = report_open(report, err, sizeof(err))))
 		die("--report: %s", err);
