@@ -109,6 +109,22 @@ static unsigned int run(struct conv *c, struct model *m, struct conv_plan *last,
 	return n;
 }
 
+/* Passes until the CPU throttle reaches @pct or @max passes ran. */
+static void run_until(struct conv *c, struct model *m, struct conv_plan *last,
+		      uint32_t pct, unsigned int max)
+{
+	struct conv_sample s;
+	unsigned int n;
+
+	for (n = 0; n < max; n++) {
+		model_pass(m, &s);
+		conv_pass(c, &s, last);
+		model_apply(m, last);
+		if (last->action != CONV_GO_ON || last->cpu_pct >= pct)
+			break;
+	}
+}
+
 static void test_estimate(void)
 {
 	struct conv_mechs none = { 0 };
@@ -310,6 +326,49 @@ static void test_bad_opts(void)
 	conv_free(c);
 }
 
+/* kvmig set: the knobs change while it runs, checked like at the start. */
+static void test_tune(void)
+{
+	struct conv_mechs mechs = { .cpu = true };
+	struct conv_opts o = defaults, bad;
+	struct conv *c = conv_new();
+	struct conv_plan p, q;
+	struct model m;
+	char why[160];
+	bool ok = true;
+
+	o.policy = KVMIG_CONVERGE_AUTO_CONVERGE;
+	TEST_ASSERT(!conv_init(c, &o, &mechs, why, sizeof(why)), "%s", why);
+	heavy(&m);
+	m.rate[0] = 8 * LINK;
+	/* passes without progress: 20, 30, 40 % */
+	run_until(c, &m, &p, 40, 10);
+	ok &= p.mech == CONV_MECH_CPU && p.cpu_pct == 40 && p.action == CONV_GO_ON;
+	/* refused: nothing changes, the plan stays */
+	bad = o;
+	bad.throttle_increment = 0;
+	q = p;
+	q.changed = false;
+	ok &= conv_tune(c, &bad, &q, why, sizeof(why)) == -EINVAL &&
+	      strstr(why, "increment") && !q.changed && q.cpu_pct == 40;
+	bad = o;
+	bad.io_stall_us = 0;
+	ok &= conv_tune(c, &bad, &q, why, sizeof(why)) == -EINVAL &&
+	      strstr(why, "IO stall");
+	/* a lower cap: the throttle comes down now, and stays under it */
+	o.throttle_initial = 15;
+	o.throttle_max = 25;
+	ok &= !conv_tune(c, &o, &q, why, sizeof(why)) && q.changed &&
+	      q.cpu_pct == 25;
+	model_apply(&m, &q);
+	run_until(c, &m, &p, 26, 3);
+	ok &= p.cpu_pct == 25;
+	ksft_test_result(ok, "tune: bad knobs refused (nothing changes); a lower "
+			 "cap lowers the throttle at once, and it stays under it "
+			 "(%u%%)", p.cpu_pct);
+	conv_free(c);
+}
+
 static void test_names(void)
 {
 	enum kvmig_converge p;
@@ -372,7 +431,7 @@ static void test_max_iterations(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(12);
+	ksft_set_plan(13);
 	test_estimate();
 	test_none();
 	test_dirty_limit(true);
@@ -381,6 +440,7 @@ int main(void)
 	test_auto_converge();
 	test_auto_picks();
 	test_bad_opts();
+	test_tune();
 	test_names();
 	test_max_iterations();
 	test_swing();

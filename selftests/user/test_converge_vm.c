@@ -12,7 +12,9 @@
  *   --verify 0 mismatches, both RAMs equal page by page, the destination
  *   guest's self-check clean, and no limit left on the source afterwards.
  * - auto-converge with --throttle-max 60 never throttles above 60 %
- *   (sampled while it runs, and in the statistics), and leaves no throttle.
+ *   (sampled while it runs, and in the statistics); once it throttles at
+ *   40 %, kvmig set --throttle-max 15 brings it down to 15 % at once
+ *   and keeps it there; no throttle is left afterwards.
  * - none is forced once passes stop making progress (not after 30), and
  *   with --no-force fails and the guest runs on.
  * - dirty-limit on a VM without rings, on a kernel without the limit, is
@@ -147,8 +149,12 @@ static void test_auto_converge(void)
 	char to[64];
 	const char *argv[32] = { test_bin("kvmig"), "migrate", "--vm", NULL,
 				 "--to", to, "--json", "--timeout", "20" };
+	const char *set[] = { test_bin("kvmig"), "set", "--vm", NULL,
+			      "--throttle-max", "15", NULL };
 	unsigned int n = 9, i;
-	int64_t max_seen = 0, pct;
+	int64_t max_seen = 0, pct, max_after = -1;
+	int set_rc = -1;
+	char set_out[1024];
 	const char *text;
 	json_t *out;
 	struct mig m;
@@ -158,22 +164,36 @@ static void test_auto_converge(void)
 	start_vms(&m, src_args, dst_args);
 	start_incoming(&m, false);
 	argv[0] = strdup(argv[0]);
-	argv[3] = m.src.sock;
+	set[0] = strdup(set[0]);
+	argv[3] = set[3] = m.src.sock;
 	snprintf(to, sizeof(to), "tcp:127.0.0.1:%s", m.port);
 	for (i = 0; extra[i]; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
 	pid = test_spawn(argv, m.mig_log);
-	/* watch the VMM's throttle while the migration runs */
+	/*
+	 * Watch the VMM's throttle while the migration runs; at the first
+	 * throttle of 40 %, lower the cap to 15 %.  From the moment query-migrate
+	 * shows the new cap in force, no sample may be above it.
+	 */
 	while (waitpid(pid, &rc, WNOHANG) == 0) {
-		json_t *q = test_vm_cmd(&m.src, "query-vcpu-dirty-limit");
+		json_t *q = test_vm_cmd(&m.src, "query-migrate");
+		/* nothing is published before the first pages flow */
+		int64_t now_cap = json_integer_value(json_object_get(
+			json_object_get(q, "parameters"), "max-cpu-throttle"));
 
+		json_decref(q);
+		q = test_vm_cmd(&m.src, "query-vcpu-dirty-limit");
 		for (i = 0; i < 2; i++) {
 			char path[64];
 
 			snprintf(path, sizeof(path), "vcpus.%u.throttle-percentage", i);
 			pct = json_path_int(q, path);
 			max_seen = pct > max_seen ? pct : max_seen;
+			if (now_cap == 15)
+				max_after = pct > max_after ? pct : max_after;
+			if (pct >= 40 && set_rc < 0)
+				set_rc = test_run(set, set_out, sizeof(set_out));
 		}
 		json_decref(q);
 		msleep(50);	/* sampling period, not a wait for an event */
@@ -191,6 +211,14 @@ static void test_auto_converge(void)
 			 "auto-converge: throttled up to %lld%%, never above the "
 			 "60%% cap, switched over (%s)", (long long)max_seen,
 			 json_string_value(json_object_get(out, "switchover")) ?: "?");
+	ksft_test_result(set_rc == 0 && max_after >= 0 && max_after <= 15 &&
+			 json_path_int(out, "parameters.max-cpu-throttle") == 15 &&
+			 json_path_int(out, "converge.cpu-throttle-percentage") <= 15,
+			 "kvmig set --throttle-max 15 while throttled: in force at once, "
+			 "never above 15%% after (%lld%% at most)", (long long)max_after);
+	if (set_rc)
+		ksft_print_msg("kvmig set: exit %d: %s\n", set_rc, set_out);
+	free((void *)set[0]);
 	ksft_test_result(unthrottled(&m.src), "auto-converge: no throttle left");
 	json_decref(out);
 	finish(&m);
@@ -356,7 +384,7 @@ int main(void)
 	ksft_print_header();
 	test_require_kvm();
 	signal(SIGPIPE, SIG_IGN);	/* a VMM that quit after a failed migration */
-	ksft_set_plan(11);
+	ksft_set_plan(12);
 	test_dirty_limit();
 	test_auto_converge();
 	test_none();

@@ -54,6 +54,12 @@ static const struct cli_case cases[] = {
 	{ { "query", "--vm", "" }, 2, "--vm: an empty path" },
 	{ { "query", "--vm", "s", "twice" }, 2, "query: unexpected argument 'twice'" },
 	{ { "set", "--vm", "s" }, 2, "set: nothing to set" },
+	{ { "set", "--vm", "s", "--io-aware", "maybe" }, 2,
+	  "--io-aware: on or off, not 'maybe'" },
+	{ { "set", "--vm", "s", "--throttle-max", "100" }, 2,
+	  "--throttle-max: 1..99 %, not 100" },
+	{ { "migrate", "--vm", "s", "--to", "tcp:h:1", "--report", "" }, 2,
+	  "--report: an empty path" },
 	{ { "query", "--vm", "/nonexistent/kvmig.sock" }, 1,
 	  "cannot connect to the VMM at /nonexistent/kvmig.sock: No such file or directory" },
 };

@@ -6,7 +6,7 @@
  *  - during the first pass, query-migrate has the pass's pages and how
  *    many are done (growing), a wire rate, its time left, which comes
  *    true within a factor of three, and an expected downtime that is not
- *    0; kvmig query prints the pass for a person;
+ *    0; kvmig query prints the pass and the knobs in force for a person;
  *  - kvmig migrate's summary: each worker's busy time is the sum of its
  *    parts, and the workers' pages and MiB add up to the migration's;
  *  - kvmig migrate --report FILE.html: a self-contained page (no script,
@@ -228,7 +228,10 @@ int main(void)
 	t_eta = test_now_ns();
 	json_decref(st);
 	if (test_run(query, out, sizeof(out)) == 0 && strstr(out, "this pass: ") &&
-	    strstr(out, " of 16384 pages (") && strstr(out, " s left"))
+	    strstr(out, " of 16384 pages (") && strstr(out, " s left") &&
+	    strstr(out, "parameters: downtime limit 300 ms, max bandwidth 64.0 "
+		   "Mbit/s, max iterations 30, cpu throttle 20% + 10% up to 99%, "
+		   "io-aware on (stall 2000 us)"))
 		human = true;
 	else
 		ksft_print_msg("kvmig query: %s\n", out);
@@ -248,7 +251,8 @@ int main(void)
 			 "its time left (%lld ms) came true within 3x (%llu ms)",
 			 (long long)eta,
 			 (unsigned long long)((t_end - t_eta) / 1000000));
-	ksft_test_result(human, "kvmig query prints the pass for a person");
+	ksft_test_result(human, "kvmig query prints the pass and the knobs in force "
+			 "for a person");
 
 	rc = test_wait(pid, 120);
 	st = test_vm_cmd(&m.src, "query-migrate");

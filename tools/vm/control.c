@@ -752,8 +752,11 @@ static void cmd_migrate_set_parameters(struct vm *vm, json_t *args,
 {
 	static const char *const ints[] = {
 		"workers", "level", "max-bandwidth", "downtime-limit",
+		"cpu-throttle-initial", "cpu-throttle-increment",
+		"max-cpu-throttle", "io-stall",
 	};
 	json_t *codec = json_object_get(args, "codec");
+	json_t *io_aware = json_object_get(args, "io-aware");
 	unsigned int i;
 
 	if (!migration_active(vm)) {
@@ -771,6 +774,10 @@ static void cmd_migrate_set_parameters(struct vm *vm, json_t *args,
 	}
 	if (codec && !json_is_string(codec)) {
 		reply_error(r, "GenericError", "'codec' must be a string");
+		return;
+	}
+	if (io_aware && !json_is_boolean(io_aware)) {
+		reply_error(r, "GenericError", "'io-aware' must be true or false");
 		return;
 	}
 	if (!vm->migration_params)
@@ -949,7 +956,9 @@ static const char *const device_state_args[] = { "format", "vcpus", "blob", NULL
 static const char *const set_status_args[] = { "status", NULL };
 static const char *const dirty_rearm_args[] = { "first", "count", NULL };
 static const char *const set_params_args[] = {
-	"workers", "codec", "level", "max-bandwidth", "downtime-limit", NULL,
+	"workers", "codec", "level", "max-bandwidth", "downtime-limit",
+	"cpu-throttle-initial", "cpu-throttle-increment", "max-cpu-throttle",
+	"io-aware", "io-stall", NULL,
 };
 
 static void cmd_help(struct vm *vm, json_t *args, struct reply *r);

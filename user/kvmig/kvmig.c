@@ -445,6 +445,16 @@ static void on_tune(struct kvmig_tunables *t, void *opaque)
 				 t->max_bandwidth);
 	t->downtime_limit_ms = (uint32_t)param(c->params, "downtime-limit", 1,
 					       3600000, t->downtime_limit_ms);
+	t->throttle_initial = (uint32_t)param(c->params, "cpu-throttle-initial", 1,
+					      99, t->throttle_initial);
+	t->throttle_increment = (uint32_t)param(c->params, "cpu-throttle-increment",
+						1, 99, t->throttle_increment);
+	t->throttle_max = (uint32_t)param(c->params, "max-cpu-throttle", 1, 99,
+					  t->throttle_max);
+	t->io_stall_us = (uint32_t)param(c->params, "io-stall", 1, 1000000,
+					 t->io_stall_us);
+	if (json_is_boolean(json_object_get(c->params, "io-aware")))
+		t->no_io_aware = !json_is_true(json_object_get(c->params, "io-aware"));
 	if ((v = json_object_get(c->params, "codec"))) {
 		int codec = kvmig_codec_from_name(json_string_value(v));
 
@@ -997,7 +1007,7 @@ static int cmd_vm(const struct command *cmd, int argc, char **argv)
 static void print_query(json_t *o)
 {
 	json_t *ram = json_object_get(o, "ram"), *conv = json_object_get(o, "converge");
-	json_t *pass = json_object_get(o, "pass");
+	json_t *pass = json_object_get(o, "pass"), *params = json_object_get(o, "parameters");
 	const char *err = json_string_value(json_object_get(o, "error-desc"));
 	const char *sw = json_string_value(json_object_get(o, "switchover"));
 	double total = (double)json_integer_value(json_object_get(ram, "total"));
@@ -1043,6 +1053,22 @@ static void print_query(json_t *o)
 		printf("convergence: %s (policy %s)\n",
 		       json_string_value(json_object_get(conv, "mechanism")) ?: "-",
 		       json_string_value(json_object_get(conv, "policy")) ?: "-");
+	if (params) {
+		long long bw = INT(params, "max-bandwidth");
+
+		printf("parameters: downtime limit %lld ms, ", INT(params, "downtime-limit"));
+		if (bw)
+			printf("max bandwidth %.1f Mbit/s, ", (double)bw * 8 / 1e6);
+		else
+			printf("no bandwidth cap, ");
+		printf("max iterations %lld, cpu throttle %lld%% + %lld%% up to %lld%%, "
+		       "io-aware %s (stall %lld us)\n", INT(params, "max-iterations"),
+		       INT(params, "cpu-throttle-initial"),
+		       INT(params, "cpu-throttle-increment"),
+		       INT(params, "max-cpu-throttle"),
+		       json_is_true(json_object_get(params, "io-aware")) ? "on" : "off",
+		       INT(params, "io-stall"));
+	}
 	if (err)
 		printf("error: %s\n", err);
 #undef INT
@@ -1108,6 +1134,11 @@ static const struct optdoc set_opts[] = {
 	{ "level", "N", 'L', "The codec's level, 0..19 (0: its default)." },
 	{ "max-bandwidth", "RATE", 'b', "Cap on the wire rate; 0: none." },
 	{ "downtime-limit", "MS", 'd', "The downtime to aim for, 1..3600000 ms." },
+	{ "throttle-initial", "PCT", 'I', "auto-converge: the first CPU throttle, 1..99." },
+	{ "throttle-increment", "PCT", 'N', "auto-converge: added per pass without progress, 1..99." },
+	{ "throttle-max", "PCT", 'M', "auto-converge: the cap, 1..99; a throttle above it comes down at once." },
+	{ "io-aware", "on|off", 'A', "dirty-limit: spare the vCPUs that serve IO (on) or not (off)." },
+	{ "io-stall", "US", 'O', "dirty-limit: the longest stall of an IO-serving vCPU, 1..1000000 us." },
 	{ "timeout", "S", 'T', "Wait S seconds for the VMM's answer, 1..86400. Default 10." },
 	{ 0 }
 };
@@ -1148,6 +1179,31 @@ static int cmd_set(const struct command *cmd, int argc, char **argv)
 				die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
 				    optarg);
 			json_object_set_new(args, "codec", json_string(optarg));
+			break;
+		case 'I':
+			v = parse_range("--throttle-initial", optarg, 1, 99, " %");
+			json_object_set_new(args, "cpu-throttle-initial",
+					    json_integer((json_int_t)v));
+			break;
+		case 'N':
+			v = parse_range("--throttle-increment", optarg, 1, 99, " %");
+			json_object_set_new(args, "cpu-throttle-increment",
+					    json_integer((json_int_t)v));
+			break;
+		case 'M':
+			v = parse_range("--throttle-max", optarg, 1, 99, " %");
+			json_object_set_new(args, "max-cpu-throttle",
+					    json_integer((json_int_t)v));
+			break;
+		case 'A':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				die("--io-aware: on or off, not '%s'", optarg);
+			json_object_set_new(args, "io-aware",
+					    json_boolean(!strcmp(optarg, "on")));
+			break;
+		case 'O':
+			v = parse_range("--io-stall", optarg, 1, 1000000, " us");
+			json_object_set_new(args, "io-stall", json_integer((json_int_t)v));
 			break;
 		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:

@@ -121,13 +121,9 @@ void conv_free(struct conv *c)
 	free(c);
 }
 
-int conv_init(struct conv *c, const struct conv_opts *o,
-	      const struct conv_mechs *mechs, char *why, size_t len)
+/* The knobs that may change while a migration runs, checked once, here. */
+static int knobs_ok(const struct conv_opts *o, char *why, size_t len)
 {
-	if ((unsigned int)o->policy >= KVMIG_CONVERGE_NR) {
-		snprintf(why, len, "unknown convergence policy %d", o->policy);
-		return -EINVAL;
-	}
 	if (o->throttle_initial < 1 || o->throttle_max > 99 ||
 	    o->throttle_initial > o->throttle_max || o->throttle_increment < 1 ||
 	    o->throttle_increment > 99) {
@@ -136,6 +132,30 @@ int conv_init(struct conv *c, const struct conv_opts *o,
 			 o->throttle_initial, o->throttle_increment, o->throttle_max);
 		return -EINVAL;
 	}
+	if (o->downtime_limit_ms < 1 || o->downtime_limit_ms > 3600000) {
+		snprintf(why, len, "downtime limit %u ms: want 1..3600000",
+			 o->downtime_limit_ms);
+		return -EINVAL;
+	}
+	if (o->io_stall_us < 1 || o->io_stall_us > 1000000) {
+		snprintf(why, len, "IO stall %u us: want 1..1000000", o->io_stall_us);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int conv_init(struct conv *c, const struct conv_opts *o,
+	      const struct conv_mechs *mechs, char *why, size_t len)
+{
+	int r;
+
+	if ((unsigned int)o->policy >= KVMIG_CONVERGE_NR) {
+		snprintf(why, len, "unknown convergence policy %d", o->policy);
+		return -EINVAL;
+	}
+	r = knobs_ok(o, why, len);
+	if (r)
+		return r;
 	if (o->policy == KVMIG_CONVERGE_DIRTY_LIMIT && !mechs->kernel && !mechs->vmm) {
 		snprintf(why, len, "dirty-limit: the VMM can limit no vCPU's dirty "
 			 "rate (neither the kernel's KVM_CAP_DIRTY_RATE_LIMIT nor "
@@ -247,9 +267,26 @@ void conv_baseline(struct conv *c, const struct conv_vcpu *v, unsigned int nr)
 	c->nr_last = nr;
 }
 
-void conv_tune(struct conv *c, uint32_t downtime_limit_ms)
+int conv_tune(struct conv *c, const struct conv_opts *o, struct conv_plan *p,
+	      char *why, size_t len)
 {
-	c->o.downtime_limit_ms = downtime_limit_ms;
+	int r = knobs_ok(o, why, len);
+
+	if (r)
+		return r;
+	c->o.downtime_limit_ms = o->downtime_limit_ms;
+	c->o.io_aware = o->io_aware;
+	c->o.io_stall_us = o->io_stall_us;
+	c->o.throttle_initial = o->throttle_initial;
+	c->o.throttle_increment = o->throttle_increment;
+	c->o.throttle_max = o->throttle_max;
+	/* a throttle above the new cap comes down now, not after a pass */
+	if (c->mech == CONV_MECH_CPU && c->cpu_pct > o->throttle_max) {
+		c->cpu_pct = o->throttle_max;
+		p->cpu_pct = o->throttle_max;
+		p->changed = true;
+	}
+	return 0;
 }
 
 void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)

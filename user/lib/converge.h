@@ -100,8 +100,15 @@ struct conv *conv_new(void);
 void conv_free(struct conv *c);
 /* The vCPUs' counters before pass 0, so that pass 0 gives rates too. */
 void conv_baseline(struct conv *c, const struct conv_vcpu *v, unsigned int nr);
-/* The downtime limit changed (kvmig set). */
-void conv_tune(struct conv *c, uint32_t downtime_limit_ms);
+/*
+ * The knobs that may change while a migration runs (kvmig set): the
+ * downtime limit, io_aware, io_stall_us and the CPU throttle's initial,
+ * increment and cap, from @o (the rest of @o is ignored); 0, or -EINVAL
+ * with @why and nothing changed.  A CPU throttle in force above a new cap
+ * is lowered in @p at once (p->changed set): the caller applies @p.
+ */
+int conv_tune(struct conv *c, const struct conv_opts *o, struct conv_plan *p,
+	      char *why, size_t len);
 /* After each pass (the first is pass 0, all of RAM). */
 void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p);
 /* "none", "dirty-limit", "cpu-throttle" */

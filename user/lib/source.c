@@ -123,13 +123,85 @@ static bool dest_decodes(const struct source *s, enum kvmig_codec codec)
 }
 
 /* Let the caller change knobs (opts.tune); refuse what is invalid. */
-static void tune(struct source *s)
+/* The knobs in force, in the statistics. */
+static void show_params(struct source *s)
+{
+	struct kvmig_migration_stats *st = s->st;
+
+	st->params.max_bandwidth = s->o.max_bandwidth;
+	st->params.downtime_limit_ms = s->o.downtime_limit_ms;
+	st->params.max_iterations = s->o.max_iterations;
+	st->params.throttle_initial = s->o.throttle_initial;
+	st->params.throttle_increment = s->o.throttle_increment;
+	st->params.throttle_max = s->o.throttle_max;
+	st->params.io_aware = !s->o.no_io_aware;
+	st->params.io_stall_us = s->o.io_stall_us;
+}
+
+/*
+ * The convergence knobs of @t: checked and applied by converge.c; 0, 1
+ * if refused (said so; the old values stay), or -errno (failed).
+ */
+static int tune_converge(struct source *s, const struct kvmig_tunables *t)
+{
+	struct conv_opts co = {
+		.downtime_limit_ms = t->downtime_limit_ms,
+		.io_aware = !t->no_io_aware,
+		.io_stall_us = t->io_stall_us,
+		.throttle_initial = t->throttle_initial,
+		.throttle_increment = t->throttle_increment,
+		.throttle_max = t->throttle_max,
+	};
+	struct conv_plan plan = s->plan;
+	char why[200];
+	int r;
+
+	if (!s->conv)	/* before convergence starts: it takes them then */
+		return 0;
+	/* a cap lowered below the initial throttle takes the initial along */
+	if (co.throttle_max < co.throttle_initial &&
+	    t->throttle_initial == s->o.throttle_initial)
+		co.throttle_initial = co.throttle_max;
+	plan.changed = false;
+	r = conv_tune(s->conv, &co, &plan, why, sizeof(why));
+	if (r) {
+		pr_warn(&s->log, "tune: %s: refused, keeping the current values", why);
+		return 1;
+	}
+	/* a new IO stall reaches the limits in force; a lower cap, the throttle */
+	if (plan.mech == CONV_MECH_LIMIT && t->io_stall_us != s->o.io_stall_us) {
+		memset(&s->plan.limit, 0, sizeof(s->plan.limit));
+		plan.changed = true;
+	}
+	if (plan.changed) {
+		r = conv_vmm_apply(s->vmm, &plan, &s->plan, t->io_stall_us, why,
+				   sizeof(why));
+		if (r)
+			return fail(s, r, "putting the new convergence knobs in "
+				    "force: %s", why);
+		if (plan.mech == CONV_MECH_CPU)
+			pr_info(&s->log, "tune: CPU throttle lowered to %u%% (the new "
+				"cap)", plan.cpu_pct);
+		s->plan = plan;
+		s->st->converge.cpu_throttle_percentage =
+			plan.mech == CONV_MECH_CPU ? plan.cpu_pct : 0;
+	}
+	return 0;
+}
+
+static int tune(struct source *s)
 {
 	struct kvmig_tunables t = {
 		.workers = s->o.workers, .codec = s->o.codec, .level = s->o.level,
 		.max_bandwidth = s->o.max_bandwidth,
 		.downtime_limit_ms = s->o.downtime_limit_ms,
+		.throttle_initial = s->o.throttle_initial,
+		.throttle_increment = s->o.throttle_increment,
+		.throttle_max = s->o.throttle_max,
+		.no_io_aware = s->o.no_io_aware,
+		.io_stall_us = s->o.io_stall_us,
 	};
+	int r;
 
 	s->o.tune(&t, s->o.tune_opaque);
 	if (t.workers < 1 || t.workers > s->nr_ch ||
@@ -138,8 +210,17 @@ static void tune(struct source *s)
 		pr_warn(&s->log, "tune: workers %u (1..%u), codec %d, level %d: "
 			"refused, keeping the current values", t.workers, s->nr_ch,
 			(int)t.codec, t.level);
-		return;
+		return 0;
 	}
+	r = tune_converge(s, &t);
+	if (r)
+		return r > 0 ? 0 : r;
+	s->o.throttle_initial = t.throttle_initial < t.throttle_max ?
+				t.throttle_initial : t.throttle_max;
+	s->o.throttle_increment = t.throttle_increment;
+	s->o.throttle_max = t.throttle_max;
+	s->o.no_io_aware = t.no_io_aware;
+	s->o.io_stall_us = t.io_stall_us;
 	if (t.workers != s->o.workers || t.codec != s->o.codec ||
 	    t.level != s->o.level || t.max_bandwidth != s->o.max_bandwidth)
 		pr_info(&s->log, "tune: workers %u, codec %s level %d, max "
@@ -152,6 +233,8 @@ static void tune(struct source *s)
 	s->o.downtime_limit_ms = t.downtime_limit_ms;
 	if (s->pipe)
 		pipe_tune(s->pipe, t.workers, t.codec, t.level, t.max_bandwidth);
+	show_params(s);
+	return 0;
 }
 
 /* A switchover's costs besides the pages, in ns (see converge_pass()). */
@@ -201,8 +284,12 @@ static int progress(struct source *s, bool force)
 	s->st->ram.transferred = wire_bytes(s);
 	if (s->pipe)
 		pipe_stats(s->pipe, s->st);
-	if (s->o.tune)
-		tune(s);
+	if (s->o.tune) {
+		int r = tune(s);
+
+		if (r)
+			return r;
+	}
 	if (s->o.progress && s->o.progress(s->st, s->o.progress_opaque))
 		return fail(s, -ECANCELED, "cancelled");
 	return 0;
@@ -629,7 +716,6 @@ static int converge_pass(struct source *s, struct conv_sample *cs)
 	/* besides pages and the sync; with verify, 8 bytes a page of hashes */
 	cs->fixed_ns = switch_fixed_ns(s);
 	cs->fixed_bytes = s->o.verify ? s->pages * 8 : 0;
-	conv_tune(s->conv, s->o.downtime_limit_ms);
 	conv_pass(s->conv, cs, &plan);
 	if (plan.changed) {
 		r = conv_vmm_apply(s->vmm, &plan, &s->plan, s->o.io_stall_us, err,
@@ -925,6 +1011,7 @@ static int migrate(struct kvmig_vmm *vmm, const char *host,
 	s.o.no_io_aware = OPTS_GET(opts, no_io_aware, false);
 	s.o.io_stall_us = OPTS_GET(opts, io_stall_us, 0) ?: 2000;
 	s.t_start = s.t_progress = kvmig_now_ns();
+	show_params(&s);
 	if (!vmm || !host || !port || s.o.channels > WIRE_MAX_CHANNELS ||
 	    s.o.workers > s.o.channels || (unsigned int)s.o.codec >= KVMIG_CODEC_NR ||
 	    !codec_level_ok(s.o.codec, s.o.level) ||

@@ -211,6 +211,18 @@ KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats
 			"device", (json_int_t)st->downtime_parts.device,
 			"verify", (json_int_t)st->downtime_parts.verify,
 			"commit", (json_int_t)st->downtime_parts.commit));
+	if (STATS_HAS(st, params) && st->params.downtime_limit_ms)
+		json_object_set_new(o, "parameters", json_pack(
+			"{sI sI sI sI sI sI sb sI}",
+			"max-bandwidth", (json_int_t)st->params.max_bandwidth,
+			"downtime-limit", (json_int_t)st->params.downtime_limit_ms,
+			"max-iterations", (json_int_t)st->params.max_iterations,
+			"cpu-throttle-initial", (json_int_t)st->params.throttle_initial,
+			"cpu-throttle-increment",
+			(json_int_t)st->params.throttle_increment,
+			"max-cpu-throttle", (json_int_t)st->params.throttle_max,
+			"io-aware", st->params.io_aware,
+			"io-stall", (json_int_t)st->params.io_stall_us));
 	if (STATS_HAS(st, pass) && st->pass.pages)
 		json_object_set_new(o, "pass", json_pack(
 			"{sI sI sI sI}",

@@ -598,6 +598,20 @@ struct kvmig_migration_stats {
 	 * (waiting for data) is apart from busy_ns.
 	 */
 	uint64_t worker_codec_ns[64];
+	/*
+	 * The knobs in force (source side): what kvmig_migrate_opts asked,
+	 * as the tune callback changed them since.
+	 */
+	struct {
+		uint64_t max_bandwidth;		/* bytes/s, 0 = none */
+		uint32_t downtime_limit_ms;
+		uint32_t max_iterations;
+		uint32_t throttle_initial;	/* percent */
+		uint32_t throttle_increment;
+		uint32_t throttle_max;
+		bool io_aware;
+		uint32_t io_stall_us;
+	} params;
 };
 
 /*
@@ -618,7 +632,22 @@ struct kvmig_tunables {
 	enum kvmig_codec codec;
 	int level;
 	uint64_t max_bandwidth;
-	uint32_t downtime_limit_ms;
+	uint32_t downtime_limit_ms;	/* 1..3600000 */
+	/*
+	 * Convergence (struct kvmig_migrate_opts): the CPU throttle's
+	 * initial, increment and cap (1 <= initial <= cap <= 99, increment
+	 * 1..99; a cap lowered below the initial lowers the initial too,
+	 * unless the same call changes it; a throttle in force above a
+	 * lowered cap comes down at once), whether vCPUs that serve IO are
+	 * spared, and their longest
+	 * stall (1..1000000 us).  Added at the end: the library owns the
+	 * struct, a callback built against a shorter one leaves these be.
+	 */
+	uint32_t throttle_initial;
+	uint32_t throttle_increment;
+	uint32_t throttle_max;
+	bool no_io_aware;
+	uint32_t io_stall_us;
 };
 
 /*
