@@ -326,6 +326,79 @@ static void test_bad_opts(void)
 	conv_free(c);
 }
 
+/*
+ * Ticks during pass 0: a vCPU at twice the link is limited 100 ms in, not
+ * at the pass's end; the IO vCPU is spared; nothing happens on a tick
+ * closer than 100 ms to the last, for a guest the link keeps up with, or
+ * under auto-converge (which acts per pass, as QEMU's does).
+ */
+static void test_tick(void)
+{
+	struct conv_mechs vmm = { .vmm = true, .cpu = true };
+	struct conv_vcpu v[3] = { { 0 } };
+	struct conv_tick_sample t = { .bytes_per_page = BPP, .nr_vcpus = 3,
+				      .vcpu = v };
+	struct conv_opts o = defaults;
+	struct conv *c = conv_new();
+	struct conv_plan p;
+	char why[160];
+	bool ok = true;
+
+	TEST_ASSERT(!conv_init(c, &o, &vmm, why, sizeof(why)), "%s", why);
+	conv_baseline(c, v, 3);
+	memset(&p, 0, sizeof(p));
+	/* 50 ms: too early to say */
+	v[0].dirty_bytes = (uint64_t)(2 * LINK * 0.05);
+	t.ns = 50000000;
+	t.wire_bytes = (uint64_t)(LINK * 0.05);
+	conv_tick(c, &t, &p);
+	ok &= !p.changed && p.mech == CONV_MECH_NONE;
+	/* 100 ms: vCPU 0 at 2x the link, vCPU 1 light and serving IO */
+	v[0].dirty_bytes = (uint64_t)(2 * LINK * 0.1);
+	v[1].dirty_bytes = 200000;
+	v[1].io_exits = 200;
+	t.ns = 100000000;
+	t.wire_bytes = (uint64_t)(LINK * 0.1);
+	conv_tick(c, &t, &p);
+	ok &= p.changed && p.mech == CONV_MECH_LIMIT && p.limit[0] > 0 &&
+	      (double)p.limit[0] <= 0.35 * LINK && !p.limit[1] && !p.limit[2] &&
+	      p.io[1] && strstr(p.why, "into the pass");
+	ksft_print_msg("tick: %s; vCPU 0 limit %.1f MB/s\n", p.why,
+		       (double)p.limit[0] / 1e6);
+	/* limits in force and kept to: the next tick changes nothing */
+	v[0].dirty_bytes += (uint64_t)((double)p.limit[0] * 0.1);
+	t.ns = 200000000;
+	t.wire_bytes = (uint64_t)(LINK * 0.2);
+	conv_tick(c, &t, &p);
+	ok &= !p.changed;
+	conv_free(c);
+
+	/* a guest the link keeps up with; auto-converge: no tick acts */
+	c = conv_new();
+	TEST_ASSERT(!conv_init(c, &o, &vmm, why, sizeof(why)), "%s", why);
+	memset(v, 0, sizeof(v));
+	conv_baseline(c, v, 3);
+	memset(&p, 0, sizeof(p));
+	v[0].dirty_bytes = (uint64_t)(0.5 * LINK * 0.1);
+	t.ns = 100000000;
+	t.wire_bytes = (uint64_t)(LINK * 0.1);
+	conv_tick(c, &t, &p);
+	ok &= !p.changed && p.mech == CONV_MECH_NONE;
+	conv_free(c);
+	c = conv_new();
+	o.policy = KVMIG_CONVERGE_AUTO_CONVERGE;
+	TEST_ASSERT(!conv_init(c, &o, &vmm, why, sizeof(why)), "%s", why);
+	memset(v, 0, sizeof(v));
+	conv_baseline(c, v, 3);
+	v[0].dirty_bytes = (uint64_t)(2 * LINK * 0.1);
+	conv_tick(c, &t, &p);
+	ok &= !p.changed && p.mech == CONV_MECH_NONE;
+	ksft_test_result(ok, "ticks: a vCPU at 2x the link is limited 100 ms into "
+			 "pass 0, the IO vCPU spared; not before 100 ms, not when "
+			 "the link keeps up, not under auto-converge");
+	conv_free(c);
+}
+
 /* kvmig set: the knobs change while it runs, checked like at the start. */
 static void test_tune(void)
 {
@@ -431,7 +504,7 @@ static void test_max_iterations(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(13);
+	ksft_set_plan(14);
 	test_estimate();
 	test_none();
 	test_dirty_limit(true);
@@ -441,6 +514,7 @@ int main(void)
 	test_auto_picks();
 	test_bad_opts();
 	test_tune();
+	test_tick();
 	test_names();
 	test_max_iterations();
 	test_swing();

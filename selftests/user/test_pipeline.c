@@ -115,15 +115,25 @@ static void test_xbzrle(void)
 	json_t *st = migrate_ok("xbzrle + lz4, 3 channels", counter_args, counter_args,
 				extra, "converged");
 
-	ksft_print_msg("xbzrle: %s\n", json_text(json_object_get(st, "xbzrle-cache")));
-	ksft_test_result(json_path_int(st, "xbzrle-cache.pages") > 1000 &&
+	ksft_print_msg("xbzrle: %s, ram.normal %lld\n",
+		       json_text(json_object_get(st, "xbzrle-cache")),
+		       (long long)json_path_int(st, "ram.normal"));
+	/*
+	 * How many pages go again depends on how fast the guest ran during
+	 * pass 0; that every one of them was found in the cache does not:
+	 * the 12 MiB working set (3072 pages, plus the guest's own few) fits
+	 * the 16 MiB cache, so no page misses twice.
+	 */
+	ksft_test_result(json_path_int(st, "xbzrle-cache.pages") > 100 &&
+			 json_path_int(st, "xbzrle-cache.cache-miss") <= 3072 + 64 &&
 			 json_number_value(json_object_get(json_object_get(st,
 				"xbzrle-cache"), "encoding-rate")) > 4 &&
 			 json_path_int(st, "xbzrle-cache.cache-size") > 15 << 20 &&
 			 json_path_int(st, "xbzrle-cache.cache-size") <= 16 << 20,
-			 "xbzrle: %lld pages sent as XBZRLE, encoding rate > 4, "
-			 "cache of 16 MiB in whole sets",
-			 (long long)json_path_int(st, "xbzrle-cache.pages"));
+			 "xbzrle: %lld pages sent as XBZRLE, %lld misses (no page "
+			 "missed twice), encoding rate > 4, cache of 16 MiB in whole "
+			 "sets", (long long)json_path_int(st, "xbzrle-cache.pages"),
+			 (long long)json_path_int(st, "xbzrle-cache.cache-miss"));
 	json_decref(st);
 }
 

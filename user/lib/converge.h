@@ -111,6 +111,25 @@ int conv_tune(struct conv *c, const struct conv_opts *o, struct conv_plan *p,
 	      char *why, size_t len);
 /* After each pass (the first is pass 0, all of RAM). */
 void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p);
+/* What a tick measured, during a pass (counters cumulative, as above). */
+struct conv_tick_sample {
+	uint64_t ns;			/* since the pass began */
+	uint64_t wire_bytes;		/* the pass's, so far */
+	double bytes_per_page;		/* wire bytes per data page, 0: unknown */
+	unsigned int nr_vcpus;
+	const struct conv_vcpu *vcpu;
+};
+
+/*
+ * During a pass, every few hundred ms: with dirty-rate limits, a guest
+ * that outruns the link is limited now, not at the pass's end.  @p holds
+ * the plan in force; it is changed in place (p->changed says so) and must
+ * then be applied.  Rates over less than 200 ms are not used.
+ */
+void conv_tick(struct conv *c, const struct conv_tick_sample *s,
+	       struct conv_plan *p);
+/* Whether ticks can act (the policy uses dirty-rate limits): sample only then. */
+bool conv_ticks(const struct conv *c);
 /* "none", "dirty-limit", "cpu-throttle" */
 const char *conv_mech_name(enum conv_mech m);
 

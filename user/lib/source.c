@@ -75,6 +75,10 @@ struct source {
 	uint64_t t_progress;		/* last progress callback */
 	uint64_t pass_t0;		/* the pass under way began; 0 = none */
 	uint64_t pass_bytes0;		/* wire_bytes() then */
+	uint64_t pass_est_bytes0;	/* pipe_estimate() then */
+	uint64_t pass_est_pages0;
+	uint64_t t_tick;		/* the last convergence tick */
+	bool downtime;			/* the pass under way is the last */
 
 	uint32_t iteration;
 
@@ -237,6 +241,8 @@ static int tune(struct source *s)
 	return 0;
 }
 
+static int converge_tick(struct source *s, uint64_t now);
+
 /* A switchover's costs besides the pages, in ns (see converge_pass()). */
 static uint64_t switch_fixed_ns(const struct source *s)
 {
@@ -278,8 +284,14 @@ static int progress(struct source *s, bool force)
 	if (!force && now - s->t_progress < 100000000ULL)
 		return 0;
 	s->t_progress = now;
-	if (s->pass_t0)
+	if (s->pass_t0) {
+		int r;
+
 		pass_update(s, now);
+		r = converge_tick(s, now);
+		if (r)
+			return r;
+	}
 	s->st->total_time_ms = (now - s->t_start) / 1000000;
 	s->st->ram.transferred = wire_bytes(s);
 	if (s->pipe)
@@ -345,8 +357,10 @@ static int64_t send_pass(struct source *s, bool downtime)
 		n += (uint64_t)__builtin_popcountll(s->bm[i]);
 	memset(&s->st->pass, 0, sizeof(s->st->pass));
 	s->st->pass.pages = n;
-	s->pass_t0 = kvmig_now_ns();
+	s->pass_t0 = s->t_tick = kvmig_now_ns();
 	s->pass_bytes0 = wire_bytes(s);
+	pipe_estimate(s->pipe, &s->pass_est_bytes0, &s->pass_est_pages0);
+	s->downtime = downtime;
 	for (first = 0; first < s->pages; first += CHUNK_PAGES) {
 		uint64_t n = s->pages - first < CHUNK_PAGES ? s->pages - first :
 			     CHUNK_PAGES;
@@ -697,13 +711,89 @@ static int converge_setup(struct source *s)
 }
 
 /* After a pass: the VMM's counters in, the decision and throttle out. */
+/* Put @plan in force if it changed, say what changed; it becomes s->plan. */
+static int converge_apply(struct source *s, struct conv_plan *plan)
+{
+	char err[256];
+	unsigned int i;
+	int r;
+
+	if (plan->changed) {
+		r = conv_vmm_apply(s->vmm, plan, &s->plan, s->o.io_stall_us, err,
+				   sizeof(err));
+		if (r)
+			return fail(s, r, "putting the %s in force: %s",
+				    conv_mech_name(plan->mech), err);
+		if (plan->mech != CONV_MECH_NONE)
+			s->throttled = true;
+		if (plan->mech == CONV_MECH_CPU)
+			pr_info(&s->log, "pass %u: %s; every vCPU's CPU throttled "
+				"to %u%%", s->iteration, plan->why, plan->cpu_pct);
+		for (i = 0; plan->mech == CONV_MECH_LIMIT && i < plan->nr_vcpus; i++)
+			if (plan->limit[i] != s->plan.limit[i])
+				pr_info(&s->log, "pass %u: vCPU %u dirties %.1f MiB/s%s: "
+					"limit %.1f MiB/s", s->iteration, i,
+					plan->rate[i] / (1 << 20),
+					plan->io[i] ? " (serves IO)" : "",
+					(double)plan->limit[i] / (1 << 20));
+	}
+	s->plan = *plan;
+	return 0;
+}
+
+/* Every CONV_TICK_NS of a pass with the guest running: conv_tick(). */
+#define CONV_TICK_NS	100000000ULL
+
+static int converge_tick(struct source *s, uint64_t now)
+{
+	struct kvmig_migration_stats *st = s->st;
+	struct conv_tick_sample ts = { .ns = now - s->pass_t0 };
+	struct conv_plan plan = s->plan;
+	uint64_t est_bytes, est_pages;
+	unsigned int nr, i;
+	int r;
+
+	if (!s->conv || s->downtime || now - s->t_tick < CONV_TICK_NS ||
+	    !conv_ticks(s->conv))
+		return 0;
+	s->t_tick = now;
+	r = conv_vmm_sample(s->vmm, s->ctr, CONV_MAX_VCPUS, &nr, NULL);
+	if (r)
+		return fail(s, r, "VMM per-vCPU counters: %s",
+			    kvmig_vmm_last_error(s->vmm));
+	pipe_estimate(s->pipe, &est_bytes, &est_pages);
+	ts.wire_bytes = wire_bytes(s) - s->pass_bytes0;
+	if (est_pages > s->pass_est_pages0)
+		ts.bytes_per_page = (double)(est_bytes - s->pass_est_bytes0) /
+				    (double)(est_pages - s->pass_est_pages0);
+	ts.nr_vcpus = nr;
+	ts.vcpu = s->ctr;
+	conv_tick(s->conv, &ts, &plan);
+	if (!plan.changed)
+		return 0;
+	r = converge_apply(s, &plan);
+	if (r)
+		return r;
+	snprintf(st->converge.mechanism, sizeof(st->converge.mechanism), "%s",
+		 conv_mech_name(plan.mech));
+	snprintf(st->converge.decision, sizeof(st->converge.decision), "%s",
+		 plan.why);
+	for (i = 0; i < plan.nr_vcpus && i < 64; i++) {
+		st->converge.vcpu[i].dirty_rate = plan.rate[i];
+		st->converge.vcpu[i].limit = plan.limit[i];
+		st->converge.vcpu[i].io_rate = plan.io_rate[i];
+		st->converge.vcpu[i].io = plan.io[i];
+	}
+	st->converge.nr_vcpus = plan.nr_vcpus;
+	return 0;
+}
+
 static int converge_pass(struct source *s, struct conv_sample *cs)
 {
 	struct kvmig_migration_stats *st = s->st;
 	uint64_t stall = 0;
 	struct conv_plan plan;
 	unsigned int nr, i;
-	char err[256];
 	int r;
 
 	r = conv_vmm_sample(s->vmm, s->ctr, CONV_MAX_VCPUS, &nr, NULL);
@@ -717,26 +807,9 @@ static int converge_pass(struct source *s, struct conv_sample *cs)
 	cs->fixed_ns = switch_fixed_ns(s);
 	cs->fixed_bytes = s->o.verify ? s->pages * 8 : 0;
 	conv_pass(s->conv, cs, &plan);
-	if (plan.changed) {
-		r = conv_vmm_apply(s->vmm, &plan, &s->plan, s->o.io_stall_us, err,
-				   sizeof(err));
-		if (r)
-			return fail(s, r, "putting the %s in force: %s",
-				    conv_mech_name(plan.mech), err);
-		if (plan.mech != CONV_MECH_NONE)
-			s->throttled = true;
-		if (plan.mech == CONV_MECH_CPU)
-			pr_info(&s->log, "pass %u: %s; every vCPU's CPU throttled "
-				"to %u%%", s->iteration, plan.why, plan.cpu_pct);
-		for (i = 0; plan.mech == CONV_MECH_LIMIT && i < plan.nr_vcpus; i++)
-			if (plan.limit[i] != s->plan.limit[i])
-				pr_info(&s->log, "pass %u: vCPU %u dirties %.1f MiB/s%s: "
-					"limit %.1f MiB/s", s->iteration, i,
-					plan.rate[i] / (1 << 20),
-					plan.io[i] ? " (serves IO)" : "",
-					(double)plan.limit[i] / (1 << 20));
-	}
-	s->plan = plan;
+	r = converge_apply(s, &plan);
+	if (r)
+		return r;
 
 	for (i = 0; i < nr; i++)
 		stall += s->ctr[i].stall_ns;
