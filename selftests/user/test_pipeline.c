@@ -120,12 +120,15 @@ static void test_xbzrle(void)
 		       (long long)json_path_int(st, "ram.normal"));
 	/*
 	 * How many pages go again depends on how fast the guest ran during
-	 * pass 0; that every one of them was found in the cache does not:
-	 * the 12 MiB working set (3072 pages, plus the guest's own few) fits
-	 * the 16 MiB cache, so no page misses twice.
+	 * pass 0; that they were found in the cache does not: a page misses
+	 * the first time it goes with data, and the 12 MiB working set (3072
+	 * pages, plus the guest's own code, stacks and tables, in its 2 MiB
+	 * system area: 512 at most, 79 seen) fits the 16 MiB cache, so none
+	 * misses twice.  A cache that lost the pages it holds would miss
+	 * every one sent again: thousands more.
 	 */
 	ksft_test_result(json_path_int(st, "xbzrle-cache.pages") > 100 &&
-			 json_path_int(st, "xbzrle-cache.cache-miss") <= 3072 + 64 &&
+			 json_path_int(st, "xbzrle-cache.cache-miss") <= 3072 + 512 &&
 			 json_number_value(json_object_get(json_object_get(st,
 				"xbzrle-cache"), "encoding-rate")) > 4 &&
 			 json_path_int(st, "xbzrle-cache.cache-size") > 15 << 20 &&
