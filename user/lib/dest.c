@@ -842,6 +842,12 @@ static int incoming(struct kvmig_vmm *vmm, const char *host,
 	d.st = stats;
 	d.log.fn = OPTS_GET(opts, print, NULL);
 	d.log.opaque = OPTS_GET(opts, print_opaque, NULL);
+	{
+		char why[200];
+
+		if (OPTS_CHECK(opts, why, sizeof(why)))
+			return unready(&d, -EINVAL, "%s", why);
+	}
 	d.o.no_start = OPTS_GET(opts, no_start, false);
 	d.o.timeout_ms = OPTS_GET(opts, timeout_ms, 0) ?: 30000;
 	d.o.progress = OPTS_GET(opts, progress, NULL);

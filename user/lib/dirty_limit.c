@@ -53,6 +53,8 @@ KVMIG_EXPORT int kvmig_dirty_limit_check(const struct kvmig_dirty_limit *l,
 		snprintf(why, len, "no limit given");
 		return -EINVAL;
 	}
+	if (OPTS_CHECK(l, why, len))
+		return -EINVAL;
 	if (!rate) {
 		if (!burst && !io)
 			return 0;

@@ -26,6 +26,24 @@
 				 sizeof((opts)->field))
 #define OPTS_GET(opts, field, def)					\
 	(OPTS_HAS(opts, field) ? (opts)->field : (def))
+/*
+ * ... and a caller's struct is refused if its .sz does not cover .sz, or if
+ * it sets bytes past what this library knows (opts.c): 0 or -EINVAL with
+ * @why.  A NULL @opts is valid (every default).
+ */
+int kvmig_opts_check(const void *opts, size_t known, const char *name,
+		     char *why, size_t len);
+#define OPTS_CHECK(opts, why, len)					\
+	kvmig_opts_check(opts, sizeof(*(opts)), opts_name(opts), why, len)
+#define opts_name(opts) _Generic((opts),				\
+	const struct kvmig_memmap_opts *: "kvmig_memmap_opts",		\
+	const struct kvmig_slot_desc *: "kvmig_slot_desc",		\
+	const struct kvmig_kvm_desc *: "kvmig_kvm_desc",		\
+	const struct kvmig_dirty_opts *: "kvmig_dirty_opts",		\
+	const struct kvmig_dirty_limit *: "kvmig_dirty_limit",		\
+	const struct kvmig_vmm_opts *: "kvmig_vmm_opts",		\
+	const struct kvmig_migrate_opts *: "kvmig_migrate_opts",	\
+	const struct kvmig_incoming_opts *: "kvmig_incoming_opts")
 
 /* Where an object's messages go. */
 struct kvmig_log {

@@ -1059,6 +1059,14 @@ static int migrate(struct kvmig_vmm *vmm, const char *host,
 	s.st = stats;
 	s.log.fn = OPTS_GET(opts, print, NULL);
 	s.log.opaque = OPTS_GET(opts, print_opaque, NULL);
+	{
+		char why[200];
+
+		if (OPTS_CHECK(opts, why, sizeof(why))) {
+			snprintf(stats->status, sizeof(stats->status), "failed");
+			return fail(&s, -EINVAL, "%s", why);
+		}
+	}
 	s.o.channels = OPTS_GET(opts, channels, 0) ?: 2;
 	s.o.max_bandwidth = OPTS_GET(opts, max_bandwidth, 0);
 	s.o.downtime_limit_ms = OPTS_GET(opts, downtime_limit_ms, 0) ?: 300;
