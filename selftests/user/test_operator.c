@@ -15,13 +15,21 @@
  *    page by page.  The same after no source came within --timeout.
  *  - kvmig query / cancel / set / vm on a socket that never answers: exit
  *    1 within --timeout, with a message naming the socket.
+ *  - the control socket is the owner's: mode 0600; a stranger (uid 65534)
+ *    who reaches it anyway (mode widened) is refused by SO_PEERCRED and
+ *    logged, the guest runs on and the owner is served; with
+ *    --control-group the socket is 0660 in that group and a member is
+ *    served.
  */
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -232,15 +240,135 @@ static void test_mute_socket(void)
 	rmdir(dir);
 }
 
+/*
+ * As uid 65534 (and @gid), ask the VMM at @path for its status: 0 if it
+ * answered, 1 if it closed the connection, 2 if the connect failed.
+ */
+static int ask_as_stranger(const char *path, gid_t gid)
+{
+	pid_t pid = fork();
+	int status;
+
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		static const char req[] = "{\"execute\": \"query-status\"}\n";
+		struct pollfd p;
+		char buf[256];
+		ssize_t n;
+		int fd;
+
+		if (setgroups(0, NULL) || setgid(gid) || setuid(65534))
+			_exit(3);
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			_exit(2);
+		if (write(fd, req, sizeof(req) - 1) < 0)
+			_exit(1);
+		p.fd = fd;
+		p.events = POLLIN;
+		if (poll(&p, 1, TEST_DEADLINE_S * 1000) <= 0)
+			_exit(4);
+		n = read(fd, buf, sizeof(buf) - 1);
+		_exit(n > 0 && memmem(buf, (size_t)n, "\"return\"", 8) ? 0 : 1);
+	}
+	TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* kvmig-vm with --control in a folder strangers may traverse; its log */
+static void start_owned(struct test_vm *vm, const char *const *extra,
+			char *log, size_t len)
+{
+	char dir[] = "/tmp/kvmig-test-XXXXXX", line[160];
+	const char *argv[16] = { test_bin("kvmig-vm"), "--control", NULL, "--vcpus",
+				 "1", "--mem", "16M", "--workload", "0:dirty,rate=200p,ws=1M" };
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	unsigned int n = 9;
+
+	TEST_ASSERT(mkdtemp(dir) && !chmod(dir, 0711), "mkdtemp");
+	snprintf(vm->dir, sizeof(vm->dir), "%s", dir);
+	snprintf(vm->sock, sizeof(vm->sock), "%s/ctl.sock", dir);
+	snprintf(log, len, "%s/vm.log", dir);
+	argv[2] = vm->sock;
+	while (extra && *extra)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	argv[0] = strdup(argv[0]);
+	vm->pid = test_spawn_ready(argv, log, line, sizeof(line));
+	free((void *)argv[0]);
+	TEST_ASSERT(strlen(vm->sock) < sizeof(a.sun_path), "path too long");
+	memcpy(a.sun_path, vm->sock, strlen(vm->sock) + 1);
+	vm->ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	TEST_ASSERT(vm->ctl >= 0 && !connect(vm->ctl, (struct sockaddr *)&a, sizeof(a)),
+		    "connect to %s", vm->sock);
+	vm->rx = NULL;
+}
+
+static void test_control_owner(void)
+{
+	const char *const group[] = { "--control-group", "nogroup", NULL };
+	struct group *ng = getgrnam("nogroup");
+	struct test_vm vm = { 0 };
+	char log[160];
+	struct stat sb;
+	int64_t before;
+	int rc, rc2;
+
+	if (geteuid() || !ng) {
+		ksft_test_result_skip("the control socket's owner: needs root (to be "
+				      "uid 65534) and the group nogroup");
+		ksft_test_result_skip("a stranger refused");
+		ksft_test_result_skip("--control-group");
+		return;
+	}
+	start_owned(&vm, NULL, log, sizeof(log));
+	TEST_ASSERT(!stat(vm.sock, &sb), "stat %s", vm.sock);
+	ksft_test_result(S_ISSOCK(sb.st_mode) &&
+			 (sb.st_mode & 07777) == 0600 && sb.st_uid == geteuid(),
+			 "the control socket is created 0600, owned by the VMM's "
+			 "uid (mode %o)", (unsigned int)(sb.st_mode & 07777));
+	/* the mode keeps a stranger out; widened, SO_PEERCRED still does */
+	rc = ask_as_stranger(vm.sock, ng->gr_gid);
+	TEST_ASSERT(!chmod(vm.sock, 0666), "chmod");
+	before = test_pages_written(&vm);
+	rc2 = ask_as_stranger(vm.sock, ng->gr_gid);
+	ksft_test_result(rc == 2 && rc2 == 1 &&
+			 strstr(test_slurp(log), "kvmig-vm: control socket: refused a "
+				"connection from uid 65534 gid 65534") &&
+			 !strcmp(test_vm_status(&vm), "running") &&
+			 test_vm_progresses(&vm, before),
+			 "a stranger (uid 65534): kept out by the mode, and refused and "
+			 "logged once the mode is widened; the guest runs on, the "
+			 "owner is served");
+	if (rc != 2 || rc2 != 1)
+		ksft_print_msg("stranger: %d then %d; log: %s\n", rc, rc2,
+			       test_slurp(log));
+	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit status");
+
+	start_owned(&vm, group, log, sizeof(log));
+	rc = ask_as_stranger(vm.sock, ng->gr_gid);
+	TEST_ASSERT(!stat(vm.sock, &sb), "stat %s", vm.sock);
+	ksft_test_result((sb.st_mode & 07777) == 0660 &&
+			 sb.st_gid == ng->gr_gid && rc == 0,
+			 "--control-group nogroup: the socket is 0660 in that group "
+			 "(mode %o) and a member is served", (unsigned int)(sb.st_mode & 07777));
+	if (rc)
+		ksft_print_msg("member: %d; log: %s\n", rc, test_slurp(log));
+	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit status");
+}
+
 int main(void)
 {
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(1 + 2 + 1 + 2 + 3 + 4);
+	ksft_set_plan(1 + 2 + 1 + 2 + 3 + 4 + 3);
 	test_control_path_taken();
 	test_control_path_stale();
 	test_incoming_running_vm();
 	test_incoming_setup_errors();
 	test_mute_socket();
+	test_control_owner();
 	ksft_finished();
 }

@@ -12,8 +12,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,10 +107,11 @@ static bool stale_socket_gone(const struct sockaddr_un *addr)
 	return true;
 }
 
-int control_listen(const char *path)
+int control_listen(const char *path, gid_t gid)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
+	mode_t mask;
+	int fd, r;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
 		fprintf(stderr, "kvmig-vm: control socket path too long: %s\n",
@@ -127,16 +130,61 @@ int control_listen(const char *path)
 		close(fd);
 		return -EADDRINUSE;
 	}
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    listen(fd, 8)) {
-		int r = -errno;
-
+	/* the owner (and the group given) only, from the moment it exists */
+	mask = umask(gid != (gid_t)-1 ? 0117 : 0177);
+	r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(mask);
+	if (r || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid)) || listen(fd, 8)) {
+		r = -errno;
 		fprintf(stderr, "kvmig-vm: control socket %s: %s\n", path,
 			strerror(errno));
 		close(fd);
 		return r;
 	}
 	return fd;
+}
+
+/*
+ * Whether the peer on @fd may drive this VMM: our uid, root, or the
+ * --control-group (as its primary group or one it belongs to).  The
+ * socket's mode keeps others out already; this holds if the mode is
+ * widened, or the socket is reached through a descriptor passed on.
+ */
+static bool peer_allowed(const struct vm *vm, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	bool ok = false;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		fprintf(stderr, "kvmig-vm: control socket: SO_PEERCRED: %s: "
+			"connection refused\n", strerror(errno));
+		return false;
+	}
+	if (cred.uid == geteuid() || cred.uid == 0)
+		return true;
+	if (vm->control_gid != (gid_t)-1) {
+		struct passwd *pw = getpwuid(cred.uid);
+		gid_t groups[256];
+		int n = 256, i;
+
+		ok = cred.gid == vm->control_gid;
+		if (!ok && pw && getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) >= 0)
+			for (i = 0; i < n && !ok; i++)
+				ok = groups[i] == vm->control_gid;
+	}
+	if (!ok) {
+		char who[64] = "root", group[32] = "";
+
+		if (geteuid())
+			snprintf(who, sizeof(who), "uid %u and root", geteuid());
+		if (vm->control_gid != (gid_t)-1)
+			snprintf(group, sizeof(group), " and group %u", vm->control_gid);
+		fprintf(stderr, "kvmig-vm: control socket: refused a connection "
+			"from uid %u gid %u (pid %d): only %s%s may use it\n",
+			cred.uid, cred.gid, cred.pid, who, group);
+	}
+	return ok;
 }
 
 static json_t *hist_json(const struct hist *h)
@@ -1252,6 +1300,10 @@ enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
 
 				if (cfd < 0)
 					continue;
+				if (!peer_allowed(vm, cfd)) {
+					close(cfd);
+					continue;
+				}
 				for (j = 0; j < CONTROL_MAX_CLIENTS; j++)
 					if (!clients[j])
 						break;

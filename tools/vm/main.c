@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -68,6 +69,8 @@ static void usage(FILE *f)
 "      --ready-fd N        once the control socket serves requests, write its\n"
 "                          PATH and a newline to file descriptor N, close N\n"
 "      --ready-file FILE   ... and/or write that line to FILE (atomically)\n"
+"      --control-group G   let group G use the control socket too (mode 0660;\n"
+"                          by default 0600: this uid and root only)\n"
 "  -d, --duration SEC      run SEC seconds, then stop (default: until quit)\n"
 "      --paused            start with the vCPUs paused (cont starts them)\n"
 "      --incoming          wait for an incoming migration: start paused, and\n"
@@ -281,6 +284,7 @@ enum {
 	OPT_INCOMING,
 	OPT_READY_FD,
 	OPT_READY_FILE,
+	OPT_CONTROL_GROUP,
 };
 
 int main(int argc, char **argv)
@@ -300,6 +304,7 @@ int main(int argc, char **argv)
 		{ "incoming", no_argument, NULL, OPT_INCOMING },
 		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 		{ "ready-file", required_argument, NULL, OPT_READY_FILE },
+		{ "control-group", required_argument, NULL, OPT_CONTROL_GROUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -309,6 +314,7 @@ int main(int argc, char **argv)
 	const char *workloads[64];
 	unsigned int nr_workloads = 0, i;
 	const char *control_path = NULL, *ready_file = NULL, *end_reason;
+	gid_t control_gid = (gid_t)-1;
 	double duration = 0;
 	bool paused = false, verify_after = false, json = false, incoming = false;
 	struct verify_result vr = { 0 };
@@ -385,6 +391,14 @@ int main(int argc, char **argv)
 		case OPT_READY_FILE:
 			ready_file = optarg;
 			break;
+		case OPT_CONTROL_GROUP: {
+			struct group *g = getgrnam(optarg);
+
+			if (!g)
+				die("--control-group: no group '%s'", optarg);
+			control_gid = g->gr_gid;
+			break;
+		}
 		case OPT_VERIFY_AFTER:
 			verify_after = true;
 			break;
@@ -455,6 +469,7 @@ int main(int argc, char **argv)
 		}
 		vm.specs = specs;
 	}
+	vm.control_gid = control_gid;
 
 	/* SIGINT/SIGTERM are read from a signalfd by the control loop */
 	sigemptyset(&sigs);
@@ -469,7 +484,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (control_path) {
-		listen_fd = control_listen(control_path);
+		listen_fd = control_listen(control_path, control_gid);
 		if (listen_fd < 0) {
 			vm_destroy(&vm);
 			return 2;

@@ -161,6 +161,7 @@ struct cpu {
 
 struct vm {
 	int kvm_fd;
+	gid_t control_gid;		/* --control-group, or (gid_t)-1 */
 	int vm_fd;
 	unsigned int run_size;
 	uint64_t tsc_khz;
@@ -283,7 +284,12 @@ enum control_end {
 	CONTROL_END_DEADLINE,	/* --duration elapsed */
 	CONTROL_END_FAILURE,	/* a vCPU failed, vm->failure says why */
 };
-int control_listen(const char *path);
+/*
+ * The control socket at @path, mode 0600 (0660 and group @gid when @gid is
+ * not -1); control_run() then serves only peers of this uid, root, or that
+ * group (SO_PEERCRED).
+ */
+int control_listen(const char *path, gid_t gid);
 enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
 			     uint64_t deadline_ns);
 json_t *control_stats_json(struct vm *vm);
