@@ -272,7 +272,7 @@ $(B)/kvmig.pc: FORCE
 	@mkdir -p $(dir $@)
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' 'includedir=$(PC_INCDIR)' '' \
 		'Name: kvmig' 'Description: live migration of KVM guests' \
-		'Version: 0.2' 'Requires.private: jansson' \
+		'Version: 0.3' 'Requires.private: jansson' \
 		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lxxhash -lzstd -llz4 -lz -lpthread -lm' \
 		'Cflags: -I$${includedir}' > $@
 

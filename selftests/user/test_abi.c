@@ -249,11 +249,31 @@ static void test_opts(void)
 			 ".sz 0: EINVAL, '%s'", st.error);
 }
 
+static void test_escape(void)
+{
+	char out[64], tiny[8];
+	bool ok;
+
+	ok = kvmig_text_escape(out, sizeof(out), "ok \\ \x1b[2J\nx\t\xc3\xa9", 64) ==
+	     strlen("ok \\\\ \\x1b[2J\\nx\\t\\xc3\\xa9") &&
+	     !strcmp(out, "ok \\\\ \\x1b[2J\\nx\\t\\xc3\\xa9");
+	/* bounded by inlen, stops at a NUL, never half an escape */
+	ok &= kvmig_text_escape(out, sizeof(out), "abcdef", 3) == 3 && !strcmp(out, "abc");
+	ok &= kvmig_text_escape(out, sizeof(out), "ab\0cd", 5) == 2 && !strcmp(out, "ab");
+	ok &= kvmig_text_escape(tiny, sizeof(tiny), "abcd\x1b", 5) == 4 &&
+	      !strcmp(tiny, "abcd");
+	ok &= kvmig_text_escape(tiny, 0, "x", 1) == 0;
+	ksft_test_result(ok, "kvmig_text_escape: printable ASCII kept; backslash, "
+			 "newline, tab, control and non-ASCII bytes escaped; bounded, "
+			 "never half an escape");
+}
+
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	test_symbols();
 	test_opts();
+	test_escape();
 	ksft_finished();
 }

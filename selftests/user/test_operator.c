@@ -20,6 +20,9 @@
  *    logged, the guest runs on and the owner is served; with
  *    --control-group the socket is 0660 in that group and a member is
  *    served.
+ *  - no forged output: a destination that answers with an ERROR frame full
+ *    of escape sequences and a fake "status: completed" line, and a VMM
+ *    echoing such a command name, reach the operator escaped.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -33,6 +36,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "../../user/lib/chan.h"
 
 static const char *const run_args[] = {
 	"--vcpus", "2", "--mem", "32M",
@@ -264,7 +268,8 @@ static int ask_as_stranger(const char *path, gid_t gid)
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
 			_exit(2);
-		if (write(fd, req, sizeof(req) - 1) < 0)
+		/* refused, the VMM may have closed already: EPIPE, not SIGPIPE */
+		if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) < 0)
 			_exit(1);
 		p.fd = fd;
 		p.events = POLLIN;
@@ -359,16 +364,85 @@ static void test_control_owner(void)
 	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit status");
 }
 
+#define HOSTILE	"evil\x1b[2J\x1b[31m\nstatus: completed"
+#define ESCAPED	"evil\\x1b[2J\\x1b[31m\\nstatus: completed"
+
+static void test_no_forged_output(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	const char *vm_cmd[] = { test_bin("kvmig"), "vm", "--vm", NULL, HOSTILE, NULL };
+	char to[64], err[256], out[4096];
+	const char *argv[] = { test_bin("kvmig"), "migrate", "--vm", NULL, "--to", to,
+			       "--timeout", "10", NULL };
+	struct wire_hdr h;
+	struct test_vm vm;
+	const char *log;
+	struct chan c;
+	int lfd, fd, rc;
+	int64_t before;
+	pid_t pid;
+
+	/* test_bin() has one buffer: copy before the next call */
+	argv[0] = strdup(argv[0]);
+	vm_cmd[0] = strdup(vm_cmd[0]);
+	test_vm_start(&vm, run_args);
+	argv[3] = vm_cmd[3] = vm.sock;
+	/* a "destination" that refuses with words of its choosing */
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	TEST_ASSERT(lfd >= 0 && !bind(lfd, (struct sockaddr *)&a, sizeof(a)) &&
+		    !listen(lfd, 4) && !getsockname(lfd, (struct sockaddr *)&a, &alen),
+		    "listen");
+	snprintf(to, sizeof(to), "tcp:127.0.0.1:%u", ntohs(a.sin_port));
+	snprintf(out, sizeof(out), "%s/migrate.log", vm.dir);
+	pid = test_spawn(argv, out);
+	{
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+		TEST_ASSERT(poll(&p, 1, TEST_DEADLINE_S * 1000) == 1,
+			    "kvmig migrate never connected: %s", test_slurp(out));
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	TEST_ASSERT(fd >= 0 && !chan_init(&c, fd, 0, 10000), "accept");
+	TEST_ASSERT(!chan_recv_first(&c, &h, err, sizeof(err)) && h.type == WIRE_HELLO,
+		    "HELLO: %s", err);
+	TEST_ASSERT(!chan_send_error(&c, EPROTO, HOSTILE), "send ERROR");
+	chan_fini(&c);
+	close(lfd);
+	rc = test_wait(pid, 60);
+	log = test_slurp(out);
+	before = test_pages_written(&vm);
+	ksft_test_result(rc == 1 && strstr(log, "the destination refused: " ESCAPED) &&
+			 !strchr(log, '\x1b') && !strstr(log, "\nstatus: completed") &&
+			 !strcmp(test_vm_status(&vm), "running") &&
+			 test_vm_progresses(&vm, before),
+			 "a destination's ERROR frame with escape sequences and a fake "
+			 "line reaches the operator escaped; the guest runs on");
+	if (rc != 1 || !strstr(log, "the destination refused: " ESCAPED))
+		ksft_print_msg("exit %d: %s\n", rc, log);
+
+	rc = test_run(vm_cmd, out, sizeof(out));
+	ksft_test_result(rc == 1 && strstr(out, ESCAPED) && !strchr(out, '\x1b'),
+			 "a VMM echoing such a command name: printed escaped");
+	if (rc != 1 || !strstr(out, ESCAPED))
+		ksft_print_msg("exit %d: %s\n", rc, out);
+	free((void *)argv[0]);
+	free((void *)vm_cmd[0]);
+	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit status");
+}
+
 int main(void)
 {
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(1 + 2 + 1 + 2 + 3 + 4 + 3);
+	ksft_set_plan(1 + 2 + 1 + 2 + 3 + 4 + 3 + 2);
 	test_control_path_taken();
 	test_control_path_stale();
 	test_incoming_running_vm();
 	test_incoming_setup_errors();
 	test_mute_socket();
 	test_control_owner();
+	test_no_forged_output();
 	ksft_finished();
 }

@@ -57,6 +57,23 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
+/*
+ * A string a VMM holds (its replies, the statistics a helper published
+ * there), escaped for the terminal: whoever wrote it must not be able to
+ * forge lines or send escape sequences to ours.  Four buffers, used in turn.
+ */
+static const char *safe(const char *str)
+{
+	static char buf[4][1024];
+	static unsigned int k;
+	char *b = buf[k++ % 4];
+
+	if (!str)
+		return NULL;
+	kvmig_text_escape(b, sizeof(buf[0]), str, strlen(str));
+	return b;
+}
+
 static void print_msg(enum kvmig_log_level l, const char *msg, void *opaque)
 {
 	struct cli *c = opaque;
@@ -339,6 +356,10 @@ static void show_progress(struct cli *c, const struct kvmig_migration_stats *st)
 
 	if (c->json || c->quiet)
 		return;
+	/* a migration that ended before any page moved: the summary says why */
+	if (!active && !st->ram.normal && !st->ram.duplicate && !st->ram.iterations &&
+	    strcmp(st->status, "completed"))
+		return;
 	if (!c->source) {
 		/* the destination knows what came, not what is to come */
 		snprintf(line, sizeof(line), "%-9s pass %-3llu received %8.1f MiB",
@@ -460,7 +481,7 @@ static void on_tune(struct kvmig_tunables *t, void *opaque)
 
 		if (codec < 0)
 			fprintf(stderr, "kvmig: set: unknown codec '%s'\n",
-				json_string_value(v));
+				safe(json_string_value(v)));
 		else
 			t->codec = (enum kvmig_codec)codec;
 	}
@@ -581,8 +602,8 @@ static void print_final(struct cli *c, const struct kvmig_migration_stats *st)
 	} else {
 		printf("status: %s%s%s\n", st->status, st->error[0] ? " — " : "",
 		       st->error);
-		/* nothing moved: the figures would all be zeros */
-		if (!st->ram.transferred && !st->ram.iterations &&
+		/* no page moved (a handshake is a few bytes): all zeros */
+		if (!st->ram.normal && !st->ram.duplicate && !st->ram.iterations &&
 		    strcmp(st->status, "completed"))
 			goto out;
 		printf("total-time: %llu ms, setup-time: %llu ms, downtime: %llu ms%s%s\n",
@@ -952,9 +973,9 @@ static void print_vmm_help(json_t *list)
 
 	printf("The VMM's control commands (Documentation/control-protocol.rst):\n");
 	json_array_foreach(list, i, e) {
-		printf("  %s", json_string_value(json_object_get(e, "name")) ?: "?");
+		printf("  %s", safe(json_string_value(json_object_get(e, "name"))) ?: "?");
 		json_array_foreach(json_object_get(e, "arguments"), k, a)
-			printf("%s%s", k ? ", " : "  ", json_string_value(a) ?: "?");
+			printf("%s%s", k ? ", " : "  ", safe(json_string_value(a)) ?: "?");
 		putchar('\n');
 	}
 }
@@ -1008,14 +1029,14 @@ static void print_query(json_t *o)
 {
 	json_t *ram = json_object_get(o, "ram"), *conv = json_object_get(o, "converge");
 	json_t *pass = json_object_get(o, "pass"), *params = json_object_get(o, "parameters");
-	const char *err = json_string_value(json_object_get(o, "error-desc"));
-	const char *sw = json_string_value(json_object_get(o, "switchover"));
+	const char *err = safe(json_string_value(json_object_get(o, "error-desc")));
+	const char *sw = safe(json_string_value(json_object_get(o, "switchover")));
 	double total = (double)json_integer_value(json_object_get(ram, "total"));
 	double left = (double)json_integer_value(json_object_get(ram, "remaining"));
 
 #define INT(obj, key) ((long long)json_integer_value(json_object_get(obj, key)))
 	printf("Migration status: %s\n",
-	       json_string_value(json_object_get(o, "status")) ?: "?");
+	       safe(json_string_value(json_object_get(o, "status"))) ?: "?");
 	if (!ram) {
 		if (err)
 			printf("error: %s\n", err);
@@ -1028,7 +1049,7 @@ static void print_query(json_t *o)
 	else
 		printf("expected downtime: %lld ms\n", INT(o, "expected-downtime"));
 	printf("dirty log: %s, channels: %lld\n",
-	       json_string_value(json_object_get(o, "dirty-log")) ?: "-",
+	       safe(json_string_value(json_object_get(o, "dirty-log"))) ?: "-",
 	       INT(o, "channels"));
 	printf("transferred ram: %.1f MiB\n", INT(ram, "transferred") / 1048576.0);
 	printf("remaining ram: %.1f MiB\n", left / 1048576.0);
@@ -1051,8 +1072,8 @@ static void print_query(json_t *o)
 	printf("dirty pages rate: %lld pages/s\n", INT(ram, "dirty-pages-rate"));
 	if (conv)
 		printf("convergence: %s (policy %s)\n",
-		       json_string_value(json_object_get(conv, "mechanism")) ?: "-",
-		       json_string_value(json_object_get(conv, "policy")) ?: "-");
+		       safe(json_string_value(json_object_get(conv, "mechanism"))) ?: "-",
+		       safe(json_string_value(json_object_get(conv, "policy"))) ?: "-");
 	if (params) {
 		long long bw = INT(params, "max-bandwidth");
 

@@ -231,7 +231,7 @@ int chan_send_error(struct chan *c, int code, const char *msg)
 	return chan_send(c, WIRE_ERROR, head, 8, msg, (uint32_t)len);
 }
 
-/* An ERROR frame's message, NUL-terminated into @out. */
+/* An ERROR frame's message, escaped (the peer wrote it), into @out. */
 int chan_parse_error(const struct wire_hdr *h, const uint8_t *p, char *out,
 		     size_t outlen)
 {
@@ -242,7 +242,7 @@ int chan_parse_error(const struct wire_hdr *h, const uint8_t *p, char *out,
 		snprintf(out, outlen, "(malformed ERROR frame)");
 		return -EBADMSG;
 	}
-	snprintf(out, outlen, "%.*s", (int)len, (const char *)p + 8);
+	kvmig_text_escape(out, outlen, (const char *)p + 8, len);
 	return -(int)get_u32(p);
 }
 

@@ -258,9 +258,13 @@ KVMIG_EXPORT int kvmig_vmm_request(struct kvmig_vmm *v, const char *cmd,
 	err = json_object_get(rep, "error");
 	ret = json_object_get(rep, "return");
 	if (err) {
-		snprintf(v->error, sizeof(v->error), "%s",
-			 json_string_value(json_object_get(err, "desc")) ?:
-			 "error without description");
+		const char *desc = json_string_value(json_object_get(err, "desc"));
+
+		/* the VMM's words: escaped before anyone prints them */
+		if (desc)
+			kvmig_text_escape(v->error, sizeof(v->error), desc, strlen(desc));
+		else
+			snprintf(v->error, sizeof(v->error), "error without description");
 		r = -EREMOTEIO;
 		goto err_fds;
 	}

@@ -28,9 +28,19 @@ extern "C" {
 #endif
 
 #define KVMIG_VERSION_MAJOR	0
-#define KVMIG_VERSION_MINOR	2
+#define KVMIG_VERSION_MINOR	3
 
 const char *kvmig_version(void);
+
+/*
+ * Copy up to @inlen bytes of @in (it may stop at a NUL) into @out, escaped
+ * for printing: printable ASCII as it is, '\\' as "\\\\", newline and tab as
+ * "\\n" and "\\t", any other byte as "\\xNN".  Always NUL-terminates (if
+ * @outlen > 0), never cuts an escape in two; returns the length written.
+ * libkvmig escapes what a peer or a VMM says before it reaches its own
+ * messages; a program printing such text itself should too.  Since 0.3.
+ */
+size_t kvmig_text_escape(char *out, size_t outlen, const char *in, size_t inlen);
 
 /* ------------------------------------------------------------------ logging */
 
