@@ -185,10 +185,9 @@ kvmig_dirty_new(const struct kvmig_kvm_desc *kvm,
 		pr_err(&log, "dirty source: need a VM fd and its memory map");
 		return err_ptr(-EINVAL);
 	}
-	if (OPTS_CHECK(kvm, why, sizeof(why)) || OPTS_CHECK(opts, why, sizeof(why))) {
-		pr_err(&log, "dirty source: %s", why);
+	if (OPTS_REFUSED_LOG(kvm, &log, "dirty source: ") ||
+	    OPTS_REFUSED_LOG(opts, &log, "dirty source: "))
 		return err_ptr(-EINVAL);
-	}
 	for (i = 0; i < kvmig_memmap_nr_slots(kvm->mem); i++) {
 		if (!kvmig_memmap_slot(kvm->mem, i)->hva)
 			return err_ptr(-EINVAL);

@@ -193,17 +193,8 @@ kvmig_dirty_remote_new(struct kvmig_vmm *vmm, const struct kvmig_memmap *map,
 	struct kvmig_dirty *d;
 	struct remote *rm;
 
-	char why[200];
-
-	if (!vmm || !map)
+	if (!vmm || !map || OPTS_REFUSED(opts, "dirty source: "))
 		return err_ptr(-EINVAL);
-	if (OPTS_CHECK(opts, why, sizeof(why))) {
-		struct kvmig_log log = { OPTS_GET(opts, print, NULL),
-					 OPTS_GET(opts, print_opaque, NULL) };
-
-		pr_err(&log, "dirty source: %s", why);
-		return err_ptr(-EINVAL);
-	}
 	d = calloc(1, sizeof(*d));
 	rm = calloc(1, sizeof(*rm));
 	if (!d || !rm) {

@@ -35,6 +35,19 @@ int kvmig_opts_check(const void *opts, size_t known, const char *name,
 		     char *why, size_t len);
 #define OPTS_CHECK(opts, why, len)					\
 	kvmig_opts_check(opts, sizeof(*(opts)), opts_name(opts), why, len)
+/*
+ * ... or says why through @log, after @prefix, and returns true if @opts
+ * is refused; OPTS_REFUSED uses the struct's own print callback.
+ */
+struct kvmig_log;
+bool kvmig_opts_refused(const void *opts, size_t known, const char *name,
+			const struct kvmig_log *log, const char *prefix);
+#define OPTS_REFUSED_LOG(opts, log, prefix)				\
+	kvmig_opts_refused(opts, sizeof(*(opts)), opts_name(opts), log, prefix)
+#define OPTS_REFUSED(opts, prefix)					\
+	OPTS_REFUSED_LOG(opts, (&(const struct kvmig_log){		\
+		OPTS_GET(opts, print, NULL),				\
+		OPTS_GET(opts, print_opaque, NULL) }), prefix)
 #define opts_name(opts) _Generic((opts),				\
 	const struct kvmig_memmap_opts *: "kvmig_memmap_opts",		\
 	const struct kvmig_slot_desc *: "kvmig_slot_desc",		\

@@ -29,15 +29,9 @@ KVMIG_EXPORT struct kvmig_memmap *
 kvmig_memmap_new(const struct kvmig_memmap_opts *opts)
 {
 	struct kvmig_memmap *m;
-	char why[200];
 
-	if (OPTS_CHECK(opts, why, sizeof(why))) {
-		struct kvmig_log log = { OPTS_GET(opts, print, NULL),
-					 OPTS_GET(opts, print_opaque, NULL) };
-
-		pr_err(&log, "%s", why);
+	if (OPTS_REFUSED(opts, ""))
 		return err_ptr(-EINVAL);
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
@@ -96,14 +90,8 @@ KVMIG_EXPORT int kvmig_memmap_add(struct kvmig_memmap *m,
 	struct stat st;
 	unsigned int i, pos;
 
-	char why[200];
-
-	if (!d || !OPTS_HAS(d, size))
+	if (!d || !OPTS_HAS(d, size) || OPTS_REFUSED_LOG(d, &m->log, ""))
 		return -EINVAL;
-	if (OPTS_CHECK(d, why, sizeof(why))) {
-		pr_err(&m->log, "%s", why);
-		return -EINVAL;
-	}
 	if (!d->size || d->size % KVMIG_PAGE_SIZE || d->gpa % KVMIG_PAGE_SIZE ||
 	    offset % KVMIG_PAGE_SIZE || d->gpa + d->size < d->gpa) {
 		pr_err(&m->log, "slot %u: gpa 0x%llx size 0x%llx offset 0x%llx: "

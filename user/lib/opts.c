@@ -36,3 +36,14 @@ int kvmig_opts_check(const void *opts, size_t known, const char *name,
 		}
 	return 0;
 }
+
+bool kvmig_opts_refused(const void *opts, size_t known, const char *name,
+			const struct kvmig_log *log, const char *prefix)
+{
+	char why[200];
+
+	if (!kvmig_opts_check(opts, known, name, why, sizeof(why)))
+		return false;
+	pr_err(log, "%s%s", prefix, why);
+	return true;
+}

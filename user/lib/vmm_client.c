@@ -52,17 +52,10 @@ KVMIG_EXPORT struct kvmig_vmm *kvmig_vmm_connect(const char *path,
 	struct kvmig_vmm *v;
 	int r;
 
-	char why[200];
-
 	if (!path || strlen(path) >= sizeof(addr.sun_path))
 		return err_ptr(-ENAMETOOLONG);
-	if (OPTS_CHECK(opts, why, sizeof(why))) {
-		struct kvmig_log log = { OPTS_GET(opts, print, NULL),
-					 OPTS_GET(opts, print_opaque, NULL) };
-
-		pr_err(&log, "%s", why);
+	if (OPTS_REFUSED(opts, ""))
 		return err_ptr(-EINVAL);
-	}
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return NULL;
