@@ -574,17 +574,14 @@ static void print_converge(const struct kvmig_migration_stats *st)
 		       i, v->dirty_rate / 1048576.0, limit, v->io_rate,
 		       v->io ? " (serves IO)" : "");
 	}
-	if (st->switchover[0])
-		printf("downtime: %llu ms against %llu ms expected: pause %llu, sync "
-		       "%llu, pages %llu, device %llu, verify %llu, commit %llu ms\n",
+	if (st->switchover[0]) {
+		char parts[160];
+
+		downtime_parts_text(st, parts, sizeof(parts));
+		printf("downtime: %llu ms against %llu ms expected: %s\n",
 		       (unsigned long long)st->downtime_ms,
-		       (unsigned long long)st->expected_downtime_ms,
-		       (unsigned long long)st->downtime_parts.pause,
-		       (unsigned long long)st->downtime_parts.sync,
-		       (unsigned long long)st->downtime_parts.ram,
-		       (unsigned long long)st->downtime_parts.device,
-		       (unsigned long long)st->downtime_parts.verify,
-		       (unsigned long long)st->downtime_parts.commit);
+		       (unsigned long long)st->expected_downtime_ms, parts);
+	}
 }
 
 static void print_final(struct cli *c, const struct kvmig_migration_stats *st)

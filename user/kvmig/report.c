@@ -69,6 +69,19 @@ static void totals_of(const struct kvmig_migration_stats *st, struct totals *t)
 	t->xb_overflow = st->xbzrle.overflow;
 }
 
+void downtime_parts_text(const struct kvmig_migration_stats *st, char *buf,
+			 size_t len)
+{
+	snprintf(buf, len, "pause %llu, sync %llu, pages %llu, device %llu, "
+		 "verify %llu, commit %llu ms",
+		 (unsigned long long)st->downtime_parts.pause,
+		 (unsigned long long)st->downtime_parts.sync,
+		 (unsigned long long)st->downtime_parts.ram,
+		 (unsigned long long)st->downtime_parts.device,
+		 (unsigned long long)st->downtime_parts.verify,
+		 (unsigned long long)st->downtime_parts.commit);
+}
+
 struct report *report_open(const char *path, char *err, size_t len)
 {
 	struct report *r = calloc(1, sizeof(*r));
@@ -573,7 +586,7 @@ int report_close(struct report *r, const struct kvmig_migration_stats *st,
 		 const char *to, char *err, size_t len)
 {
 	bool stop = st->switchover[0] != 0;
-	char when[64];
+	char when[64], parts[160];
 	struct tm tm;
 	FILE *f = r->f;
 	int ret;
@@ -608,14 +621,8 @@ int report_close(struct report *r, const struct kvmig_migration_stats *st,
 		row(f, "downtime", "%llu ms (expected %llu ms)",
 		    (unsigned long long)st->downtime_ms,
 		    (unsigned long long)st->expected_downtime_ms);
-		row(f, "downtime parts", "pause %llu, sync %llu, pages %llu, device "
-		    "%llu, verify %llu, commit %llu ms",
-		    (unsigned long long)st->downtime_parts.pause,
-		    (unsigned long long)st->downtime_parts.sync,
-		    (unsigned long long)st->downtime_parts.ram,
-		    (unsigned long long)st->downtime_parts.device,
-		    (unsigned long long)st->downtime_parts.verify,
-		    (unsigned long long)st->downtime_parts.commit);
+		downtime_parts_text(st, parts, sizeof(parts));
+		row(f, "downtime parts", "%s", parts);
 	}
 	row(f, "passes", "%llu", (unsigned long long)st->ram.iterations);
 	row(f, "guest RAM", "%llu MiB", (unsigned long long)(st->ram.total >> 20));

@@ -13,6 +13,10 @@
 
 struct report;
 
+/* "pause P, sync S, pages R, device D, verify V, commit C ms" */
+void downtime_parts_text(const struct kvmig_migration_stats *st, char *buf,
+			 size_t len);
+
 /* Creates (truncates) @path now, so a bad path fails before anything runs. */
 struct report *report_open(const char *path, char *err, size_t len);
 /* From the progress callback: records each pass as it ends. */
