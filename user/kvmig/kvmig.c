@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +434,40 @@ static int on_progress(const struct kvmig_migration_stats *st, void *opaque)
 	return cancel || interrupted;
 }
 
+/*
+ * The live knobs that are plain counts, in one place: kvmig set's option,
+ * the key migrate-set-parameters carries, the range both kvmig set and
+ * kvmig migrate check, and the field of struct kvmig_tunables.
+ */
+struct knob {
+	int opt;
+	const char *flag, *key, *unit;
+	uint64_t lo, hi;
+	size_t off;		/* of a uint32_t-sized field */
+};
+
+#define KNOB(opt, flag, key, unit, lo, hi, field)			\
+	{ opt, flag, key, unit, lo, hi, offsetof(struct kvmig_tunables, field) }
+static const struct knob knobs[] = {
+	KNOB('w', "--workers", "workers", "", 1, 64, workers),
+	KNOB('d', "--downtime-limit", "downtime-limit", " ms", 1, 3600000,
+	     downtime_limit_ms),
+	KNOB('I', "--throttle-initial", "cpu-throttle-initial", " %", 1, 99,
+	     throttle_initial),
+	KNOB('N', "--throttle-increment", "cpu-throttle-increment", " %", 1, 99,
+	     throttle_increment),
+	KNOB('M', "--throttle-max", "max-cpu-throttle", " %", 1, 99, throttle_max),
+	KNOB('O', "--io-stall", "io-stall", " us", 1, 1000000, io_stall_us),
+};
+#define NR_KNOBS	(sizeof(knobs) / sizeof(knobs[0]))
+_Static_assert(sizeof(((struct kvmig_tunables *)0)->workers) == sizeof(uint32_t),
+	       "knobs[] stores every count as a uint32_t");
+
+static uint32_t *knob_field(struct kvmig_tunables *t, const struct knob *k)
+{
+	return (uint32_t *)((char *)t + k->off);
+}
+
 /* A "kvmig set" integer, or @keep when absent or out of [@min, @max]. */
 static uint64_t param(json_t *params, const char *name, uint64_t min, uint64_t max,
 		      uint64_t keep)
@@ -456,24 +491,20 @@ static uint64_t param(json_t *params, const char *name, uint64_t min, uint64_t m
 static void on_tune(struct kvmig_tunables *t, void *opaque)
 {
 	struct cli *c = opaque;
+	unsigned int i;
 	json_t *v;
 
 	if (!c->params)
 		return;
-	t->workers = (unsigned int)param(c->params, "workers", 1, 64, t->workers);
+	for (i = 0; i < NR_KNOBS; i++) {
+		uint32_t *f = knob_field(t, &knobs[i]);
+
+		*f = (uint32_t)param(c->params, knobs[i].key, knobs[i].lo,
+				     knobs[i].hi, *f);
+	}
 	t->level = (int)param(c->params, "level", 0, 19, (uint64_t)t->level);
 	t->max_bandwidth = param(c->params, "max-bandwidth", 0, INT64_MAX,
 				 t->max_bandwidth);
-	t->downtime_limit_ms = (uint32_t)param(c->params, "downtime-limit", 1,
-					       3600000, t->downtime_limit_ms);
-	t->throttle_initial = (uint32_t)param(c->params, "cpu-throttle-initial", 1,
-					      99, t->throttle_initial);
-	t->throttle_increment = (uint32_t)param(c->params, "cpu-throttle-increment",
-						1, 99, t->throttle_increment);
-	t->throttle_max = (uint32_t)param(c->params, "max-cpu-throttle", 1, 99,
-					  t->throttle_max);
-	t->io_stall_us = (uint32_t)param(c->params, "io-stall", 1, 1000000,
-					 t->io_stall_us);
 	if (json_is_boolean(json_object_get(c->params, "io-aware")))
 		t->no_io_aware = !json_is_true(json_object_get(c->params, "io-aware"));
 	if ((v = json_object_get(c->params, "codec"))) {
@@ -1166,6 +1197,7 @@ static int cmd_set(const struct command *cmd, int argc, char **argv)
 	struct cli c = { .vmm_timeout_ms = SHORT_TIMEOUT_MS };
 	json_t *args = json_object();
 	const char *vm = NULL;
+	unsigned int i;
 	char *text;
 	uint64_t v;
 	int opt, r;
@@ -1173,10 +1205,6 @@ static int cmd_set(const struct command *cmd, int argc, char **argv)
 	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
-		case 'w':
-			v = parse_range("--workers", optarg, 1, 64, "");
-			json_object_set_new(args, "workers", json_integer((json_int_t)v));
-			break;
 		case 'L':
 			v = parse_count("--level", optarg);
 			if (v > 19)
@@ -1188,30 +1216,11 @@ static int cmd_set(const struct command *cmd, int argc, char **argv)
 			json_object_set_new(args, "max-bandwidth", json_integer(
 				(json_int_t)parse_num("--max-bandwidth", optarg)));
 			break;
-		case 'd':
-			v = parse_range("--downtime-limit", optarg, 1, 3600000, " ms");
-			json_object_set_new(args, "downtime-limit", json_integer((json_int_t)v));
-			break;
 		case 'C':
 			if (kvmig_codec_from_name(optarg) < 0)
 				die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
 				    optarg);
 			json_object_set_new(args, "codec", json_string(optarg));
-			break;
-		case 'I':
-			v = parse_range("--throttle-initial", optarg, 1, 99, " %");
-			json_object_set_new(args, "cpu-throttle-initial",
-					    json_integer((json_int_t)v));
-			break;
-		case 'N':
-			v = parse_range("--throttle-increment", optarg, 1, 99, " %");
-			json_object_set_new(args, "cpu-throttle-increment",
-					    json_integer((json_int_t)v));
-			break;
-		case 'M':
-			v = parse_range("--throttle-max", optarg, 1, 99, " %");
-			json_object_set_new(args, "max-cpu-throttle",
-					    json_integer((json_int_t)v));
 			break;
 		case 'A':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
@@ -1219,13 +1228,16 @@ static int cmd_set(const struct command *cmd, int argc, char **argv)
 			json_object_set_new(args, "io-aware",
 					    json_boolean(!strcmp(optarg, "on")));
 			break;
-		case 'O':
-			v = parse_range("--io-stall", optarg, 1, 1000000, " us");
-			json_object_set_new(args, "io-stall", json_integer((json_int_t)v));
-			break;
 		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:
-			return 2;	/* next_opt() handled the others */
+			for (i = 0; i < NR_KNOBS && knobs[i].opt != opt; i++)
+				;
+			if (i == NR_KNOBS)
+				return 2;	/* next_opt() handled the others */
+			v = parse_range(knobs[i].flag, optarg, knobs[i].lo,
+					knobs[i].hi, knobs[i].unit);
+			json_object_set_new(args, knobs[i].key,
+					    json_integer((json_int_t)v));
 		}
 	}
 	no_more_args(cmd, argc, argv);
