@@ -127,6 +127,27 @@ static bool dest_decodes(const struct source *s, enum kvmig_codec codec)
 }
 
 /* Let the caller change knobs (opts.tune); refuse what is invalid. */
+/* The plan in force, in the statistics: the lever, why, per vCPU. */
+static void plan_stats(struct kvmig_migration_stats *st, const struct conv_plan *plan)
+{
+	unsigned int i;
+
+	snprintf(st->converge.mechanism, sizeof(st->converge.mechanism), "%s",
+		 conv_mech_name(plan->mech));
+	snprintf(st->converge.decision, sizeof(st->converge.decision), "%s",
+		 plan->why);
+	st->converge.cpu_throttle_percentage = plan->mech == CONV_MECH_CPU ?
+					       plan->cpu_pct : 0;
+	st->converge.nr_vcpus = plan->nr_vcpus;
+	for (i = 0; i < plan->nr_vcpus && i < 64; i++) {
+		st->converge.vcpu[i].dirty_rate = plan->rate[i];
+		st->converge.vcpu[i].limit = plan->mech == CONV_MECH_LIMIT ?
+					     plan->limit[i] : 0;
+		st->converge.vcpu[i].io_rate = plan->io_rate[i];
+		st->converge.vcpu[i].io = plan->io[i];
+	}
+}
+
 /* The knobs in force, in the statistics. */
 static void show_params(struct source *s)
 {
@@ -187,8 +208,7 @@ static int tune_converge(struct source *s, const struct kvmig_tunables *t)
 			pr_info(&s->log, "tune: CPU throttle lowered to %u%% (the new "
 				"cap)", plan.cpu_pct);
 		s->plan = plan;
-		s->st->converge.cpu_throttle_percentage =
-			plan.mech == CONV_MECH_CPU ? plan.cpu_pct : 0;
+		plan_stats(s->st, &plan);
 	}
 	return 0;
 }
@@ -746,11 +766,10 @@ static int converge_apply(struct source *s, struct conv_plan *plan)
 
 static int converge_tick(struct source *s, uint64_t now)
 {
-	struct kvmig_migration_stats *st = s->st;
 	struct conv_tick_sample ts = { .ns = now - s->pass_t0 };
 	struct conv_plan plan = s->plan;
 	uint64_t est_bytes, est_pages;
-	unsigned int nr, i;
+	unsigned int nr;
 	int r;
 
 	if (!s->conv || s->downtime || now - s->t_tick < CONV_TICK_NS ||
@@ -774,17 +793,7 @@ static int converge_tick(struct source *s, uint64_t now)
 	r = converge_apply(s, &plan);
 	if (r)
 		return r;
-	snprintf(st->converge.mechanism, sizeof(st->converge.mechanism), "%s",
-		 conv_mech_name(plan.mech));
-	snprintf(st->converge.decision, sizeof(st->converge.decision), "%s",
-		 plan.why);
-	for (i = 0; i < plan.nr_vcpus && i < 64; i++) {
-		st->converge.vcpu[i].dirty_rate = plan.rate[i];
-		st->converge.vcpu[i].limit = plan.limit[i];
-		st->converge.vcpu[i].io_rate = plan.io_rate[i];
-		st->converge.vcpu[i].io = plan.io[i];
-	}
-	st->converge.nr_vcpus = plan.nr_vcpus;
+	plan_stats(s->st, &plan);
 	return 0;
 }
 
@@ -817,22 +826,9 @@ static int converge_pass(struct source *s, struct conv_sample *cs)
 		stall >= s->stall_ns ? (stall - s->stall_ns) / 1000 : 0;
 	s->stall_ns = stall;
 	st->expected_downtime_ms = plan.expected_downtime_ms;
-	snprintf(st->converge.mechanism, sizeof(st->converge.mechanism), "%s",
-		 conv_mech_name(plan.mech));
-	snprintf(st->converge.decision, sizeof(st->converge.decision), "%s",
-		 plan.why);
-	st->converge.cpu_throttle_percentage = plan.mech == CONV_MECH_CPU ?
-					       plan.cpu_pct : 0;
 	st->converge.passes_without_progress = plan.progress ? 0 :
 		st->converge.passes_without_progress + 1;
-	st->converge.nr_vcpus = plan.nr_vcpus;
-	for (i = 0; i < plan.nr_vcpus && i < 64; i++) {
-		st->converge.vcpu[i].dirty_rate = plan.rate[i];
-		st->converge.vcpu[i].limit = plan.mech == CONV_MECH_LIMIT ?
-					     plan.limit[i] : 0;
-		st->converge.vcpu[i].io_rate = plan.io_rate[i];
-		st->converge.vcpu[i].io = plan.io[i];
-	}
+	plan_stats(st, &plan);
 	return 0;
 }
 
