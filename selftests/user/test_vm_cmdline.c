@@ -50,6 +50,8 @@ static const struct bad_cmd cmds[] = {
 	  "--ready-fd 99: Bad file descriptor" },
 	{ { "--control", "/nonexistent/ctl", "--ready-fd", "-1" },
 	  "--ready-fd: '-1' is not a file descriptor number" },
+	{ { "--control", "/nonexistent/ctl", "--control-group", "no-such-group" },
+	  "--control-group: no group 'no-such-group'" },
 };
 
 /* kvmig-vm in a mount namespace where /dev is an empty tmpfs */
