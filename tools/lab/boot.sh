@@ -28,14 +28,14 @@ cmdline="$cmdline tsc_early_khz=$khz tsc=reliable $extra"
 # nested paging, so kvm_amd runs inside.  -no-reboot turns the guest's final
 # reboot into QEMU's exit.
 #
-# One host thread per emulated CPU (MTTCG, QEMU's default): QEMU 7.2
-# (Debian 12) now and then corrupts what the nested guest sees when two CPUs
+# KVMIG_LAB_TCG_THREAD: "multi" (QEMU's default, MTTCG: a host thread per
+# emulated CPU) or "single" (the CPUs take turns on one host thread).
+# lab.sh picks it per boot from the tests' tcg column: QEMU 7.2 (Debian 12)
+# with MTTCG now and then corrupts what a nested guest sees when two CPUs
 # touch the same page tables (tools/lab/README.md, "Emulator faults": the
-# L2 guest triple-faults, on the unpatched kernel as on ours).
-# KVMIG_LAB_TCG_THREAD=single takes turns on one host thread, which avoids
-# that but delays an emulated CPU's timer by up to the round-robin period,
-# and the dirty-rate limit's sleeps with it: dirty_rate_limit_test then
-# fails now and then (0.26x the limit).  So MTTCG stays the default.
+# L2 guest triple-faults, on the unpatched kernel as on ours), and with a
+# single thread an emulated CPU's timers wait for its turn, which a test
+# that measures time cannot have.
 tcg_thread=${KVMIG_LAB_TCG_THREAD:-multi}
 case $tcg_thread in single | multi) ;; *) lab_die "KVMIG_LAB_TCG_THREAD: single or multi, not '$tcg_thread'" ;; esac
 rc=0

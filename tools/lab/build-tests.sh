@@ -10,7 +10,7 @@
 # $LAB_CACHE/build/user/ together with kvmig-vm and kvmig, which they run.
 # Writes the resolved test list to $LAB_CACHE/build/tests.list:
 #
-#   name timeout on-skip host-binary [arguments...]
+#   name timeout on-skip tcg host-binary [arguments...]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -61,13 +61,13 @@ for f in "$repo_st"/*.c "$repo_st"/*.h; do
 done
 
 # Repo programs live in the lab's directory of the selftests tree.
-resolved=$(lab_tests | while read -r name timeout onskip prog args; do
+resolved=$(lab_tests | while read -r name timeout onskip tcg prog args; do
 	case $prog in
 	user:*) [ -f "$REPO_DIR/selftests/user/${prog#user:}.c" ] ||
 		lab_die "test '$name': no selftests/user/${prog#user:}.c" ;;
 	*) [ ! -f "$repo_st/$prog.c" ] || prog=$kvmig_rel/$prog ;;
 	esac
-	echo "$name $timeout $onskip $prog${args:+ $args}"
+	echo "$name $timeout $onskip $tcg $prog${args:+ $args}"
 done)
 [ -n "$resolved" ] || lab_die "no tests to run"
 dups=$(echo "$resolved" | awk '{ print $1 }' | sort | uniq -d)
@@ -79,8 +79,8 @@ lab_log "building the KVM selftests (log: $log)"
 lab_run_logged "make headers" "$LAB_LOGS/headers.log" \
 	make -C "$LAB_SRC" O="$HDR" ARCH=x86_64 -j"$LAB_JOBS" HOSTCC="ccache gcc" headers
 
-targets=$(echo "$resolved" | awk -v st="$ST" '$4 !~ /^user:/ { print st "/" $4 }' | sort -u)
-user_targets=$(echo "$resolved" | awk -v ub="$UB" '$4 ~ /^user:/ { sub(/^user:/, "", $4); print ub "/tests/" $4 }' | sort -u)
+targets=$(echo "$resolved" | awk -v st="$ST" '$5 !~ /^user:/ { print st "/" $5 }' | sort -u)
+user_targets=$(echo "$resolved" | awk -v ub="$UB" '$5 ~ /^user:/ { sub(/^user:/, "", $5); print ub "/tests/" $5 }' | sort -u)
 repo_bins=""
 for p in "${repo_progs[@]}"; do
 	repo_bins="$repo_bins $kvmig_rel/$p"
@@ -108,13 +108,13 @@ if [ -n "$user_targets" ]; then
 		"$UB/bin/kvmig-vm" "$UB/bin/kvmig" $user_targets
 fi
 
-echo "$resolved" | while read -r name timeout onskip prog args; do
+echo "$resolved" | while read -r name timeout onskip tcg prog args; do
 	case $prog in
 	user:*) bin=$UB/tests/${prog#user:} ;;
 	*) bin=$ST/$prog ;;
 	esac
 	[ -x "$bin" ] || lab_die "test '$name': $bin was not built"
-	echo "$name $timeout $onskip $bin${args:+ $args}"
+	echo "$name $timeout $onskip $tcg $bin${args:+ $args}"
 done >"$LIST.tmp"
 mv "$LIST.tmp" "$LIST"
 lab_log "$(wc -l <"$LIST") tests: $(awk '{ printf "%s ", $1 }' "$LIST")"

@@ -7,7 +7,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 PKGS="linux-source-6.12 qemu-system-x86 busybox-static build-essential bc
-flex bison libelf-dev libssl-dev cpio ccache git xz-utils gzip util-linux"
+flex bison libelf-dev libssl-dev cpio ccache git xz-utils gzip util-linux
+python3-ply python3-git"
 
 sh "$REPO_DIR/scripts/deps.sh"
 # shellcheck disable=SC2086

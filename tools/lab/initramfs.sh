@@ -50,7 +50,7 @@ add() { # host-file guest-path
 }
 user=$LAB_CACHE/build/user
 user_dirs=0
-while read -r name timeout _onskip bin args; do
+while read -r name timeout _onskip tcg bin args; do
 	case $bin in
 	"$user"/tests/*)
 		prog=/tests/user/tests/$(basename "$bin")
@@ -69,7 +69,7 @@ while read -r name timeout _onskip bin args; do
 		add "$bin" "/tests/bin/$prog"
 		;;
 	esac
-	echo "$name $((timeout * scale)) $prog${args:+ $args}"
+	echo "$name $((timeout * scale)) $tcg $prog${args:+ $args}"
 done <"$list" >"$stage/list"
 
 "$gen" "$spec" | gzip -n -1 >"$out.tmp"

@@ -92,6 +92,7 @@ step() {
 
 step "packages" bash "$LAB_DIR/deps.sh" || true
 step "kernel tree" bash "$LAB_DIR/tree.sh" ${tree_opt:+"$tree_opt"} || true
+step "checkpatch --strict" bash "$LAB_DIR/checkpatch.sh" || true
 step "kernel build ($variant)" bash "$LAB_DIR/build-kernel.sh" "$variant" || true
 step "KVM selftests build" bash "$LAB_DIR/build-tests.sh" || true
 step "initramfs" bash "$LAB_DIR/initramfs.sh" "$out/initramfs.cpio.gz" "$scale" || true
@@ -105,45 +106,79 @@ else
 fi
 
 # ---- boot ----------------------------------------------------------------
-boot_rc=""
-if [ -z "$broken" ]; then
+# One boot per emulator mode the tests ask for (the tcg column of
+# tools/lab/tests, README.md "Emulator faults"): "single" (the CPUs take
+# turns on one host thread) first, then "multi" (a host thread each, for the
+# tests that measure time).  On one CPU there is nothing to take turns
+# about: one boot, QEMU's default.  KVMIG_LAB_TCG_THREAD=single or multi
+# runs every test in one boot of that mode.
+boots=""
+if [ -n "${KVMIG_LAB_TCG_THREAD:-}" ]; then
+	case $KVMIG_LAB_TCG_THREAD in single | multi) ;; *)
+		lab_die "KVMIG_LAB_TCG_THREAD: single or multi, not '$KVMIG_LAB_TCG_THREAD'" ;;
+	esac
+	boots="$KVMIG_LAB_TCG_THREAD:all"
+elif [ "$KVMIG_LAB_CPUS" = 1 ]; then
+	boots="multi:all"
+else
+	for m in single multi; do
+		if echo "$tests" | awk -v m="$m" '$4 == m { f = 1 } END { exit !f }'; then
+			boots="$boots $m:$m"
+		fi
+	done
+fi
+
+booted=""
+: >"$console"
+# boot_one MODE WHICH: boot with the emulator in MODE, running the tests of
+# WHICH (a mode, or all); its console is appended to $console.
+boot_one() {
+	local mode=$1 which=$2 limit t0 rc=0 log=$out/console-$1.log tail_pid qemu_pid
 	# Each test has its own timeout inside the guest, and 30 s more if
 	# it runs out (init dumps its threads' stacks, TERM, KILL 10 s later);
 	# the whole boot gets their sum plus room for boot, dmesg and a slow
 	# machine.
-	limit=$(echo "$tests" | awk -v k="$scale" '{ s += $2 * k + 30 } END { print s + 180 }')
-	lab_log "booting the $variant kernel ($KVMIG_LAB_CPUS CPUs, limit $limit s, console: $console)"
+	limit=$(echo "$tests" | awk -v k="$scale" -v w="$which" \
+		'w == "all" || $4 == w { s += $2 * k + 30 } END { print s + 180 }')
+	lab_log "booting the $variant kernel ($KVMIG_LAB_CPUS CPUs, tcg $mode, limit $limit s, console: $log)"
 	t0=$SECONDS
-	: >"$console"
-	bash "$LAB_DIR/boot.sh" "$kbuild/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" \
-		"$console" "$limit" &
+	: >"$log"
+	KVMIG_LAB_TCG_THREAD=$mode bash "$LAB_DIR/boot.sh" "$kbuild/arch/x86/boot/bzImage" \
+		"$out/initramfs.cpio.gz" "$log" "$limit" "kvmig_lab.tcg=$which" &
 	qemu_pid=$!
 	# Progress on stderr while the guest runs.
 	if [ "$verbose" = 1 ]; then
-		tail -n +1 --pid="$qemu_pid" -F "$console" 2>/dev/null >&2 &
+		tail -n +1 --pid="$qemu_pid" -F "$log" 2>/dev/null >&2 &
 	else
-		tail -n +1 --pid="$qemu_pid" -F "$console" 2>/dev/null |
+		tail -n +1 --pid="$qemu_pid" -F "$log" 2>/dev/null |
 			grep --line-buffered -a 'KVMIG-LAB: \(ok\|not ok\|skip\|run\|error\)' |
 			sed -u 's/^/lab: guest: /; s/\r$//' >&2 &
 	fi
 	tail_pid=$!
-	boot_rc=0
-	wait "$qemu_pid" || boot_rc=$?
+	wait "$qemu_pid" || rc=$?
 	wait "$tail_pid" 2>/dev/null || true
-	boot_time=$((SECONDS - t0))
-	times="$times, boot+tests $boot_time s"
-	sed -i 's/\r$//' "$console"
+	t0=$((SECONDS - t0))
+	times="$times, boot+tests ($mode) $t0 s"
+	sed -i 's/\r$//' "$log"
+	cat "$log" >>"$console"
 
-	if ! grep -aq '^KVMIG-LAB: start' "$console"; then
-		tap_not_ok "boot: the guest never reached /init (rc=$boot_rc, $boot_time s)"
-	elif [ "$boot_rc" = 124 ] || [ "$boot_rc" = 137 ]; then
-		tap_not_ok "boot: timed out after $limit s"
-	elif [ "$boot_rc" != 0 ] || ! grep -aq '^KVMIG-LAB: done' "$console"; then
-		tap_not_ok "boot: the guest stopped before /init finished (panic or crash? QEMU rc=$boot_rc)"
+	if ! grep -aq '^KVMIG-LAB: start' "$log"; then
+		tap_not_ok "boot ($mode): the guest never reached /init (rc=$rc, $t0 s)"
+	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		tap_not_ok "boot ($mode): timed out after $limit s"
+	elif [ "$rc" != 0 ] || ! grep -aq '^KVMIG-LAB: done' "$log"; then
+		tap_not_ok "boot ($mode): the guest stopped before /init finished (panic or crash? QEMU rc=$rc)"
 	else
-		tap_ok "boot: /init ran every test and rebooted ($boot_time s)"
+		tap_ok "boot ($mode): /init ran its tests and rebooted ($t0 s)"
 	fi
-	grep -a '^KVMIG-LAB: error' "$console" | tap_diag || true
+	grep -a '^KVMIG-LAB: error' "$log" | tap_diag || true
+}
+
+if [ -z "$broken" ]; then
+	booted=1
+	for b in $boots; do
+		boot_one "${b%%:*}" "${b#*:}"
+	done
 else
 	tap_not_ok "boot # not run: $broken failed"
 fi
@@ -185,7 +220,7 @@ console_checked() {
 skipped=""
 while read -r name timeout onskip _rest; do
 	[ -n "$name" ] || continue
-	if [ -z "$boot_rc" ]; then
+	if [ -z "$booted" ]; then
 		tap_not_ok "$name # not run: $broken failed"
 		continue
 	fi
@@ -235,7 +270,7 @@ splat='WARNING: CPU|WARNING: .*(lock|LOCK|RCU)|BUG:|Oops|Kernel panic|kernel BUG
 splat+='general protection fault|Call Trace:|UBSAN:|KASAN:|'
 splat+='possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|'
 splat+='detected stalls|soft lockup|hard LOCKUP|blocked for more than'
-if [ -z "$boot_rc" ]; then
+if [ -z "$booted" ]; then
 	tap_not_ok "console clean # not run: $broken failed"
 elif console_checked | grep -aqE "$splat"; then
 	tap_not_ok "console clean: the kernel reported a problem"
@@ -248,11 +283,13 @@ echo "1..$n"
 echo "# lab: $variant kernel, total $((SECONDS - t_start)) s (${times#, })"
 [ -z "$skipped" ] || echo "# lab: SKIPPED:$skipped"
 if [ "$failed" -gt 0 ]; then
-	if [ -s "$console" ]; then
+	for b in $boots; do
+		log=$out/console-${b%%:*}.log
+		[ -s "$log" ] || continue
 		# The end of the live console, before the dmesg copy repeats it.
-		echo "# lab: last 40 lines of $console (before the final dmesg):"
-		awk '/^KVMIG-LAB: dmesg-begin/ { exit } { print }' "$console" | tail -n 40 | tap_diag
-	fi
+		echo "# lab: last 40 lines of $log (before the final dmesg):"
+		awk '/^KVMIG-LAB: dmesg-begin/ { exit } { print }' "$log" | tail -n 40 | tap_diag
+	done
 	echo "# lab: $failed of $n failed"
 	exit 1
 fi

@@ -103,9 +103,9 @@ lab_series_hash() {
 
 # The tests to run: tools/lab/tests, then the repo's selftests/kvm/*_test.c
 # that it does not list (defaults: 120 s, a skip is reported, not a
-# failure).  KVMIG_LAB_TESTS names another list (make bench: tools/lab/bench,
-# the *_perf programs), which runs alone.
-# One "name timeout on-skip program [arguments...]" a line, checked.
+# failure, the single-threaded emulator).  KVMIG_LAB_TESTS names another
+# list (make bench: tools/lab/bench, the *_perf programs), which runs alone.
+# One "name timeout on-skip tcg program [arguments...]" a line, checked.
 lab_tests() {
 	local f p list=${KVMIG_LAB_TESTS:-$LAB_DIR/tests}
 	{
@@ -113,14 +113,15 @@ lab_tests() {
 		for f in "$REPO_DIR"/selftests/kvm/*_test.c; do
 			[ -z "${KVMIG_LAB_TESTS:-}" ] && [ -f "$f" ] || continue
 			p=$(basename "$f" .c)
-			lab_list "$list" | awk -v p="$p" '$4 == p { f = 1 } END { exit !f }' ||
-				echo "$p 120 ok $p"
+			lab_list "$list" | awk -v p="$p" '$5 == p { f = 1 } END { exit !f }' ||
+				echo "$p 120 ok single $p"
 		done
-	} | while read -r name timeout onskip prog args; do
-		[ -n "$prog" ] || lab_die "$list: '$name': want name, timeout, on-skip, program"
+	} | while read -r name timeout onskip tcg prog args; do
+		[ -n "$prog" ] || lab_die "$list: '$name': want name, timeout, on-skip, tcg, program"
 		case $timeout in '' | *[!0-9]*) lab_die "$list: '$name': bad timeout '$timeout'" ;; esac
 		case $onskip in ok | fail) ;; *) lab_die "$list: '$name': on-skip is ok or fail" ;; esac
+		case $tcg in single | multi) ;; *) lab_die "$list: '$name': tcg is single or multi, not '$tcg'" ;; esac
 		case $name in *[!A-Za-z0-9_.-]*) lab_die "$list: bad test name '$name'" ;; esac
-		echo "$name $timeout $onskip $prog${args:+ $args}"
+		echo "$name $timeout $onskip $tcg $prog${args:+ $args}"
 	done
 }
