@@ -15,6 +15,12 @@
  *   configured bound; without it they stall for a page's worth of the rate.
  *   Both runs keep the long-run rate.
  * - A signal ends a stall at once: KVM_RUN returns -EINTR, KVM_EXIT_INTR.
+ * - A limit below a page per longest sleep (a page a second against
+ *   kvm.dirty_rate_limit_max_stall_us of 100 ms) holds: the vCPU sleeps
+ *   again instead of entering the guest in debt.
+ * - Who pays: only the vCPU that wrote, in KVM_RUN; not an idle vCPU beside
+ *   it, and not a vCPU whose ioctl (KVM_SET_MSRS of the Hyper-V hypercall
+ *   page) makes KVM write a logged page.
  * - Every invalid argument, the wrong fd, the capability disabled through
  *   kvm.dirty_rate_limit, the module parameters' ranges, the per-vCPU stats
  *   and the per-vCPU debugfs file.
@@ -29,6 +35,7 @@
  * twice too long would give 0.5x.
  */
 #include "dirty_rate_limit.h"
+#include "hyperv.h"
 
 /* ------------------------------------------------------------ the limit holds */
 
@@ -198,6 +205,122 @@ static void test_signal(void)
 	tvm_free(&t);
 }
 
+/* ------------------------------------------------------------ below a page a stall */
+
+/*
+ * A page a second: each page costs 10 of kvm.dirty_rate_limit_max_stall_us's
+ * 100 ms sleeps.  A vCPU that entered the guest after each capped sleep would
+ * log ~10 pages a second; the limit must hold instead.
+ */
+static void test_slow_limit(void)
+{
+	unsigned long max_stall = param_read("dirty_rate_limit_max_stall_us");
+	struct kvm_dirty_rate_limit l = { .bytes_per_sec = PAGE };
+	uint64_t start, pages = 0, stalls;
+	struct tvm t;
+	double secs;
+
+	TEST_ASSERT(max_stall * 4 <= 1000000,
+		    "kvm.dirty_rate_limit_max_stall_us is %lu: this case wants "
+		    "several sleeps a page", max_stall);
+	tvm_create(&t, LOG_BITMAP);
+	TEST_ASSERT(!__set_limit(t.vcpu, &l), "set a page a second");
+	tvm_start(&t);
+	start = now_ns();
+	tvm_harvest(&t);
+	do {
+		sleep_ms(HARVEST_MS);
+		pages += tvm_harvest(&t);
+	} while (now_ns() - start < 3000000000ULL);
+	secs = (now_ns() - start) / 1e9;
+	tvm_stop(&t);
+	stalls = vcpu_stat(t.stats_fd, "dirty_limit_stalls");
+	/* the rate, the first bucket (a page), the page that took it into debt */
+	TEST_ASSERT(pages >= 1 && pages <= (uint64_t)secs + 1 + 1 + 1,
+		    "a page a second, %lu us longest sleep: %lu pages in %.2f s",
+		    max_stall, pages, secs);
+	TEST_ASSERT(stalls * max_stall >= (pages - 1) * 1000000 / 2,
+		    "%lu pages paid with only %lu sleeps of at most %lu us",
+		    pages, stalls, max_stall);
+	ksft_test_result_pass("a page a second with %lu ms sleeps: %lu pages in "
+			      "%.2f s, %lu sleeps\n", max_stall / 1000, pages,
+			      secs, stalls);
+	tvm_free(&t);
+}
+
+/* ------------------------------------------------------------ who pays */
+
+/*
+ * vCPU 1 writes; vCPU 0, idle beside it, never runs, but its KVM_SET_MSRS
+ * of the Hyper-V hypercall page makes KVM write a page of the logged slot
+ * meanwhile.  vCPU 1 pays exactly its own pages; vCPU 0 pays nothing, and
+ * the hypercall page is logged all the same.
+ */
+#define HC_PAGE		(TEST_PAGES - 1)
+
+static void test_charging(void)
+{
+	/* 2048 pages a second: the writer stays far from HC_PAGE */
+	struct kvm_dirty_rate_limit l = { .bytes_per_sec = 8ULL << 20 };
+	bool hyperv = kvm_has_cap(KVM_CAP_HYPERV);
+	struct kvm_vcpu *idle;
+	uint64_t pages = 0, b0, b1;
+	unsigned char *hc;
+	struct tvm t;
+	int idle_fd;
+
+	tvm_create(&t, LOG_BITMAP);
+	idle = t.vcpu;
+	idle_fd = t.stats_fd;
+	t.vcpu = vm_vcpu_add(t.vm, 1, guest_code);
+	t.stats_fd = vcpu_get_stats_fd(t.vcpu);
+	/* limited, both: a charge goes to a live bucket either way */
+	TEST_ASSERT(!__set_limit(idle, &l) && !__set_limit(t.vcpu, &l),
+		    "set limits");
+	if (hyperv) {
+		vcpu_set_hv_cpuid(idle);
+		vcpu_set_msr(idle, HV_X64_MSR_GUEST_OS_ID, HYPERV_LINUX_OS_ID);
+	}
+	tvm_harvest(&t);
+	tvm_start(&t);
+	while (pages < 64) {
+		sleep_ms(HARVEST_MS);
+		pages += tvm_harvest(&t);
+	}
+	if (hyperv)
+		vcpu_set_msr(idle, HV_X64_MSR_HYPERCALL,
+			     (TEST_GPA + HC_PAGE * PAGE) | 1);
+	tvm_stop(&t);
+	pages += tvm_harvest(&t);
+	b0 = vcpu_stat(idle_fd, "dirty_bytes");
+	b1 = vcpu_stat(t.stats_fd, "dirty_bytes");
+	close(idle_fd);
+
+	TEST_ASSERT(b0 == 0, "the idle vCPU was charged %lu bytes", b0);
+	if (!hyperv) {
+		TEST_ASSERT(b1 == pages * PAGE, "vCPU 1 logged %lu pages, paid "
+			    "%lu bytes", pages, b1);
+		ksft_test_result_pass("who pays: the writer its %lu pages, the "
+				      "idle vCPU nothing\n", pages);
+		ksft_test_result_skip("who pays: no KVM_CAP_HYPERV for a vCPU "
+				      "ioctl that writes guest memory\n");
+		tvm_free(&t);
+		return;
+	}
+	/* the hypercall page: written by KVM, logged, in vCPU 1's count? */
+	hc = addr_gpa2hva(t.vm, TEST_GPA + HC_PAGE * PAGE);
+	TEST_ASSERT(hc[0] && test_bit(HC_PAGE, t.bmap),
+		    "the hypercall page was not written (%#x) or not logged",
+		    hc[0]);
+	TEST_ASSERT(b1 == (pages - 1) * PAGE, "vCPU 1 logged %lu pages (and "
+		    "the hypercall page), paid %lu bytes", pages - 1, b1);
+	ksft_test_result_pass("who pays: the writer its %lu pages, the idle "
+			      "vCPU nothing\n", pages - 1);
+	ksft_test_result_pass("who pays: KVM_SET_MSRS wrote and logged the "
+			      "hypercall page, charged to no one\n");
+	tvm_free(&t);
+}
+
 /* ------------------------------------------------------------ arguments */
 
 static void expect_einval(struct kvm_vcpu *vcpu, struct kvm_dirty_rate_limit *l,
@@ -296,6 +419,9 @@ static void test_arguments(void)
 		    vm_check_cap(vm, KVM_CAP_DIRTY_RATE_LIMIT));
 	TEST_ASSERT(__set_limit(vcpu, &good) == -1 && errno == EOPNOTSUPP,
 		    "disabled, SET: %s", strerror(errno));
+	l = (struct kvm_dirty_rate_limit){};
+	TEST_ASSERT(!__set_limit(vcpu, &l), "disabled, SET 0 (remove): %s",
+		    strerror(errno));
 	get_limit(vcpu, &got);
 	param_set("dirty_rate_limit", "Y");
 	TEST_ASSERT(vm_check_cap(vm, KVM_CAP_DIRTY_RATE_LIMIT) ==
@@ -303,7 +429,7 @@ static void test_arguments(void)
 	l = (struct kvm_dirty_rate_limit){};
 	TEST_ASSERT(!__set_limit(vcpu, &l), "remove the limit");
 	ksft_test_result_pass("kvm.dirty_rate_limit=N: KVM_CHECK_EXTENSION 0, SET "
-			      "EOPNOTSUPP; =Y: back\n");
+			      "EOPNOTSUPP, SET 0 works; =Y: back\n");
 	kvm_vm_free(vm);
 }
 
@@ -444,10 +570,11 @@ static void test_debugfs(void)
 {
 	struct kvm_dirty_rate_limit got;
 	char path[384], buf[512];
-	uint64_t pages, deadline;
+	uint64_t pages, deadline, start;
 	struct tvm t;
+	double secs;
 	ssize_t n;
-	int fd;
+	int fd, err;
 
 	tvm_create(&t, LOG_BITMAP);
 	debugfs_path(path, sizeof(path));
@@ -460,6 +587,14 @@ static void test_debugfs(void)
 		    "debugfs: four numbers accepted");
 	get_limit(t.vcpu, &got);
 	TEST_ASSERT(!got.bytes_per_sec, "debugfs: a refused write set a limit");
+
+	/* Limits off: no new limit, but removing one works. */
+	param_set("dirty_rate_limit", "N");
+	err = debugfs_write(path, "4096");
+	TEST_ASSERT(!debugfs_write(path, "0") && err == EOPNOTSUPP,
+		    "debugfs while disabled: '4096' gave %s, want EOPNOTSUPP",
+		    strerror(err));
+	param_set("dirty_rate_limit", "Y");
 
 	/* The running vCPU takes a limit from debugfs without stopping. */
 	tvm_start(&t);
@@ -475,11 +610,17 @@ static void test_debugfs(void)
 		TEST_ASSERT(now_ns() < deadline,
 			    "debugfs: the vCPU did not take the limit in 10 s: '%s'", buf);
 	} while (strstr(buf, "pending:"));
+	/*
+	 * 8 pages a second, a burst of one page (100 ms of the rate, at least
+	 * a page), and the page whose fault took the bucket into debt.
+	 */
+	start = now_ns();
 	tvm_harvest(&t);
 	sleep_ms(1000);
 	pages = tvm_harvest(&t);
-	TEST_ASSERT(pages <= 8 + 8 + 2,
-		    "debugfs limit of 8 pages/s: %lu pages in a second", pages);
+	secs = (now_ns() - start) / 1e9;
+	TEST_ASSERT(pages <= (uint64_t)(8 * secs) + 1 + 1 + 1,
+		    "debugfs limit of 8 pages/s: %lu pages in %.2f s", pages, secs);
 	tvm_stop(&t);
 	get_limit(t.vcpu, &got);
 	TEST_ASSERT(got.bytes_per_sec == 32768 &&
@@ -489,8 +630,9 @@ static void test_debugfs(void)
 		    got.bytes_per_sec, got.flags, got.io_stall_max_us);
 	TEST_ASSERT(strstr(buf, "bytes_per_sec: ") && strstr(buf, "tokens: "),
 		    "debugfs: read gave '%s'", buf);
-	ksft_test_result_pass("debugfs: bad writes EINVAL; a running vCPU takes "
-			      "a limit (%lu pages in 1 s at 8/s)\n", pages);
+	ksft_test_result_pass("debugfs: bad writes EINVAL, a limit EOPNOTSUPP "
+			      "while disabled (0 works); a running vCPU takes "
+			      "a limit (%lu pages in %.2f s at 8/s)\n", pages, secs);
 	tvm_free(&t);
 }
 
@@ -503,7 +645,7 @@ int main(int argc, char *argv[])
 	sigaction(SIGUSR1, &sa, NULL);
 
 	ksft_print_header();
-	ksft_set_plan(5 + 1 + 1 + 1 + NR_LOG_MODES + 1 + 1);
+	ksft_set_plan(5 + 1 + 1 + 1 + NR_LOG_MODES + 1 + 1 + 1 + 2);
 
 	test_arguments();
 	test_params();
@@ -522,5 +664,7 @@ int main(int argc, char *argv[])
 	}
 	test_io_aware();
 	test_signal();
+	test_slow_limit();
+	test_charging();
 	ksft_finished();
 }
