@@ -110,31 +110,9 @@ static void get_limit(struct kvm_vcpu *vcpu, struct kvm_dirty_rate_limit *l)
 }
 
 /*
- * A vCPU stat by name, from its binary stats fd.  The fd is taken before the
- * vCPU runs: KVM_GET_STATS_FD, a vCPU ioctl, waits for KVM_RUN to return.
+ * vcpu_stat() (fast_wp.h) reads a stats fd taken before the vCPU runs:
+ * KVM_GET_STATS_FD, a vCPU ioctl, waits for KVM_RUN to return.
  */
-static uint64_t vcpu_stat(int fd, const char *name)
-{
-	struct kvm_stats_header header;
-	struct kvm_stats_desc *descs, *d;
-	uint64_t data = 0;
-	bool found = false;
-	int i;
-
-	read_stats_header(fd, &header);
-	descs = read_stats_descriptors(fd, &header);
-	for (i = 0; i < header.num_desc; i++) {
-		d = get_stats_descriptor(descs, i, &header);
-		if (strcmp(d->name, name))
-			continue;
-		read_stat_data(fd, &header, d, &data, 1);
-		found = true;
-		break;
-	}
-	free(descs);
-	TEST_ASSERT(found, "vCPU stat %s not found", name);
-	return data;
-}
 
 /* ------------------------------------------------------------ module parameters */
 
@@ -329,16 +307,6 @@ static void tvm_finish(struct tvm *t)
 {
 	tvm_stop(t);
 	tvm_free(t);
-}
-
-static uint64_t bitmap_count(const unsigned long *b, unsigned int bits)
-{
-	uint64_t n = 0;
-	unsigned int i;
-
-	for (i = 0; i < bits / 64; i++)
-		n += __builtin_popcountll(b[i]);
-	return n;
 }
 
 /* Re-arm the dirty log; return the pages of the test slot it reported. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What fast_wp_test and fast_wp_perf share: the host's side of the
- * variables through which it talks to running guest code.
+ * What the repo's KVM selftests share: the host's side of the variables
+ * through which it talks to running guest code, and a vCPU statistic.
  */
 #ifndef KVMIG_SELFTESTS_FAST_WP_H
 #define KVMIG_SELFTESTS_FAST_WP_H
@@ -20,6 +20,45 @@ static inline uint64_t guest_var_load(struct kvm_vm *vm, volatile uint64_t *var)
 {
 	return __atomic_load_n((uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)var),
 			       __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The bits set in the first @bits (a multiple of 64) of bitmap @b: the
+ * selftests' tools/include has bitmap_weight() but does not link its
+ * __bitmap_weight().
+ */
+static inline uint64_t bitmap_count(const unsigned long *b, unsigned int bits)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < bits / 64; i++)
+		n += __builtin_popcountll(b[i]);
+	return n;
+}
+
+/* The vCPU binary statistic @name, from the vCPU's stats fd @fd. */
+static inline uint64_t vcpu_stat(int fd, const char *name)
+{
+	struct kvm_stats_header header;
+	struct kvm_stats_desc *descs, *d;
+	uint64_t data = 0;
+	bool found = false;
+	int i;
+
+	read_stats_header(fd, &header);
+	descs = read_stats_descriptors(fd, &header);
+	for (i = 0; i < header.num_desc; i++) {
+		d = get_stats_descriptor(descs, i, &header);
+		if (strcmp(d->name, name))
+			continue;
+		read_stat_data(fd, &header, d, &data, 1);
+		found = true;
+		break;
+	}
+	free(descs);
+	TEST_ASSERT(found, "vCPU stat %s not found", name);
+	return data;
 }
 
 #endif /* KVMIG_SELFTESTS_FAST_WP_H */
