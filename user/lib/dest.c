@@ -473,6 +473,34 @@ static int barrier(struct dest *d, struct dchan *dc)
 	return 0;
 }
 
+/*
+ * ITER_END: {u32 iteration, u32 reserved, u64 frames}.  Each field is
+ * checked and named on its own, in the order of the payload.
+ */
+static int check_iter_end(struct dchan *dc, const struct wire_hdr *h)
+{
+	unsigned long long seq = (unsigned long long)h->seq;
+	const uint8_t *p = dc->c.rx;
+
+	if (h->len != 16)
+		return rx_fail(dc, -EBADMSG, "ITER_END frame seq %llu on channel %u: "
+			       "%u bytes, expected 16", seq, dc->c.index, h->len);
+	if (get_u32(p) != dc->iteration)
+		return rx_fail(dc, -EPROTO, "ITER_END frame seq %llu on channel %u: "
+			       "iteration %u, the channel is in pass %u", seq,
+			       dc->c.index, get_u32(p), dc->iteration);
+	if (get_u32(p + 4))
+		return rx_fail(dc, -EBADMSG, "ITER_END frame seq %llu on channel %u: "
+			       "reserved field is 0x%x, must be 0", seq,
+			       dc->c.index, get_u32(p + 4));
+	if (get_u64(p + 8) != h->seq)
+		return rx_fail(dc, -EBADMSG, "ITER_END frame seq %llu on channel %u: "
+			       "frames %llu, but it is the channel's frame %llu",
+			       seq, dc->c.index,
+			       (unsigned long long)get_u64(p + 8), seq);
+	return 0;
+}
+
 /* Handle one received frame; returns 0 or a refusal. */
 static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 {
@@ -484,12 +512,9 @@ static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 	case WIRE_PAGES:
 		return apply_pages(d, dc, h);
 	case WIRE_ITER_END:
-		if (h->len != 16 || get_u32(p) != dc->iteration || get_u32(p + 4))
-			return rx_fail(dc, -EBADMSG, "ITER_END frame seq %llu on "
-				       "channel %u: malformed or for pass %u, the "
-				       "channel is in pass %u",
-				       (unsigned long long)h->seq, dc->c.index,
-				       h->len >= 4 ? get_u32(p) : 0, dc->iteration);
+		r = check_iter_end(dc, h);
+		if (r)
+			return r;
 		dc->iteration++;
 		return barrier(d, dc);
 	case WIRE_DEVICE_STATE:

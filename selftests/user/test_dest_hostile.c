@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A hostile or broken source, played by hand over real sockets against
+ * kvmig_incoming() and a kvmig-vm --incoming: each refusal names what was
+ * wrong (Documentation/migration-stream.rst, "Validation on the
+ * destination"), comes with the documented errno, and leaves the
+ * destination VMM waiting for a migration, its guest never run.
+ *
+ *  - ITER_END: a wrong length, iteration, reserved field or frames count,
+ *    each refused by its own name.
+ */
+#include <netdb.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <kvmig/kvmig.h>
+
+#include "harness.h"
+#include "../../user/lib/chan.h"
+
+#define TIMEOUT_MS	1000
+
+static const char *const vm_args[] = {
+	"--vcpus", "1", "--mem", "32M", "--incoming", NULL,
+};
+
+static struct test_vm vm;
+static struct kvmig_memmap *map;	/* the destination's RAM, as the test sees it */
+
+/* kvmig_incoming() on its own thread, as kvmig incoming runs it */
+struct dest_run {
+	pthread_t thread;
+	struct kvmig_vmm *vmm;
+	int ready[2];		/* a byte once it listens */
+	char port[NI_MAXSERV];
+	uint64_t t0;
+	uint64_t ms;		/* how long kvmig_incoming() took */
+	int r;
+	struct kvmig_migration_stats st;
+};
+
+static int on_listening(const char *host, const char *port, void *opaque)
+{
+	struct dest_run *dr = opaque;
+
+	(void)host;
+	snprintf(dr->port, sizeof(dr->port), "%s", port);
+	return write(dr->ready[1], "", 1) == 1 ? 0 : -EIO;
+}
+
+static void *dest_main(void *arg)
+{
+	struct dest_run *dr = arg;
+	struct kvmig_incoming_opts o = {
+		.sz = sizeof(o), .timeout_ms = TIMEOUT_MS, .no_start = true,
+		.listening = on_listening, .listening_opaque = dr,
+	};
+
+	dr->st.sz = sizeof(dr->st);
+	dr->t0 = test_now_ns();
+	dr->r = kvmig_incoming(dr->vmm, "127.0.0.1", "0", &o, &dr->st);
+	dr->ms = (test_now_ns() - dr->t0) / 1000000;
+	return NULL;
+}
+
+static void dest_start(struct dest_run *dr)
+{
+	char c;
+
+	memset(dr, 0, sizeof(*dr));
+	dr->vmm = kvmig_vmm_connect(vm.sock, NULL);
+	TEST_ASSERT(dr->vmm, "connecting to the VMM");
+	TEST_ASSERT(!pipe(dr->ready), "pipe");
+	TEST_ASSERT(!pthread_create(&dr->thread, NULL, dest_main, dr), "thread");
+	TEST_ASSERT(read(dr->ready[0], &c, 1) == 1, "kvmig_incoming never listened");
+}
+
+static void dest_wait(struct dest_run *dr)
+{
+	pthread_join(dr->thread, NULL);
+	close(dr->ready[0]);
+	close(dr->ready[1]);
+	kvmig_vmm_close(dr->vmm);
+}
+
+/* the hand-played source: channels, each with its own sequence numbers */
+struct source {
+	struct chan ch[WIRE_MAX_CHANNELS];
+	uint16_t nr;
+	uint64_t session;
+};
+
+static void src_open(struct source *s, const struct dest_run *dr, uint16_t i)
+{
+	char err[256];
+	int fd = tcp_connect("127.0.0.1", dr->port, 5000, err, sizeof(err));
+
+	TEST_ASSERT(fd >= 0 && !chan_init(&s->ch[i], fd, i, 5000),
+		    "channel %u: %s", i, err);
+}
+
+/* Channel 0, HELLO for this VM's RAM and @nr channels, then HELLO_ACK. */
+static void src_hello(struct source *s, const struct dest_run *dr, uint16_t nr)
+{
+	struct wire_hello *h = calloc(1, sizeof(*h));
+	uint8_t *b = calloc(1, WIRE_HELLO_FIXED + WIRE_MAX_SLOTS * WIRE_HELLO_SLOT);
+	struct wire_hdr hdr;
+	char err[256];
+	unsigned int i;
+
+	TEST_ASSERT(h && b, "out of memory");
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < WIRE_MAX_CHANNELS; i++)
+		s->ch[i].fd = -1;
+	s->nr = nr;
+	s->session = test_now_ns();
+	h->page_size = WIRE_PAGE_SIZE;
+	h->nr_slots = (uint16_t)kvmig_memmap_nr_slots(map);
+	h->nr_channels = nr;
+	h->session = s->session;
+	h->codecs = WIRE_CODECS_ALL;
+	for (i = 0; i < h->nr_slots; i++) {
+		const struct kvmig_slot *sl = kvmig_memmap_slot(map, i);
+
+		h->slots[i] = (struct wire_slot){ sl->id, sl->gpa, sl->size };
+		h->ram_bytes += sl->size;
+	}
+	wire_put_hello(b, h);
+	src_open(s, dr, 0);
+	TEST_ASSERT(!chan_send(&s->ch[0], WIRE_HELLO, b, (uint32_t)wire_hello_size(h),
+			       NULL, 0), "sending HELLO");
+	TEST_ASSERT(!chan_recv(&s->ch[0], &hdr, err, sizeof(err)) &&
+		    hdr.type == WIRE_HELLO_ACK, "HELLO_ACK: %s", err);
+	free(b);
+	free(h);
+}
+
+static void src_close(struct source *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < WIRE_MAX_CHANNELS; i++)
+		if (s->ch[i].rx)
+			chan_fini(&s->ch[i]);
+}
+
+/* ITER_END as a source sends it, or broken in one field */
+static void src_iter_end(struct chan *c, uint32_t len, uint32_t iteration,
+			 uint32_t reserved, uint64_t frames)
+{
+	uint8_t p[24] = { 0 };
+
+	put_u32(p, iteration);
+	put_u32(p + 4, reserved);
+	put_u64(p + 8, frames);
+	TEST_ASSERT(!chan_send(c, WIRE_ITER_END, p, len, NULL, 0), "sending ITER_END");
+}
+
+/*
+ * The destination refused with @err and a message containing @msg,
+ * within @max_ms, and its VMM still waits for a migration.
+ */
+static bool refused(struct dest_run *dr, int err, const char *msg,
+		    uint64_t max_ms, const char *what)
+{
+	bool ok = dr->r == -err && strstr(dr->st.error, msg) && dr->ms <= max_ms &&
+		  test_vm_waits_incoming(&vm);
+
+	ksft_test_result(ok, "%s: refused (%s) in %llu ms: '%s'", what,
+			 strerror(err), (unsigned long long)dr->ms, dr->st.error);
+	if (!ok)
+		ksft_print_msg("got %d (%s) after %llu ms (at most %llu): '%s'; "
+			       "expected '%s'; the VMM is '%s'\n", dr->r,
+			       strerror(-dr->r), (unsigned long long)dr->ms,
+			       (unsigned long long)max_ms, dr->st.error, msg,
+			       test_vm_status(&vm));
+	return ok;
+}
+
+/* one channel, then ITER_END broken in one field */
+static void test_iter_end(uint32_t len, uint32_t iteration, uint32_t reserved,
+			  uint64_t frames, int err, const char *msg, const char *what)
+{
+	struct dest_run dr;
+	struct source s;
+
+	dest_start(&dr);
+	src_hello(&s, &dr, 1);
+	src_iter_end(&s.ch[0], len, iteration, reserved, frames);
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, err, msg, TIMEOUT_MS / 2, what);
+}
+
+static void test_iter_end_fields(void)
+{
+	/* HELLO was seq 0: this ITER_END is channel 0's frame 1 */
+	test_iter_end(8, 0, 0, 1, EBADMSG, "ITER_END frame seq 1 on channel 0: "
+		      "8 bytes, expected 16", "ITER_END of 8 bytes");
+	test_iter_end(16, 1, 0, 1, EPROTO, "ITER_END frame seq 1 on channel 0: "
+		      "iteration 1, the channel is in pass 0",
+		      "ITER_END for the wrong pass");
+	test_iter_end(16, 0, 5, 1, EBADMSG, "ITER_END frame seq 1 on channel 0: "
+		      "reserved field is 0x5, must be 0",
+		      "ITER_END with its reserved field set");
+	test_iter_end(16, 0, 0, 7, EBADMSG, "ITER_END frame seq 1 on channel 0: "
+		      "frames 7, but it is the channel's frame 1",
+		      "ITER_END with a wrong frames count");
+}
+
+int main(void)
+{
+	struct kvmig_vmm *vmm;
+
+	ksft_print_header();
+	test_require_kvm();
+	ksft_set_plan(4);
+	test_vm_start(&vm, vm_args);
+	vmm = kvmig_vmm_connect(vm.sock, NULL);
+	TEST_ASSERT(vmm, "connecting to the VMM");
+	map = kvmig_vmm_map_memory(vmm);
+	TEST_ASSERT(map, "mapping the guest RAM: %s", kvmig_vmm_last_error(vmm));
+
+	test_iter_end_fields();
+
+	kvmig_memmap_free(map);
+	kvmig_vmm_close(vmm);
+	/* 3: "incoming migration did not complete; the guest never ran" */
+	TEST_ASSERT(test_vm_quit(&vm) == 3, "the guest ran");
+	ksft_finished();
+}
