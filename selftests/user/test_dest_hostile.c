@@ -7,7 +7,9 @@
  * destination VMM waiting for a migration, its guest never run.
  *
  *  - ITER_END: a wrong length, iteration, reserved field or frames count,
- *    each refused by its own name.
+ *    each refused by its own name;
+ *  - XBZRLE in pass 0 is refused before it writes a byte (the page is
+ *    unchanged); in pass 1 the same entry is applied.
  */
 #include <netdb.h>
 #include <pthread.h>
@@ -156,6 +158,29 @@ static void src_iter_end(struct chan *c, uint32_t len, uint32_t iteration,
 	TEST_ASSERT(!chan_send(c, WIRE_ITER_END, p, len, NULL, 0), "sending ITER_END");
 }
 
+/* One PAGES frame of one entry. */
+static void src_page(struct chan *c, uint32_t iteration, uint64_t gpa, uint8_t enc,
+		     const void *data, uint32_t len)
+{
+	uint8_t *p = calloc(1, WIRE_PAGES_FIXED + WIRE_PAGE_ENTRY_HDR + len);
+
+	TEST_ASSERT(p, "out of memory");
+	put_u32(p, 1);
+	put_u32(p + 4, iteration);
+	put_u64(p + 8, gpa);
+	p[16] = enc;
+	put_u32(p + 20, len);
+	memcpy(p + 24, data, len);
+	TEST_ASSERT(!chan_send(c, WIRE_PAGES, p, WIRE_PAGES_FIXED +
+			       WIRE_PAGE_ENTRY_HDR + len, NULL, 0), "sending PAGES");
+	free(p);
+}
+
+static void src_error(struct chan *c, const char *msg)
+{
+	TEST_ASSERT(!chan_send_error(c, EPROTO, msg), "sending ERROR");
+}
+
 /*
  * The destination refused with @err and a message containing @msg,
  * within @max_ms, and its VMM still waits for a migration.
@@ -208,13 +233,57 @@ static void test_iter_end_fields(void)
 		      "ITER_END with a wrong frames count");
 }
 
+/* zlen 10, nzlen 4, "ABCD" (Documentation/migration-stream.rst, "XBZRLE") */
+static const uint8_t xb[] = { 0x0a, 0x04, 'A', 'B', 'C', 'D' };
+
+static void test_xbzrle_pass0(void)
+{
+	const struct kvmig_slot *sl = kvmig_memmap_slot(map, 0);
+	uint64_t gpa = sl->gpa + 16 * WIRE_PAGE_SIZE;
+	uint8_t *hva = kvmig_memmap_gpa_to_hva(map, gpa, WIRE_PAGE_SIZE);
+	uint8_t before[WIRE_PAGE_SIZE], page[WIRE_PAGE_SIZE];
+	struct dest_run dr;
+	struct source s;
+	uint64_t rng = 42;
+	bool ok;
+
+	TEST_ASSERT(hva, "gpa 0x%llx", (unsigned long long)gpa);
+	memcpy(before, hva, sizeof(before));
+	dest_start(&dr);
+	src_hello(&s, &dr, 1);
+	src_page(&s.ch[0], 0, gpa, WIRE_ENC_XBZRLE, xb, sizeof(xb));
+	dest_wait(&dr);
+	src_close(&s);
+	ok = refused(&dr, EPROTO, "PAGES frame seq 1 on channel 0: entry 0 (gpa ",
+		     TIMEOUT_MS / 2, "XBZRLE in pass 0") &&
+	     strstr(dr.st.error, "): xbzrle in pass 0, which carries every page whole");
+	ksft_test_result(ok && !memcmp(before, hva, sizeof(before)),
+			 "XBZRLE in pass 0: named as such, the page untouched");
+
+	/* the same entry in pass 1, on the page pass 0 sent: applied */
+	test_fill_random(page, sizeof(page), &rng);
+	dest_start(&dr);
+	src_hello(&s, &dr, 1);
+	src_page(&s.ch[0], 0, gpa, WIRE_ENC_RAW, page, sizeof(page));
+	src_iter_end(&s.ch[0], 16, 0, 0, s.ch[0].tx_seq);
+	src_page(&s.ch[0], 1, gpa, WIRE_ENC_XBZRLE, xb, sizeof(xb));
+	src_error(&s.ch[0], "enough");
+	dest_wait(&dr);
+	src_close(&s);
+	memcpy(page + 10, "ABCD", 4);
+	refused(&dr, EPROTO, "the source gave up: enough", TIMEOUT_MS / 2,
+		"XBZRLE in pass 1 goes through to the source's ERROR");
+	ksft_test_result(!memcmp(page, hva, sizeof(page)),
+			 "XBZRLE in pass 1: applied to the page pass 0 sent");
+}
+
 int main(void)
 {
 	struct kvmig_vmm *vmm;
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(4);
+	ksft_set_plan(4 + 4);
 	test_vm_start(&vm, vm_args);
 	vmm = kvmig_vmm_connect(vm.sock, NULL);
 	TEST_ASSERT(vmm, "connecting to the VMM");
@@ -222,6 +291,7 @@ int main(void)
 	TEST_ASSERT(map, "mapping the guest RAM: %s", kvmig_vmm_last_error(vmm));
 
 	test_iter_end_fields();
+	test_xbzrle_pass0();
 
 	kvmig_memmap_free(map);
 	kvmig_vmm_close(vmm);

@@ -365,6 +365,16 @@ static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *
 				       "%u: entry %u: encoding %s was not announced "
 				       "in HELLO", seq, dc->c.index, it.index - 1,
 				       wire_encoding_name(pg.encoding));
+		/*
+		 * Pass 0 replaces the VMM's own image: there is no page the
+		 * source could know to encode a difference against.
+		 */
+		if (pg.encoding == WIRE_ENC_XBZRLE && !it.iteration)
+			return rx_fail(dc, -EPROTO, "PAGES frame seq %llu on channel "
+				       "%u: entry %u (gpa 0x%llx): xbzrle in pass 0, "
+				       "which carries every page whole", seq,
+				       dc->c.index, it.index - 1,
+				       (unsigned long long)pg.gpa);
 		if (pg.encoding == WIRE_ENC_ZERO) {
 			zero_add(&z, hva);
 			STAT_ADD(dc->st.zero, 1);
