@@ -9,7 +9,12 @@
  *  - ITER_END: a wrong length, iteration, reserved field or frames count,
  *    each refused by its own name;
  *  - XBZRLE in pass 0 is refused before it writes a byte (the page is
- *    unchanged); in pass 1 the same entry is applied.
+ *    unchanged); in pass 1 the same entry is applied;
+ *  - while channels 1..n-1 connect, channel 0 closing, carrying an ERROR,
+ *    a broken header or a frame with no place in a pass ends the wait at
+ *    once, naming the channels still missing; pages there (a source that
+ *    started its pass) do not, but a close after them still does;
+ *  - channels that never connect are named as missing.
  */
 #include <netdb.h>
 #include <pthread.h>
@@ -135,6 +140,18 @@ static void src_hello(struct source *s, const struct dest_run *dr, uint16_t nr)
 		    hdr.type == WIRE_HELLO_ACK, "HELLO_ACK: %s", err);
 	free(b);
 	free(h);
+}
+
+/* Channel @i: connect and send CHANNEL. */
+static void src_channel(struct source *s, const struct dest_run *dr, uint16_t i)
+{
+	uint8_t p[16] = { 0 };
+
+	src_open(s, dr, i);
+	put_u64(p, s->session);
+	put_u16(p + 8, i);
+	TEST_ASSERT(!chan_send(&s->ch[i], WIRE_CHANNEL, p, sizeof(p), NULL, 0),
+		    "sending CHANNEL %u", i);
 }
 
 static void src_close(struct source *s)
@@ -277,13 +294,93 @@ static void test_xbzrle_pass0(void)
 			 "XBZRLE in pass 1: applied to the page pass 0 sent");
 }
 
+/* two channels; channel 0 does @what before channel 1 connects */
+enum ch0_act { CH0_ERROR, CH0_HELLO, CH0_TEXT, CH0_CLOSE, CH0_PAGES_CLOSE,
+	       CH0_PAGES };
+
+static void test_channel0(enum ch0_act act, int err, const char *msg,
+			  const char *what)
+{
+	static const char text[] = "GET / HTTP/1.1\r\nHost: kvmig\r\n";
+	static const uint8_t zero[1];
+	struct dest_run dr;
+	struct source s;
+
+	dest_start(&dr);
+	src_hello(&s, &dr, 2);
+	switch (act) {
+	case CH0_ERROR:
+		src_error(&s.ch[0], "no channel 1 today");
+		break;
+	case CH0_HELLO:
+		TEST_ASSERT(!chan_send(&s.ch[0], WIRE_HELLO, NULL, 0, NULL, 0), "HELLO");
+		break;
+	case CH0_TEXT:
+		TEST_ASSERT(write(s.ch[0].fd, text, sizeof(text) - 1) ==
+			    sizeof(text) - 1, "text");
+		break;
+	case CH0_CLOSE:
+		chan_fini(&s.ch[0]);
+		break;
+	case CH0_PAGES_CLOSE:
+		src_page(&s.ch[0], 0, kvmig_memmap_slot(map, 0)->gpa, WIRE_ENC_ZERO, zero, 0);
+		msleep(100);	/* the destination sees the pages first */
+		chan_fini(&s.ch[0]);
+		break;
+	case CH0_PAGES:
+		/* a source whose connects returned before they were accepted */
+		src_page(&s.ch[0], 0, kvmig_memmap_slot(map, 0)->gpa, WIRE_ENC_ZERO, zero, 0);
+		msleep(100);
+		src_channel(&s, &dr, 1);
+		src_error(&s.ch[0], "enough");
+		break;
+	}
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, err, msg, TIMEOUT_MS / 2, what);
+}
+
+static void test_handshake(void)
+{
+	struct dest_run dr;
+	struct source s;
+
+	test_channel0(CH0_ERROR, EPROTO, "the source gave up while channel 1 was "
+		      "still to connect: no channel 1 today",
+		      "an ERROR on channel 0 while channel 1 connects");
+	test_channel0(CH0_HELLO, EPROTO, "HELLO frame seq 1 on channel 0: not "
+		      "expected while channel 1 was still to connect",
+		      "a second HELLO on channel 0 while channel 1 connects");
+	test_channel0(CH0_TEXT, EBADMSG, "channel 0, while channel 1 was still to "
+		      "connect: frame header: magic 0x20544547 is not KVMF",
+		      "text on channel 0 while channel 1 connects");
+	test_channel0(CH0_CLOSE, ECONNRESET, "channel 0 closed by the source while "
+		      "channel 1 was still to connect",
+		      "channel 0 closed while channel 1 connects");
+	test_channel0(CH0_PAGES_CLOSE, ECONNRESET, "channel 0 closed by the source "
+		      "while channel 1 was still to connect",
+		      "channel 0 closed after pages while channel 1 connects");
+	test_channel0(CH0_PAGES, EPROTO, "the source gave up: enough",
+		      "pages on channel 0 before channel 1 connects are no refusal");
+
+	/* four channels, only channel 1 comes */
+	dest_start(&dr);
+	src_hello(&s, &dr, 4);
+	src_channel(&s, &dr, 1);
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, ETIMEDOUT, "waiting for the source's channels: channels 2-3 "
+		"missing (2 of 4 connected): Connection timed out",
+		3 * TIMEOUT_MS, "channels that never connect are named");
+}
+
 int main(void)
 {
 	struct kvmig_vmm *vmm;
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(4 + 4);
+	ksft_set_plan(4 + 4 + 7);
 	test_vm_start(&vm, vm_args);
 	vmm = kvmig_vmm_connect(vm.sock, NULL);
 	TEST_ASSERT(vmm, "connecting to the VMM");
@@ -292,6 +389,7 @@ int main(void)
 
 	test_iter_end_fields();
 	test_xbzrle_pass0();
+	test_handshake();
 
 	kvmig_memmap_free(map);
 	kvmig_vmm_close(vmm);

@@ -47,7 +47,7 @@ int tcp_connect(const char *host, const char *port, int timeout_ms,
 		char *err, size_t errlen);
 int tcp_listen(const char *host, const char *port, char *err, size_t errlen);
 int tcp_accept(int lfd, int timeout_ms, char *err, size_t errlen);
-int tcp_accept_watch(int lfd, int watch, int timeout_ms, char *err,
-		     size_t errlen);
+int tcp_accept_watch(int lfd, int watch, short events, int timeout_ms,
+		     char *err, size_t errlen);
 
 #endif /* KVMIG_CHAN_H */

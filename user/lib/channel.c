@@ -316,25 +316,22 @@ int tcp_listen(const char *host, const char *port, char *err, size_t errlen)
 }
 
 /*
- * Accept on @lfd.  While waiting, also watch @watch (if >= 0), channel 0:
- * if the source closes it or sends an ERROR there, stop waiting at once.
- * Other data on it is fine (the source may start sending pages on channel
- * 0 before we have accepted the rest: seen on a loaded machine), so after
- * that it is no longer watched.
+ * Accept on @lfd within @timeout_ms.  While waiting, also watch @watch (if
+ * >= 0) for @events: if they come first, return -EINPROGRESS and let the
+ * caller look at @watch (the destination watches channel 0 while the
+ * other channels connect).
  */
-int tcp_accept_watch(int lfd, int watch, int timeout_ms, char *err,
-		     size_t errlen)
+int tcp_accept_watch(int lfd, int watch, short events, int timeout_ms,
+		     char *err, size_t errlen)
 {
 	uint64_t deadline = kvmig_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	int r, fd;
 
 	for (;;) {
 		struct pollfd p[2] = {
-			{ .fd = lfd, .events = POLLIN }, { .fd = watch, .events = POLLIN },
+			{ .fd = lfd, .events = POLLIN }, { .fd = watch, .events = events },
 		};
 		uint64_t now = kvmig_now_ns();
-		uint8_t peek[WIRE_HDR_SIZE];
-		ssize_t n;
 
 		r = now >= deadline ? 0 :
 		    poll(p, 2, (int)((deadline - now + 999999) / 1000000));
@@ -346,16 +343,8 @@ int tcp_accept_watch(int lfd, int watch, int timeout_ms, char *err,
 		}
 		if (p[0].revents)
 			break;
-		n = recv(watch, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN) ||
-		    (n >= 6 && peek[5] == WIRE_ERROR)) {
-			snprintf(err, errlen, "channel 0 %s while the other channels "
-				 "were still connecting", n >= 6 ? "carried an ERROR" :
-				 "closed");
-			return -ECONNRESET;
-		}
-		if (n > 0)
-			watch = -1;	/* pages already: just wait for accept */
+		if (p[1].revents)
+			return -EINPROGRESS;
 	}
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0) {
@@ -368,5 +357,5 @@ int tcp_accept_watch(int lfd, int watch, int timeout_ms, char *err,
 
 int tcp_accept(int lfd, int timeout_ms, char *err, size_t errlen)
 {
-	return tcp_accept_watch(lfd, -1, timeout_ms, err, errlen);	/* poll skips -1 */
+	return tcp_accept_watch(lfd, -1, 0, timeout_ms, err, errlen);	/* poll skips -1 */
 }

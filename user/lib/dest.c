@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -200,8 +201,112 @@ static int check_hello(struct dest *d, const struct wire_hello *h)
 	return 0;
 }
 
+/* The channels in @mask as "1, 3-5"; returns how many there are. */
+static unsigned int fmt_channels(char *buf, size_t len, uint64_t mask)
+{
+	unsigned int i = 0, j, n = 0;
+	size_t off = 0;
+
+	buf[0] = 0;
+	while (i < WIRE_MAX_CHANNELS && off < len) {
+		if (!(mask >> i & 1)) {
+			i++;
+			continue;
+		}
+		for (j = i + 1; j < WIRE_MAX_CHANNELS && mask >> j & 1; j++)
+			;
+		off += (size_t)snprintf(buf + off, len - off, j - i > 1 ?
+					"%s%u-%u" : "%s%u", off ? ", " : "", i, j - 1);
+		n += j - i;
+		i = j;
+	}
+	return n;
+}
+
+/*
+ * Channels 1..@nr-1 not connected yet, as "channel 2" or "channels 2-3";
+ * returns how many.
+ */
+static unsigned int missing_channels(const struct dest *d, unsigned int nr,
+				     char *buf, size_t len)
+{
+	uint64_t mask = 0;
+	unsigned int i, n;
+	char list[256];
+
+	for (i = 1; i < nr; i++)
+		if (d->ch[i].c.fd < 0)
+			mask |= 1ULL << i;
+	n = fmt_channels(list, sizeof(list), mask);
+	snprintf(buf, len, "channel%s %s", n > 1 ? "s" : "", list);
+	return n;
+}
+
+/*
+ * Channel 0 stirred while channels 1..@nr-1 connect.  The source starts
+ * its first pass once its connect()s return, which can be before this
+ * side has accepted them (they wait in the listen backlog), so the frames
+ * of a pass may come on channel 0 now and are no reason to give up: they
+ * wait in its socket until the receivers run, and from then on only a
+ * close of channel 0 is watched (POLLRDHUP).  A close, an ERROR, a broken
+ * header or a frame that has no place in a pass ends the wait at once.
+ */
+static int watch_channel0(struct dest *d, unsigned int nr, short *events)
+{
+	char who[300], err[512], msg[WIRE_MAX_ERROR_MSG + 1];
+	struct chan *c = &d->ch[0].c;
+	uint8_t b[WIRE_HDR_SIZE];
+	struct wire_hdr h;
+	const char *was;
+	ssize_t n = 0;
+	int r;
+
+	was = missing_channels(d, nr, who, sizeof(who)) > 1 ? "were" : "was";
+	if (!(*events & POLLRDHUP))
+		n = recv(c->fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n < 0)
+		return refuse(d, -ECONNRESET, "channel 0: %s while %s %s still "
+			      "to connect", strerror(errno), who, was);
+	if (!n)
+		return refuse(d, -ECONNRESET, "channel 0 closed by the source while "
+			      "%s %s still to connect", who, was);
+	if (n < WIRE_HDR_SIZE) {
+		*events = POLLRDHUP;	/* part of a header: the receiver reads it */
+		return 0;
+	}
+	r = wire_get_hdr(b, &h, err, sizeof(err));
+	if (r)
+		return refuse(d, r, "channel 0, while %s %s still to connect: "
+			      "%s", who, was, err);
+	switch (h.type) {
+	case WIRE_PAGES:
+	case WIRE_ITER_END:
+	case WIRE_DEVICE_STATE:
+	case WIRE_VERIFY:
+	case WIRE_END:
+		*events = POLLRDHUP;
+		return 0;
+	case WIRE_ERROR:
+		r = chan_recv(c, &h, err, sizeof(err));
+		if (r)
+			return refuse(d, r, "%s", err);
+		r = chan_parse_error(&h, c->rx, msg, sizeof(msg));
+		return refuse(d, r ? r : -EPROTO, "the source gave up while %s %s "
+			      "still to connect: %s", who, was, msg);
+	default:
+		return refuse(d, -EPROTO, "%s frame seq %llu on channel 0: not "
+			      "expected while %s %s still to connect",
+			      wire_type_name(h.type), (unsigned long long)h.seq,
+			      who, was);
+	}
+}
+
 static int accept_channels(struct dest *d, int lfd)
 {
+	uint64_t deadline;
+	short watch = POLLIN;
 	struct wire_hello *h = calloc(1, sizeof(*h));
 	struct wire_hdr hdr;
 	char err[512];
@@ -257,15 +362,29 @@ static int accept_channels(struct dest *d, int lfd)
 	}
 
 	/* the other channels, in any order, each naming its index */
+	deadline = kvmig_now_ns() + (uint64_t)d->o.timeout_ms * 1000000;
 	while (d->nr_ch < h->nr_channels) {
+		uint64_t now = kvmig_now_ns();
+		int left = now < deadline ?
+			   (int)((deadline - now + 999999) / 1000000) : 0;
 		struct chan tmp;
 		uint16_t idx = 0;
 
-		/* channel 0 closing or refusing ends the wait at once */
-		fd = tcp_accept_watch(lfd, d->ch[0].c.fd, d->o.timeout_ms, err,
+		fd = tcp_accept_watch(lfd, d->ch[0].c.fd, watch, left, err,
 				      sizeof(err));
+		if (fd == -EINPROGRESS) {
+			r = watch_channel0(d, h->nr_channels, &watch);
+			if (r)
+				goto out;
+			continue;
+		}
 		if (fd < 0) {
-			r = refuse(d, fd, "%s", err);
+			char who[300];
+
+			missing_channels(d, h->nr_channels, who, sizeof(who));
+			r = refuse(d, fd, "waiting for the source's channels: %s "
+				   "missing (%u of %u connected): %s", who,
+				   d->nr_ch, h->nr_channels, strerror(-fd));
 			goto out;
 		}
 		r = chan_init(&tmp, fd, 0, d->o.timeout_ms);
@@ -299,6 +418,8 @@ static int accept_channels(struct dest *d, int lfd)
 		}
 		d->ch[idx].c = tmp;
 		d->nr_ch++;
+		/* each connection may take up to the timeout */
+		deadline = kvmig_now_ns() + (uint64_t)d->o.timeout_ms * 1000000;
 	}
 	r = 0;
 out:
