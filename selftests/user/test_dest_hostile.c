@@ -14,7 +14,12 @@
  *    a broken header or a frame with no place in a pass ends the wait at
  *    once, naming the channels still missing; pages there (a source that
  *    started its pass) do not, but a close after them still does;
- *  - channels that never connect are named as missing.
+ *  - channels that never connect are named as missing;
+ *  - when nothing comes for the timeout, the silent channels are named
+ *    (not one that waits at the barrier), a channel that ended before a
+ *    pass is named at once, and a frame that stalls or is cut in its
+ *    payload is named (type, seq, channel, bytes), even when another
+ *    channel is silent too.
  */
 #include <netdb.h>
 #include <pthread.h>
@@ -374,13 +379,112 @@ static void test_handshake(void)
 		3 * TIMEOUT_MS, "channels that never connect are named");
 }
 
+/* A PAGES frame of one raw page, cut after @part payload bytes. */
+static void src_page_part(struct chan *c, uint32_t part)
+{
+	uint8_t b[WIRE_HDR_SIZE + 64] = { 0 };
+	struct wire_hdr h = {
+		.type = WIRE_PAGES, .channel = c->index, .seq = c->tx_seq++,
+		.len = WIRE_PAGES_FIXED + WIRE_PAGE_ENTRY_HDR + WIRE_PAGE_SIZE,
+	};
+	uint8_t *p = b + WIRE_HDR_SIZE;
+
+	wire_put_hdr(b, &h);
+	put_u32(p, 1);
+	put_u64(p + 8, kvmig_memmap_slot(map, 0)->gpa);
+	p[16] = WIRE_ENC_RAW;
+	put_u32(p + 20, WIRE_PAGE_SIZE);
+	TEST_ASSERT(part <= sizeof(b) - WIRE_HDR_SIZE &&
+		    write(c->fd, b, WIRE_HDR_SIZE + part) == WIRE_HDR_SIZE + part,
+		    "a cut PAGES frame");
+}
+
+static void test_silence(void)
+{
+	struct dest_run dr;
+	struct source s;
+
+	/* channel 0 ends pass 0 and waits for channel 1, which is silent */
+	dest_start(&dr);
+	src_hello(&s, &dr, 2);
+	src_channel(&s, &dr, 1);
+	src_iter_end(&s.ch[0], 16, 0, 0, s.ch[0].tx_seq);
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, ETIMEDOUT, "no data from the source for 1000 ms: channel 1 "
+		"silent in pass 0 (channel 0 waits at its end)", 3 * TIMEOUT_MS,
+		"a channel silent while another waits at the barrier is named");
+
+	/* both silent */
+	dest_start(&dr);
+	src_hello(&s, &dr, 2);
+	src_channel(&s, &dr, 1);
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, ETIMEDOUT, "no data from the source for 1000 ms: channels "
+		"0-1 silent in pass 0", 3 * TIMEOUT_MS,
+		"every channel silent: all named");
+
+	/* channel 1 ends after pass 0, channel 0 carries pass 1 */
+	dest_start(&dr);
+	src_hello(&s, &dr, 2);
+	src_channel(&s, &dr, 1);
+	src_iter_end(&s.ch[1], 16, 0, 0, s.ch[1].tx_seq);
+	{
+		uint8_t p[16] = { 0 };
+
+		put_u32(p, 1);
+		put_u64(p + 8, s.ch[1].tx_seq);
+		TEST_ASSERT(!chan_send(&s.ch[1], WIRE_END, p, 16, NULL, 0), "END");
+	}
+	src_iter_end(&s.ch[0], 16, 0, 0, s.ch[0].tx_seq);
+	src_iter_end(&s.ch[0], 16, 1, 0, s.ch[0].tx_seq);
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, EPROTO, "channel 1 ended after 1 pass, but channel 0 carried "
+		"pass 1", TIMEOUT_MS / 2, "a channel that ended before a pass is "
+		"named at once");
+
+	/* a frame that stalls in its payload */
+	dest_start(&dr);
+	src_hello(&s, &dr, 1);
+	src_page_part(&s.ch[0], 40);
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, ETIMEDOUT, "PAGES frame seq 1 on channel 0: payload of 4120 "
+		"bytes: 40 arrived, then nothing for 1000 ms", 3 * TIMEOUT_MS,
+		"a frame that stalls in its payload is named");
+
+	/* ... also while another channel is silent between frames */
+	dest_start(&dr);
+	src_hello(&s, &dr, 2);
+	src_channel(&s, &dr, 1);
+	src_page_part(&s.ch[1], 24);
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, ETIMEDOUT, "PAGES frame seq 1 on channel 1: payload of 4120 "
+		"bytes: 24 arrived, then nothing for 1000 ms", 3 * TIMEOUT_MS,
+		"a stalled frame is named before a channel silent between frames");
+
+	/* a frame cut by a close */
+	dest_start(&dr);
+	src_hello(&s, &dr, 1);
+	src_page_part(&s.ch[0], 40);
+	chan_fini(&s.ch[0]);
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, ECONNRESET, "PAGES frame seq 1 on channel 0: payload of 4120 "
+		"bytes: connection closed after 40 (truncated frame)",
+		TIMEOUT_MS / 2, "a frame cut in its payload is named");
+}
+
 int main(void)
 {
 	struct kvmig_vmm *vmm;
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(4 + 4 + 7);
+	ksft_set_plan(4 + 4 + 7 + 6);
 	test_vm_start(&vm, vm_args);
 	vmm = kvmig_vmm_connect(vm.sock, NULL);
 	TEST_ASSERT(vmm, "connecting to the VMM");
@@ -390,6 +494,7 @@ int main(void)
 	test_iter_end_fields();
 	test_xbzrle_pass0();
 	test_handshake();
+	test_silence();
 
 	kvmig_memmap_free(map);
 	kvmig_vmm_close(vmm);

@@ -27,6 +27,15 @@ struct chan {
 	int (*idle)(void *opaque);
 	void *idle_opaque;
 	uint8_t *rx;		/* last received payload, WIRE_MAX_PAYLOAD */
+	/*
+	 * The frame being received, for a message that names one that
+	 * stalls: rx_in_payload is set once its header has passed the
+	 * checks and cleared when its payload is whole; rx_got counts the
+	 * payload bytes read so far.  Only the thread that receives uses
+	 * them (the idle callback runs on it).
+	 */
+	bool rx_in_payload;
+	uint32_t rx_got;
 };
 
 int chan_init(struct chan *c, int fd, uint16_t index, int timeout_ms);

@@ -140,7 +140,8 @@ int chan_send(struct chan *c, uint8_t type, const void *p1, uint32_t len1,
 	return r;
 }
 
-static int read_full(struct chan *c, void *buf, size_t len)
+/* Read @len bytes; *@got (if not NULL) counts those read so far. */
+static int read_full(struct chan *c, void *buf, size_t len, uint32_t *got)
 {
 	char *p = buf;
 
@@ -158,6 +159,8 @@ static int read_full(struct chan *c, void *buf, size_t len)
 		if (n == 0)
 			return -ECONNRESET;
 		STAT_ADD(c->bytes_recv, (uint64_t)n);
+		if (got)
+			*got += (uint32_t)n;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -170,7 +173,8 @@ static int recv_frame(struct chan *c, struct wire_hdr *h, bool any_channel,
 	uint8_t hdr[WIRE_HDR_SIZE];
 	int r;
 
-	r = read_full(c, hdr, sizeof(hdr));
+	c->rx_in_payload = false;
+	r = read_full(c, hdr, sizeof(hdr), NULL);
 	if (r) {
 		snprintf(err, errlen, "channel %u: %s", c->index,
 			 r == -ECONNRESET ? "connection closed by the peer" :
@@ -195,15 +199,24 @@ static int recv_frame(struct chan *c, struct wire_hdr *h, bool any_channel,
 			 (unsigned long long)h->seq, (unsigned long long)c->rx_seq);
 		return -EBADMSG;
 	}
-	r = read_full(c, c->rx, h->len);
+	c->rx_in_payload = true;
+	c->rx_got = 0;
+	r = read_full(c, c->rx, h->len, &c->rx_got);
+	if (r == -ECONNRESET) {
+		snprintf(err, errlen, "%s frame seq %llu on channel %u: payload of %u "
+			 "bytes: connection closed after %u (truncated frame)",
+			 wire_type_name(h->type), (unsigned long long)h->seq,
+			 c->index, h->len, c->rx_got);
+		return r;
+	}
 	if (r) {
 		snprintf(err, errlen, "%s frame seq %llu on channel %u: payload of %u "
-			 "bytes: %s", wire_type_name(h->type),
-			 (unsigned long long)h->seq, c->index, h->len,
-			 r == -ECONNRESET ? "connection closed (truncated frame)" :
+			 "bytes: %u arrived, then %s", wire_type_name(h->type),
+			 (unsigned long long)h->seq, c->index, h->len, c->rx_got,
 			 strerror(-r));
 		return r;
 	}
+	c->rx_in_payload = false;
 	c->rx_seq++;
 	return 0;
 }

@@ -59,7 +59,10 @@ struct dchan {
 	struct dest *d;
 	pthread_t thread;
 	bool started;
-	/* the receiver's own */
+	/*
+	 * the receiver's own; iteration and ended are written atomically,
+	 * so another receiver can say who it waits for
+	 */
 	uint32_t iteration;	/* pass whose pages this channel carries */
 	bool ended;		/* sent END */
 	struct codec_ctx codec;
@@ -575,6 +578,60 @@ static bool failed(const struct dest *d)
 }
 
 /*
+ * When nothing came for the timeout, which receiver says so: one that
+ * waits in the middle of a payload first (it names the frame), then one
+ * that waits for a header (it names the silent channels), and one that
+ * waits at the barrier only if no other did (it cannot know more).  Each
+ * checks every 100 ms, so the margins keep that order.
+ */
+#define RX_QUIET_PAYLOAD_MS	0
+#define RX_QUIET_HEADER_MS	300
+#define RX_QUIET_BARRIER_MS	600
+
+static bool quiet_for(const struct dest *d, int margin_ms)
+{
+	uint64_t last = __atomic_load_n(&d->last_rx, __ATOMIC_RELAXED);
+
+	return kvmig_now_ns() - last >= (uint64_t)(d->o.timeout_ms + margin_ms) *
+					1000000;
+}
+
+/*
+ * Whom the destination waits for: the channels that have not ended and
+ * are in the lowest pass ("channels 1, 3 silent in pass 2"); the others
+ * wait at that pass's end ("(channel 0 waits at its end)").
+ */
+static void silent_channels(struct dest *d, char *buf, size_t len)
+{
+	uint64_t silent = 0, parked = 0;
+	uint32_t low = UINT32_MAX;
+	char a[256], b[256];
+	unsigned int i, n, m;
+
+	for (i = 0; i < d->nr_ch; i++)
+		if (!__atomic_load_n(&d->ch[i].ended, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&d->ch[i].iteration, __ATOMIC_ACQUIRE) < low)
+			low = __atomic_load_n(&d->ch[i].iteration, __ATOMIC_ACQUIRE);
+	for (i = 0; i < d->nr_ch; i++) {
+		if (__atomic_load_n(&d->ch[i].ended, __ATOMIC_ACQUIRE))
+			continue;
+		if (__atomic_load_n(&d->ch[i].iteration, __ATOMIC_ACQUIRE) == low)
+			silent |= 1ULL << i;
+		else
+			parked |= 1ULL << i;
+	}
+	n = fmt_channels(a, sizeof(a), silent);
+	m = fmt_channels(b, sizeof(b), parked);
+	if (!m)
+		snprintf(buf, len, "channel%s %s silent in pass %u", n > 1 ? "s" : "",
+			 a, low);
+	else
+		snprintf(buf, len, "channel%s %s silent in pass %u (channel%s %s "
+			 "wait%s at its end)", n > 1 ? "s" : "", a, low,
+			 m > 1 ? "s" : "", b, m > 1 ? "" : "s");
+}
+
+/*
  * ITER_END(k) arrived on @dc: wait until it has on every channel.  The
  * last to arrive counts the pass and wakes the others.
  */
@@ -582,6 +639,8 @@ static int barrier(struct dest *d, struct dchan *dc)
 {
 	uint32_t target = d->nr_ch * dc->iteration;
 	uint32_t n = __atomic_add_fetch(&d->arrivals, 1, __ATOMIC_SEQ_CST);
+	char who[600];
+	unsigned int i;
 
 	if (n == target) {
 		__atomic_store_n(&d->passes, dc->iteration, __ATOMIC_RELAXED);
@@ -589,15 +648,25 @@ static int barrier(struct dest *d, struct dchan *dc)
 		return 0;
 	}
 	while (n < target) {
-		uint64_t last = __atomic_load_n(&d->last_rx, __ATOMIC_RELAXED);
-
 		if (failed(d))
 			return -ECANCELED;
-		if (kvmig_now_ns() - last >= (uint64_t)d->o.timeout_ms * 1000000)
-			return rx_fail(dc, -ETIMEDOUT, "channel %u at the end of pass "
-				       "%u: no data from the source on any channel "
-				       "for %d ms", dc->c.index, dc->iteration - 1,
-				       d->o.timeout_ms);
+		/* a channel that ended before this pass will never reach it */
+		for (i = 0; i < d->nr_ch; i++) {
+			uint32_t done = __atomic_load_n(&d->ch[i].iteration,
+							__ATOMIC_ACQUIRE);
+
+			if (__atomic_load_n(&d->ch[i].ended, __ATOMIC_ACQUIRE) &&
+			    done < dc->iteration)
+				return rx_fail(dc, -EPROTO, "channel %u ended after "
+					       "%u pass%s, but channel %u carried "
+					       "pass %u", i, done, done == 1 ? "" : "es",
+					       dc->c.index, dc->iteration - 1);
+		}
+		if (quiet_for(d, RX_QUIET_BARRIER_MS)) {
+			silent_channels(d, who, sizeof(who));
+			return rx_fail(dc, -ETIMEDOUT, "no data from the source for "
+				       "%d ms: %s", d->o.timeout_ms, who);
+		}
 		futex_wait(&d->arrivals, n, 100);
 		n = __atomic_load_n(&d->arrivals, __ATOMIC_SEQ_CST);
 	}
@@ -646,7 +715,7 @@ static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 		r = check_iter_end(dc, h);
 		if (r)
 			return r;
-		dc->iteration++;
+		__atomic_store_n(&dc->iteration, dc->iteration + 1, __ATOMIC_RELEASE);
 		return barrier(d, dc);
 	case WIRE_DEVICE_STATE:
 		if (dc->c.index || d->device_state)
@@ -677,7 +746,7 @@ static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 				       "%u: after %u passes, the channel ended %u",
 				       (unsigned long long)h->seq, dc->c.index,
 				       get_u32(p), dc->iteration);
-		dc->ended = true;
+		__atomic_store_n(&dc->ended, true, __ATOMIC_RELEASE);
 		return 0;
 	case WIRE_ERROR:
 		r = chan_parse_error(h, p, msg, sizeof(msg));
@@ -698,11 +767,11 @@ static int rx_idle(void *opaque)
 {
 	struct dchan *dc = opaque;
 	struct dest *d = dc->d;
-	uint64_t last = __atomic_load_n(&d->last_rx, __ATOMIC_RELAXED);
 
 	if (failed(d))
 		return -ECANCELED;
-	if (kvmig_now_ns() - last >= (uint64_t)d->o.timeout_ms * 1000000)
+	if (quiet_for(d, dc->c.rx_in_payload ? RX_QUIET_PAYLOAD_MS :
+		      RX_QUIET_HEADER_MS))
 		return -ETIMEDOUT;
 	return 0;
 }
@@ -720,10 +789,19 @@ static void *receiver(void *arg)
 
 		r = chan_recv(&dc->c, &h, err, sizeof(err));
 		if (r) {
-			if (r == -ETIMEDOUT)
-				rx_fail(dc, r, "no data from the source for %d ms",
-					d->o.timeout_ms);
-			else if (r != -ECANCELED)
+			char who[600];
+
+			if (r == -ETIMEDOUT && dc->c.rx_in_payload) {
+				rx_fail(dc, r, "%s frame seq %llu on channel %u: "
+					"payload of %u bytes: %u arrived, then "
+					"nothing for %d ms", wire_type_name(h.type),
+					(unsigned long long)h.seq, dc->c.index,
+					h.len, dc->c.rx_got, d->o.timeout_ms);
+			} else if (r == -ETIMEDOUT) {
+				silent_channels(d, who, sizeof(who));
+				rx_fail(dc, r, "no data from the source for %d ms: "
+					"%s", d->o.timeout_ms, who);
+			} else if (r != -ECANCELED)
 				rx_fail(dc, r, "%s", err);
 			break;
 		}
