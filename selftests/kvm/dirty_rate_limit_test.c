@@ -396,7 +396,21 @@ static void test_arguments(void)
 	l = (struct kvm_dirty_rate_limit){ .flags = KVM_DIRTY_RATE_LIMIT_IO_AWARE,
 					   .io_stall_max_us = 10 };
 	expect_einval(vcpu, &l, "no rate but IO_AWARE");
-	ksft_test_result_pass("rates, bursts and IO stall bounds out of range: EINVAL\n");
+	/* the bounds themselves are in range */
+	l = (struct kvm_dirty_rate_limit){ .bytes_per_sec = PAGE, .burst_bytes = PAGE,
+					   .flags = KVM_DIRTY_RATE_LIMIT_IO_AWARE,
+					   .io_stall_max_us = 1 };
+	TEST_ASSERT(!__set_limit(vcpu, &l), "the lowest rate, burst and IO "
+		    "bound: %s", strerror(errno));
+	l.bytes_per_sec = l.burst_bytes = 1ULL << 40;
+	l.io_stall_max_us = 1000000;
+	TEST_ASSERT(!__set_limit(vcpu, &l), "the highest rate, burst and IO "
+		    "bound: %s", strerror(errno));
+	get_limit(vcpu, &got);
+	TEST_ASSERT(!memcmp(&got, &l, sizeof(l)), "GET after the highest bounds");
+	TEST_ASSERT(!__set_limit(vcpu, &good), "set the valid limit again");
+	ksft_test_result_pass("rates, bursts and IO stall bounds out of range: "
+			      "EINVAL; the bounds themselves taken\n");
 
 	TEST_ASSERT(__vcpu_ioctl(vcpu, KVM_SET_DIRTY_RATE_LIMIT,
 				 (struct kvm_dirty_rate_limit *)8) == -1 &&
@@ -419,17 +433,22 @@ static void test_arguments(void)
 		    vm_check_cap(vm, KVM_CAP_DIRTY_RATE_LIMIT));
 	TEST_ASSERT(__set_limit(vcpu, &good) == -1 && errno == EOPNOTSUPP,
 		    "disabled, SET: %s", strerror(errno));
+	get_limit(vcpu, &got);
+	TEST_ASSERT(!memcmp(&got, &good, sizeof(good)),
+		    "disabled, GET: the limit set before is not kept");
 	l = (struct kvm_dirty_rate_limit){};
 	TEST_ASSERT(!__set_limit(vcpu, &l), "disabled, SET 0 (remove): %s",
 		    strerror(errno));
 	get_limit(vcpu, &got);
+	TEST_ASSERT(!got.bytes_per_sec, "disabled, SET 0 left a limit");
 	param_set("dirty_rate_limit", "Y");
 	TEST_ASSERT(vm_check_cap(vm, KVM_CAP_DIRTY_RATE_LIMIT) ==
 		    KVM_DIRTY_RATE_LIMIT_IO_AWARE, "re-enabled, KVM_CHECK_EXTENSION");
 	l = (struct kvm_dirty_rate_limit){};
 	TEST_ASSERT(!__set_limit(vcpu, &l), "remove the limit");
 	ksft_test_result_pass("kvm.dirty_rate_limit=N: KVM_CHECK_EXTENSION 0, SET "
-			      "EOPNOTSUPP, SET 0 works; =Y: back\n");
+			      "EOPNOTSUPP, GET reads the limit kept, SET 0 "
+			      "removes it; =Y: back\n");
 	kvm_vm_free(vm);
 }
 
