@@ -173,7 +173,8 @@ static int recv_frame(struct chan *c, struct wire_hdr *h, bool any_channel,
 	uint8_t hdr[WIRE_HDR_SIZE];
 	int r;
 
-	c->rx_in_payload = false;
+	/* read by the destination's other receivers (dest.c, payload_stalled()) */
+	__atomic_store_n(&c->rx_in_payload, false, __ATOMIC_RELAXED);
 	r = read_full(c, hdr, sizeof(hdr), NULL);
 	if (r) {
 		snprintf(err, errlen, "channel %u: %s", c->index,
@@ -199,7 +200,7 @@ static int recv_frame(struct chan *c, struct wire_hdr *h, bool any_channel,
 			 (unsigned long long)h->seq, (unsigned long long)c->rx_seq);
 		return -EBADMSG;
 	}
-	c->rx_in_payload = true;
+	__atomic_store_n(&c->rx_in_payload, true, __ATOMIC_RELAXED);
 	c->rx_got = 0;
 	r = read_full(c, c->rx, h->len, &c->rx_got);
 	if (r == -ECONNRESET) {
@@ -216,7 +217,7 @@ static int recv_frame(struct chan *c, struct wire_hdr *h, bool any_channel,
 			 strerror(-r));
 		return r;
 	}
-	c->rx_in_payload = false;
+	__atomic_store_n(&c->rx_in_payload, false, __ATOMIC_RELAXED);
 	c->rx_seq++;
 	return 0;
 }

@@ -577,23 +577,28 @@ static bool failed(const struct dest *d)
 	return __atomic_load_n(&d->failed, __ATOMIC_ACQUIRE);
 }
 
-/*
- * When nothing came for the timeout, which receiver says so: one that
- * waits in the middle of a payload first (it names the frame), then one
- * that waits for a header (it names the silent channels), and one that
- * waits at the barrier only if no other did (it cannot know more).  Each
- * checks every 100 ms, so the margins keep that order.
- */
-#define RX_QUIET_PAYLOAD_MS	0
-#define RX_QUIET_HEADER_MS	300
-#define RX_QUIET_BARRIER_MS	600
-
-static bool quiet_for(const struct dest *d, int margin_ms)
+static bool quiet_for(const struct dest *d)
 {
 	uint64_t last = __atomic_load_n(&d->last_rx, __ATOMIC_RELAXED);
 
-	return kvmig_now_ns() - last >= (uint64_t)(d->o.timeout_ms + margin_ms) *
-					1000000;
+	return kvmig_now_ns() - last >= (uint64_t)d->o.timeout_ms * 1000000;
+}
+
+/*
+ * When nothing came for the timeout, which receiver says so: one that
+ * waits in the middle of a payload names its frame; the others (waiting
+ * for a header, or at the barrier) name the silent channels, but only if
+ * no channel is in a payload: that one knows more, and reports on its own
+ * next check.  Precedence by state, not by who checks first.
+ */
+static bool payload_stalled(const struct dest *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nr_ch; i++)
+		if (__atomic_load_n(&d->ch[i].c.rx_in_payload, __ATOMIC_RELAXED))
+			return true;
+	return false;
 }
 
 /*
@@ -662,7 +667,7 @@ static int barrier(struct dest *d, struct dchan *dc)
 					       "pass %u", i, done, done == 1 ? "" : "es",
 					       dc->c.index, dc->iteration - 1);
 		}
-		if (quiet_for(d, RX_QUIET_BARRIER_MS)) {
+		if (quiet_for(d) && !payload_stalled(d)) {
 			silent_channels(d, who, sizeof(who));
 			return rx_fail(dc, -ETIMEDOUT, "no data from the source for "
 				       "%d ms: %s", d->o.timeout_ms, who);
@@ -770,10 +775,12 @@ static int rx_idle(void *opaque)
 
 	if (failed(d))
 		return -ECANCELED;
-	if (quiet_for(d, dc->c.rx_in_payload ? RX_QUIET_PAYLOAD_MS :
-		      RX_QUIET_HEADER_MS))
-		return -ETIMEDOUT;
-	return 0;
+	if (!quiet_for(d))
+		return 0;
+	if (!__atomic_load_n(&dc->c.rx_in_payload, __ATOMIC_RELAXED) &&
+	    payload_stalled(d))
+		return 0;	/* the stalled frame's receiver reports */
+	return -ETIMEDOUT;
 }
 
 static void *receiver(void *arg)
@@ -791,7 +798,8 @@ static void *receiver(void *arg)
 		if (r) {
 			char who[600];
 
-			if (r == -ETIMEDOUT && dc->c.rx_in_payload) {
+			if (r == -ETIMEDOUT &&
+			    __atomic_load_n(&dc->c.rx_in_payload, __ATOMIC_RELAXED)) {
 				rx_fail(dc, r, "%s frame seq %llu on channel %u: "
 					"payload of %u bytes: %u arrived, then "
 					"nothing for %d ms", wire_type_name(h.type),
