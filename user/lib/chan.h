@@ -31,8 +31,10 @@ struct chan {
 	 * The frame being received, for a message that names one that
 	 * stalls: rx_in_payload is set once its header has passed the
 	 * checks and cleared when its payload is whole; rx_got counts the
-	 * payload bytes read so far.  Only the thread that receives uses
-	 * them (the idle callback runs on it).
+	 * payload bytes read so far.  rx_got is the receiving thread's
+	 * own (the idle callback runs on it); rx_in_payload is also read by
+	 * the destination's other receivers (dest.c, payload_stalled()), so
+	 * it is stored and loaded atomically.
 	 */
 	bool rx_in_payload;
 	uint32_t rx_got;
