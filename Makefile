@@ -242,6 +242,20 @@ lab:
 lab-user:
 	$(Q)$(LAB_USER) bash tools/lab/lab.sh
 
+# kvmig's KVM as out-of-tree modules for Debian's 6.12 kernel (the top-level
+# Kbuild; kernel/kmod/kmod.sh): "make modules [KVER=6.12...]" builds kvm.ko,
+# kvm-amd.ko and kvm-intel.ko in $(B)/kmod against the installed headers;
+# "make dkms-install [KVER=...]" installs them with DKMS (rebuilt for each
+# new 6.12 kernel), "make dkms-remove" goes back to the stock modules.
+# Without KVER: the running kernel if it is a 6.12 one, otherwise the newest
+# installed 6.12 headers.
+modules:
+	$(Q)kernel/kmod/kmod.sh build $(B)/kmod $(KVER)
+dkms-install:
+	$(Q)kernel/kmod/kmod.sh dkms-install $(B)/kmod-dkms $(KVER)
+dkms-remove:
+	$(Q)kernel/kmod/kmod.sh dkms-remove
+
 # The sanitizer builds: the same sources and tests under $(B)/asan (ASan +
 # UBSan) and $(B)/tsan (ThreadSanitizer, for the threaded code).
 asan:
@@ -294,7 +308,8 @@ clean:
 	rm -rf $(B)
 
 FORCE:
-.PHONY: all deps deps-check check check-stress asan tsan demo bench fuzz lab lab-user install clean FORCE
+.PHONY: all deps deps-check check check-stress asan tsan demo bench fuzz lab lab-user \
+	modules dkms-install dkms-remove install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
