@@ -213,7 +213,7 @@ deps-check: deps-check
 # kvmig's own guest-running tests, on one CPU: see tools/lab/user
 LAB_USER := KVMIG_LAB_CPUS=1 KVMIG_LAB_TESTS=tools/lab/user
 LAB_TESTS := "2400:bash tools/lab/lab.sh" "2700:bash tools/lab/lab.sh --debug" \
-	"1800:$(LAB_USER) bash tools/lab/lab.sh"
+	"1800:$(LAB_USER) bash tools/lab/lab.sh" "1800:bash tools/lab/lab.sh --debian"
 
 check: deps-check
 	$(Q)$(MAKE) --no-print-directory all
@@ -236,6 +236,11 @@ check-stress: deps-check
 # make lab [DEBUG=1]: the kernel lab alone
 lab:
 	$(Q)bash tools/lab/lab.sh $(if $(DEBUG),--debug)
+
+# make lab-debian: Debian's own 6.12 kernel with kvmig's KVM as out-of-tree
+# modules (make modules, DKMS), booted in the lab (tools/lab/debian)
+lab-debian:
+	$(Q)bash tools/lab/lab.sh --debian
 
 # make lab-user: kvmig's guest-running tests on the patched kernel
 # (tools/lab/user)
@@ -308,7 +313,7 @@ clean:
 	rm -rf $(B)
 
 FORCE:
-.PHONY: all deps deps-check check check-stress asan tsan demo bench fuzz lab lab-user \
+.PHONY: all deps deps-check check check-stress asan tsan demo bench fuzz lab lab-user lab-debian \
 	modules dkms-install dkms-remove install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:

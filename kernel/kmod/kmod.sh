@@ -19,7 +19,8 @@
 # which).  The Debian packages a step needs are installed first (source,
 # headers, dkms), as scripts/deps.sh does for the rest of kvmig.
 # Environment: KVMIG_KMOD_JOBS (make -j, default: the CPUs), KVMIG_KMOD_CC
-# (the compiler command, e.g. "ccache gcc-12"; default: the headers').
+# (the compiler command; default: the headers'), KVMIG_KMOD_NO_DEPS=1 (do
+# not install packages), KVMIG_KMOD_TARBALL (another source tarball).
 set -euo pipefail
 
 KMOD_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -328,6 +329,7 @@ dkms_install() {
 deps() {
 	local kver=$1 pkgs="$SRC_PKG build-essential"
 	shift
+	[ -z "${KVMIG_KMOD_NO_DEPS:-}" ] || return 0
 	if [ -n "$kver" ]; then
 		pkgs="$pkgs linux-headers-$kver"
 	else

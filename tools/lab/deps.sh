@@ -10,6 +10,10 @@ PKGS="linux-source-6.12 qemu-system-x86 busybox-static build-essential bc
 flex bison libelf-dev libssl-dev cpio ccache git xz-utils gzip util-linux
 python3-ply python3-git"
 
+# --debian (lab.sh --debian): Debian's own 6.12 kernel, its headers (which
+# bring the image) and DKMS.
+[ "${1:-}" != --debian ] || PKGS="$PKGS linux-headers-6.12-amd64 dkms kmod"
+
 sh "$REPO_DIR/scripts/deps.sh"
 # shellcheck disable=SC2086
 exec sh "$REPO_DIR/scripts/deps.sh" $PKGS

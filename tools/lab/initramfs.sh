@@ -7,6 +7,8 @@
 #
 # usage: initramfs.sh OUTPUT.cpio.gz [TIMEOUT-SCALE]
 #   TIMEOUT-SCALE multiplies every test's timeout (the debug kernel is slower)
+# KVMIG_LAB_MODULES: a folder of kernel modules and their load order
+# ("order"), packed into /tests/modules (the boot of Debian's kernel).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -45,9 +47,22 @@ add() { # host-file guest-path
 	local staged=$stage/files$2
 	[ ! -f "$staged" ] || return 0
 	mkdir -p "$(dirname "$staged")"
-	strip --strip-debug -o "$staged" "$1"
+	case $(head -c 4 "$1") in
+	$'\x7fELF') strip --strip-debug -o "$staged" "$1" ;;
+	*) cp "$1" "$staged" ;; # a script (lab:NAME)
+	esac
 	echo "file $2 $staged 0755 0 0" >>"$spec"
 }
+
+# Kernel modules for the guest to load (lab.sh --debian): every file of
+# $KVMIG_LAB_MODULES, in /tests/modules.
+if [ -n "${KVMIG_LAB_MODULES:-}" ]; then
+	[ -f "$KVMIG_LAB_MODULES/order" ] || lab_die "no $KVMIG_LAB_MODULES/order"
+	echo "dir /tests/modules 0755 0 0" >>"$spec"
+	for f in "$KVMIG_LAB_MODULES"/*; do
+		echo "file /tests/modules/$(basename "$f") $f 0644 0 0" >>"$spec"
+	done
+fi
 user=$LAB_CACHE/build/user
 user_dirs=0
 while read -r name timeout _onskip tcg bin args; do

@@ -6,8 +6,13 @@
 # (nested SVM) and run tools/lab/tests plus the repo's selftests/kvm/.
 # Prints TAP on stdout; exits non-zero if anything failed or did not run.
 #
-# usage: lab.sh [--debug] [--keep | --reset] [-v]
+# usage: lab.sh [--debug | --debian] [--keep | --reset] [-v]
 #   --debug  the lockdep/atomic-sleep kernel (kernel/config.debug)
+#   --debian Debian's own kernel image (linux-image-6.12-amd64, installed
+#            with its headers) with kvmig's KVM as out-of-tree modules:
+#            make modules, DKMS install and removal on this machine
+#            (debian.sh), then a boot that loads DKMS's modules and runs
+#            tools/lab/debian; see README.md, "Debian's kernel"
 #   --keep   build the cache tree as it is, even with commits or edits that
 #            are not in kernel/patches (see tree.sh)
 #   --reset  discard such changes and re-apply kernel/series
@@ -25,6 +30,7 @@ variant=normal tree_opt="" verbose=0
 for arg in "$@"; do
 	case $arg in
 	--debug) variant=debug ;;
+	--debian) variant=debian ;;
 	--keep | --reset) tree_opt=$arg ;;
 	-v) verbose=1 ;;
 	-h | --help)
@@ -46,7 +52,15 @@ if ! flock -n 9; then
 fi
 
 # The debug kernel (lockdep + KASAN) runs the tests 2-3 times slower.
-if [ "$variant" = debug ]; then
+kimage=""
+if [ "$variant" = debian ]; then
+	# One CPU: one boot, whatever the tcg column says (the modules are
+	# loaded once a boot); the concurrency of the patches is the other
+	# variants' job.
+	export KVMIG_LAB_CPUS=${KVMIG_LAB_CPUS:-1}
+	export KVMIG_LAB_TESTS=${KVMIG_LAB_TESTS:-$LAB_DIR/debian}
+	scale=${KVMIG_LAB_TIMEOUT_SCALE:-1}
+elif [ "$variant" = debug ]; then
 	kbuild=$LAB_CACHE/build/kernel-debug
 	scale=${KVMIG_LAB_TIMEOUT_SCALE:-3}
 else
@@ -90,10 +104,30 @@ step() {
 	fi
 }
 
-step "packages" bash "$LAB_DIR/deps.sh" || true
+deps_opt=""
+[ "$variant" != debian ] || deps_opt=--debian
+step "packages" bash "$LAB_DIR/deps.sh" $deps_opt || true
 step "kernel tree" bash "$LAB_DIR/tree.sh" ${tree_opt:+"$tree_opt"} || true
-step "checkpatch --strict" bash "$LAB_DIR/checkpatch.sh" || true
-step "kernel build ($variant)" bash "$LAB_DIR/build-kernel.sh" "$variant" || true
+boot_args=""
+if [ "$variant" = debian ]; then
+	# Debian's kernel of the newest 6.12 headers (or the running one),
+	# its image from the linux-image package the headers depend on.
+	kver=$(bash "$LAB_DIR/debian.sh" kver 2>/dev/null) || kver=""
+	kimage=/boot/vmlinuz-$kver
+	step "Debian's kernel image (${kver:-no 6.12 headers})" test -n "$kver" -a -f "$kimage" || true
+	step "kmod.sh refuses a wrong kernel, missing headers, another source" \
+		bash "$LAB_DIR/debian.sh" errors "$kver" || true
+	step "make modules ($kver)" bash "$LAB_DIR/debian.sh" modules "$kver" || true
+	step "DKMS install, check and removal ($kver)" \
+		bash "$LAB_DIR/debian.sh" dkms "$kver" "$out/modules" || true
+	export KVMIG_LAB_MODULES=$out/modules
+	# As an operator would: the stock modules never load.
+	boot_args="modprobe.blacklist=kvm,kvm_amd,kvm_intel"
+else
+	kimage=$kbuild/arch/x86/boot/bzImage
+	step "checkpatch --strict" bash "$LAB_DIR/checkpatch.sh" || true
+	step "kernel build ($variant)" bash "$LAB_DIR/build-kernel.sh" "$variant" || true
+fi
 step "KVM selftests build" bash "$LAB_DIR/build-tests.sh" || true
 step "initramfs" bash "$LAB_DIR/initramfs.sh" "$out/initramfs.cpio.gz" "$scale" || true
 
@@ -143,8 +177,8 @@ boot_one() {
 	lab_log "booting the $variant kernel ($KVMIG_LAB_CPUS CPUs, tcg $mode, limit $limit s, console: $log)"
 	t0=$SECONDS
 	: >"$log"
-	KVMIG_LAB_TCG_THREAD=$mode bash "$LAB_DIR/boot.sh" "$kbuild/arch/x86/boot/bzImage" \
-		"$out/initramfs.cpio.gz" "$log" "$limit" "kvmig_lab.tcg=$which" &
+	KVMIG_LAB_TCG_THREAD=$mode bash "$LAB_DIR/boot.sh" "$kimage" \
+		"$out/initramfs.cpio.gz" "$log" "$limit" "kvmig_lab.tcg=$which${boot_args:+ $boot_args}" &
 	qemu_pid=$!
 	# Progress on stderr while the guest runs.
 	if [ "$verbose" = 1 ]; then
