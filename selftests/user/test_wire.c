@@ -125,6 +125,224 @@ static void pages_case(const char *what, size_t off, uint64_t val, int width,
 	ksft_test_result(r < 0 && strstr(err, msg), "PAGES, %s: '%s'", what, err);
 }
 
+/* A received frame's header, for the readers that take one. */
+static struct wire_hdr rx_hdr(uint8_t type, uint32_t len, uint16_t channel,
+			      uint64_t seq)
+{
+	return (struct wire_hdr){ .type = type, .len = len, .channel = channel,
+				  .seq = seq };
+}
+
+static void expect_refusal(int r, int want, const char *msg, const char *what)
+{
+	ksft_test_result(r == want && strstr(err, msg), "%s: '%s'", what, err);
+}
+
+/* Every frame the handshake and the end of a migration carry. */
+static void fixed_frames(void)
+{
+	struct wire_hdr h;
+	struct wire_hello_ack ack = { .codecs = WIRE_CODECS_ALL }, ack2;
+	struct wire_channel ch = { .session = 0x1234, .index = 2 }, ch2;
+	struct wire_end e = { .iteration = 3, .frames = 17 }, e2;
+	struct wire_complete c = { .status = 5, .verify_pages = 1000,
+				   .mismatches = 7 }, c2;
+	struct wire_started st = { .status = 5 }, st2;
+	struct wire_error er = { .code = 71, .len = 5, .msg = "nope!" }, er2;
+	uint8_t b[64];
+
+	wire_put_hello_ack(b, &ack);
+	h = rx_hdr(WIRE_HELLO_ACK, WIRE_HELLO_ACK_SIZE, 0, 0);
+	ksft_test_result(!wire_get_hello_ack(&h, b, &ack2, err, sizeof(err)) &&
+			 ack2.codecs == WIRE_CODECS_ALL && get_u32(b) == 0,
+			 "HELLO_ACK round trip");
+	h.len = 7;
+	expect_refusal(wire_get_hello_ack(&h, b, &ack2, err, sizeof(err)), -EBADMSG,
+		       "HELLO_ACK frame: 7 bytes, expected 8", "HELLO_ACK, short");
+
+	wire_put_channel(b, &ch);
+	h = rx_hdr(WIRE_CHANNEL, WIRE_CHANNEL_SIZE, 2, 0);
+	ksft_test_result(!wire_get_channel(&h, b, 0x1234, 3, 1, &ch2, err, sizeof(err)) &&
+			 ch2.session == 0x1234 && ch2.index == 2, "CHANNEL round trip");
+	h.type = WIRE_PAGES;
+	expect_refusal(wire_get_channel(&h, b, 0x1234, 3, 1, &ch2, err, sizeof(err)),
+		       -EPROTO, "PAGES frame on a new connection: expected CHANNEL",
+		       "CHANNEL, another type");
+	h = rx_hdr(WIRE_CHANNEL, 15, 2, 0);
+	expect_refusal(wire_get_channel(&h, b, 0x1234, 3, 1, &ch2, err, sizeof(err)),
+		       -EPROTO, "CHANNEL frame on a new connection: expected CHANNEL",
+		       "CHANNEL, 15 bytes");
+	h.len = WIRE_CHANNEL_SIZE;
+	expect_refusal(wire_get_channel(&h, b, 0x1235, 3, 1, &ch2, err, sizeof(err)),
+		       -EPROTO, "session 0x1234 is not this migration's",
+		       "CHANNEL, another session");
+	expect_refusal(wire_get_channel(&h, b, 0x1234, 2, 1, &ch2, err, sizeof(err)),
+		       -EPROTO, "index 2 is not a free channel of 1..1",
+		       "CHANNEL, index past nr_channels");
+	expect_refusal(wire_get_channel(&h, b, 0x1234, 3, 5, &ch2, err, sizeof(err)),
+		       -EPROTO, "index 2 is not a free channel of 1..2",
+		       "CHANNEL, index already connected");
+	h.channel = 1;
+	expect_refusal(wire_get_channel(&h, b, 0x1234, 3, 1, &ch2, err, sizeof(err)),
+		       -EPROTO, "index 2 is not a free channel", "CHANNEL, index not "
+		       "the header's channel");
+	h.channel = 2;
+	b[13] = 1;
+	expect_refusal(wire_get_channel(&h, b, 0x1234, 3, 1, &ch2, err, sizeof(err)),
+		       -EPROTO, "(or reserved bytes set)", "CHANNEL, reserved set");
+
+	/* ITER_END and END: one writer; frames is the frame's own seq */
+	wire_put_end(b, &e);
+	h = rx_hdr(WIRE_ITER_END, WIRE_END_SIZE, 4, 17);
+	ksft_test_result(!wire_get_iter_end(&h, b, 3, &e2, err, sizeof(err)) &&
+			 e2.iteration == 3 && e2.frames == 17, "ITER_END round trip");
+	h.len = 8;
+	expect_refusal(wire_get_iter_end(&h, b, 3, &e2, err, sizeof(err)), -EBADMSG,
+		       "ITER_END frame seq 17 on channel 4: 8 bytes, expected 16",
+		       "ITER_END, 8 bytes");
+	h.len = WIRE_END_SIZE;
+	expect_refusal(wire_get_iter_end(&h, b, 2, &e2, err, sizeof(err)), -EPROTO,
+		       "iteration 3, the channel is in pass 2", "ITER_END, wrong pass");
+	h.seq = 16;
+	expect_refusal(wire_get_iter_end(&h, b, 3, &e2, err, sizeof(err)), -EBADMSG,
+		       "frames 17, but it is the channel's frame 16",
+		       "ITER_END, frames not its seq");
+	b[4] = 5;
+	expect_refusal(wire_get_iter_end(&h, b, 3, &e2, err, sizeof(err)), -EBADMSG,
+		       "reserved field is 0x5, must be 0", "ITER_END, reserved set");
+	h = rx_hdr(WIRE_END, WIRE_END_SIZE, 4, 99);
+	expect_refusal(wire_get_end(&h, b, 3, &e2, err, sizeof(err)), -EBADMSG,
+		       "END frame seq 99 on channel 4: malformed", "END, reserved set");
+	wire_put_end(b, &e);
+	ksft_test_result(!wire_get_end(&h, b, 3, &e2, err, sizeof(err)) &&
+			 e2.iteration == 3 && e2.frames == 17,
+			 "END round trip (frames not checked)");
+	expect_refusal(wire_get_end(&h, b, 4, &e2, err, sizeof(err)), -EPROTO,
+		       "after 3 passes, the channel ended 4", "END, wrong pass count");
+	h.len = 17;
+	expect_refusal(wire_get_end(&h, b, 3, &e2, err, sizeof(err)), -EBADMSG,
+		       "malformed", "END, 17 bytes");
+
+	wire_put_complete(b, &c);
+	h = rx_hdr(WIRE_COMPLETE, WIRE_COMPLETE_SIZE, 0, 1);
+	ksft_test_result(!wire_get_complete(&h, b, &c2, err, sizeof(err)) &&
+			 c2.status == 5 && c2.verify_pages == 1000 && c2.mismatches == 7,
+			 "COMPLETE round trip");
+	h.len = 16;
+	expect_refusal(wire_get_complete(&h, b, &c2, err, sizeof(err)), -EBADMSG,
+		       "COMPLETE frame: 16 bytes, expected 24", "COMPLETE, 16 bytes");
+
+	wire_put_go(b);
+	h = rx_hdr(WIRE_GO, WIRE_GO_SIZE, 0, 11);
+	ksft_test_result(!wire_get_go(&h, b, err, sizeof(err)) && !get_u64(b),
+			 "GO round trip");
+	h.len = 9;
+	expect_refusal(wire_get_go(&h, b, err, sizeof(err)), -EPROTO,
+		       "GO frame: expected GO", "GO, 9 bytes");
+	h = rx_hdr(WIRE_ERROR, WIRE_GO_SIZE, 0, 11);
+	expect_refusal(wire_get_go(&h, b, err, sizeof(err)), -EPROTO,
+		       "ERROR frame: expected GO", "GO, an ERROR instead");
+
+	wire_put_started(b, &st);
+	h = rx_hdr(WIRE_STARTED, WIRE_STARTED_SIZE, 0, 2);
+	ksft_test_result(!wire_get_started(&h, b, &st2, err, sizeof(err)) &&
+			 st2.status == 5, "STARTED round trip");
+	h.len = 0;
+	expect_refusal(wire_get_started(&h, b, &st2, err, sizeof(err)), -EBADMSG,
+		       "STARTED frame: 0 bytes, expected 8", "STARTED, empty");
+
+	memcpy(b + wire_put_error(b, &er), er.msg, er.len);
+	h = rx_hdr(WIRE_ERROR, WIRE_ERROR_FIXED + 5, 0, 3);
+	ksft_test_result(!wire_get_error(&h, b, &er2, err, sizeof(err)) &&
+			 er2.code == 71 && er2.len == 5 && !memcmp(er2.msg, "nope!", 5),
+			 "ERROR round trip");
+	h.len = 12;
+	expect_refusal(wire_get_error(&h, b, &er2, err, sizeof(err)), -EBADMSG,
+		       "msg_len 5, but 4 bytes follow", "ERROR, message cut");
+	h.len = 7;
+	expect_refusal(wire_get_error(&h, b, &er2, err, sizeof(err)), -EBADMSG,
+		       "fixed part needs 8", "ERROR, 7 bytes");
+}
+
+/* The frames with a body: DEVICE_STATE and VERIFY. */
+static void body_frames(void)
+{
+	static const char json[] = "{\"format\":\"kvmig-vm/1\"}";
+	struct wire_device_state ds, ds2;
+	struct wire_verify v = { .first = 10, .count = 2 }, v2;
+	struct wire_hdr h;
+	uint8_t b[64];
+	uint32_t n;
+
+	ksft_test_result(!wire_put_device_state(&ds, json, strlen(json)) &&
+			 ds.json == json && ds.len == strlen(json) &&
+			 wire_put_device_state(&ds2, json, sizeof(json)) == -EINVAL &&
+			 wire_put_device_state(&ds2, json, WIRE_MAX_PAYLOAD + 1ULL) ==
+			 -E2BIG, "DEVICE_STATE writer: the text as is, no NUL, fits a "
+			 "frame");
+	h = rx_hdr(WIRE_DEVICE_STATE, ds.len, 0, 5);
+	ksft_test_result(!wire_get_device_state(&h, (const uint8_t *)json, &ds2, err,
+						sizeof(err)) && ds2.len == ds.len &&
+			 ds2.json == json, "DEVICE_STATE reader");
+	h.len = sizeof(json);
+	expect_refusal(wire_get_device_state(&h, (const uint8_t *)json, &ds2, err,
+					     sizeof(err)), -EBADMSG,
+		       "DEVICE_STATE frame: NUL byte inside the state",
+		       "DEVICE_STATE with a NUL byte");
+
+	n = wire_put_verify(b, &v);
+	wire_put_verify_hash(b, 0, 0x1122334455667788ULL);
+	wire_put_verify_hash(b, 1, 42);
+	h = rx_hdr(WIRE_VERIFY, n, 0, 9);
+	ksft_test_result(n == 32 && !wire_get_verify(&h, b, &v2, err, sizeof(err)) &&
+			 v2.first == 10 && v2.count == 2 &&
+			 wire_verify_hash(&v2, 0) == 0x1122334455667788ULL &&
+			 wire_verify_hash(&v2, 1) == 42, "VERIFY round trip");
+	h.len = 24;
+	expect_refusal(wire_get_verify(&h, b, &v2, err, sizeof(err)), -EBADMSG,
+		       "VERIFY frame seq 9: 24 bytes do not match its count",
+		       "VERIFY, one hash short");
+	h.len = 8;
+	expect_refusal(wire_get_verify(&h, b, &v2, err, sizeof(err)), -EBADMSG,
+		       "8 bytes do not match", "VERIFY, no fixed part");
+	h.len = 32;
+	b[12] = 1;
+	expect_refusal(wire_get_verify(&h, b, &v2, err, sizeof(err)), -EBADMSG,
+		       "(or reserved bytes set)", "VERIFY, reserved set");
+}
+
+/* The PAGES writer builds what make_pages() spells out byte by byte. */
+static void pages_writer(void)
+{
+	static uint8_t want[2 * 4096 + 256], got[2 * 4096 + 256], raw[4096];
+	struct wire_pages_writer w;
+	size_t n = make_pages(want);
+	uint32_t len;
+	int r = 0;
+
+	memset(raw, 0x5a, sizeof(raw));
+	memset(got, 0xee, sizeof(got));
+	wire_pages_start(&w, got, sizeof(got));
+	r |= wire_pages_add(&w, &(struct wire_page){ 0x200000, WIRE_ENC_ZERO, 0, NULL });
+	/* the raw page encoded in place, as a worker's codec does */
+	memcpy(wire_pages_data(&w), raw, sizeof(raw));
+	r |= wire_pages_add(&w, &(struct wire_page){ 0x201000, WIRE_ENC_RAW, 4096,
+						     wire_pages_data(&w) });
+	r |= wire_pages_add(&w, &(struct wire_page){ 0x202000, WIRE_ENC_ZERO, 0, NULL });
+	len = wire_pages_finish(&w, 5);
+	ksft_test_result(!r && len == n && !memcmp(got, want, n),
+			 "PAGES writer: the bytes of the grammar (%u of %zu)", len, n);
+
+	wire_pages_start(&w, got, WIRE_PAGES_FIXED + WIRE_PAGE_ENTRY_HDR + 4095);
+	ksft_test_result(wire_pages_add(&w, &(struct wire_page){ 0x201000,
+					WIRE_ENC_RAW, 4096, raw }) == -EMSGSIZE &&
+			 !wire_pages_add(&w, &(struct wire_page){ 0x200000,
+					 WIRE_ENC_ZERO, 0, NULL }) &&
+			 wire_pages_finish(&w, 0) == WIRE_PAGES_FIXED +
+			 WIRE_PAGE_ENTRY_HDR, "PAGES writer: an entry that does "
+			 "not fit is refused, the frame unchanged");
+}
+
 int main(void)
 {
 	struct wire_hdr h = { .type = WIRE_VERIFY, .len = 4242, .channel = 7,
@@ -137,7 +355,7 @@ int main(void)
 	const size_t E1 = WIRE_PAGES_FIXED, E2 = E1 + 16;	/* entry offsets */
 
 	ksft_print_header();
-	ksft_set_plan(1 + 8 + 1 + 9 + 1 + 10);
+	ksft_set_plan(1 + 8 + 1 + 9 + 1 + 10 + 2 + 32 + 7);
 
 	wire_put_hdr(b, &h);
 	ksft_test_result(!memcmp(b, "KVMF", 4) && !wire_get_hdr(b, &got, err, sizeof(err)) &&
@@ -181,5 +399,8 @@ int main(void)
 	pages_case("raw page of 4095 bytes", E2 + 12, 4095, 4, 0, "wrong for encoding raw");
 	pages_case("length past the frame", E2 + 12, 1 << 20, 4, 0, "overruns the frame");
 	pages_case("truncated raw data", 0, 0, 0, -(int)(16 + 100), "overruns the frame");
+	pages_writer();
+	fixed_frames();
+	body_frames();
 	ksft_finished();
 }

@@ -5,13 +5,23 @@
  * Every frame: a 24-byte header, then @len bytes of payload.  All integers
  * little-endian, written and read with the put/get helpers below, never by
  * casting a struct over the buffer.  Reserved fields are zero on send and
- * checked to be zero on receive.
+ * checked to be zero on receive (where the stream format says so).
  *
  *   0  u32 magic "KVMF"        12 u16 channel
  *   4  u8  version (1)         14 u16 reserved
  *   5  u8  type                16 u64 seq (per channel, from 0, +1 a frame)
  *   6  u16 flags (0)
  *   8  u32 len (<= WIRE_MAX_PAYLOAD)
+ *
+ * The whole grammar is here: every frame has a typed writer (struct in,
+ * bytes out) and a typed reader (bytes in, struct out, after every check
+ * the stream format makes), and no other file reads or writes a payload
+ * byte.  A reader takes the payload with its header (or its
+ * length), returns 0 or a negative errno with @err naming the frame and
+ * the field, and checks in the order of the payload's fields
+ * (Documentation/migration-stream.rst lists the messages).  Some readers
+ * also take what the receiver expects (the pass a channel is in, the
+ * session): the stream format orders those checks among the field checks.
  */
 #ifndef KVMIG_WIRE_H
 #define KVMIG_WIRE_H
@@ -181,5 +191,173 @@ int wire_pages_begin(struct wire_pages_iter *it, const uint8_t *p, uint32_t len,
 		     char *err, size_t errlen);
 int wire_pages_next(struct wire_pages_iter *it, struct wire_page *pg,
 		    char *err, size_t errlen);
+
+/*
+ * PAGES writer: the entries are built in place in @buf, so a codec can
+ * encode straight into the next entry's data (wire_pages_data()).
+ * wire_pages_add() writes an entry's header after its data (copying
+ * @pg->data first unless it is already in place); -EMSGSIZE if the entry
+ * does not fit in @cap (at most WIRE_MAX_PAYLOAD) bytes.
+ * wire_pages_finish() writes the fixed part and returns the payload size.
+ */
+struct wire_pages_writer {
+	uint8_t *buf;
+	uint32_t cap;
+	uint32_t len;
+	uint32_t count;
+};
+void wire_pages_start(struct wire_pages_writer *w, uint8_t *buf, uint32_t cap);
+static inline uint8_t *wire_pages_data(const struct wire_pages_writer *w)
+{
+	return w->buf + w->len + WIRE_PAGE_ENTRY_HDR;
+}
+int wire_pages_add(struct wire_pages_writer *w, const struct wire_page *pg);
+uint32_t wire_pages_finish(struct wire_pages_writer *w, uint32_t iteration);
+
+/*
+ * HELLO_ACK payload: u32 reserved (sent 0, not checked), u32 codecs.
+ * The reader checks the length (-EBADMSG).
+ */
+#define WIRE_HELLO_ACK_SIZE	8
+struct wire_hello_ack {
+	uint32_t codecs;	/* bit n: the destination decodes encoding n */
+};
+void wire_put_hello_ack(uint8_t *b, const struct wire_hello_ack *a);
+int wire_get_hello_ack(const struct wire_hdr *h, const uint8_t *p,
+		       struct wire_hello_ack *a, char *err, size_t errlen);
+
+/*
+ * CHANNEL payload: u64 session, u16 index, u16 0, u32 0.
+ * The reader is for the first frame of a new connection and refuses, all
+ * -EPROTO: another frame type or length; a session other than @session;
+ * an index that is not the header's channel, not in 1..@nr_channels - 1,
+ * or set in @connected (bit i: channel i is already connected); non-zero
+ * reserved bytes.
+ */
+#define WIRE_CHANNEL_SIZE	16
+struct wire_channel {
+	uint64_t session;
+	uint16_t index;
+};
+void wire_put_channel(uint8_t *b, const struct wire_channel *c);
+int wire_get_channel(const struct wire_hdr *h, const uint8_t *p,
+		     uint64_t session, uint16_t nr_channels, uint64_t connected,
+		     struct wire_channel *c, char *err, size_t errlen);
+
+/*
+ * ITER_END and END payload: u32 iteration, u32 0, u64 frames (the frames
+ * sent on the channel before this one: the frame's own seq).  One writer
+ * for both; each has its reader:
+ *  - ITER_END: length 16 (-EBADMSG), iteration == @pass, the channel's
+ *    current pass (-EPROTO), reserved 0 (-EBADMSG), frames == seq
+ *    (-EBADMSG);
+ *  - END: length 16 and reserved 0 (-EBADMSG, "malformed"), iteration ==
+ *    @passes, the ITER_ENDs the channel carried (-EPROTO); frames is not
+ *    checked.
+ */
+#define WIRE_END_SIZE		16
+struct wire_end {
+	uint32_t iteration;
+	uint64_t frames;
+};
+void wire_put_end(uint8_t *b, const struct wire_end *e);
+int wire_get_iter_end(const struct wire_hdr *h, const uint8_t *p, uint32_t pass,
+		      struct wire_end *e, char *err, size_t errlen);
+int wire_get_end(const struct wire_hdr *h, const uint8_t *p, uint32_t passes,
+		 struct wire_end *e, char *err, size_t errlen);
+
+/*
+ * DEVICE_STATE payload: the source VMM's get-device-state answer, JSON
+ * text as is: no NUL byte, at most WIRE_MAX_PAYLOAD bytes.  The payload
+ * is the text itself, so the writer copies nothing: it checks @len bytes
+ * at @json (-E2BIG: larger than a frame, -EINVAL: a NUL byte) and points
+ * @ds at them, to be sent as the frame's payload.  The reader refuses a
+ * NUL byte (-EBADMSG) and points @ds into the payload.
+ */
+struct wire_device_state {
+	const char *json;
+	uint32_t len;
+};
+int wire_put_device_state(struct wire_device_state *ds, const char *json,
+			  size_t len);
+int wire_get_device_state(const struct wire_hdr *h, const uint8_t *p,
+			  struct wire_device_state *ds, char *err,
+			  size_t errlen);
+
+/*
+ * VERIFY payload: u64 first, u32 count, u32 0, then count x u64 hash
+ * (XXH3-64 of pages first..first + count - 1).  The writer writes the
+ * fixed part and returns the payload size; wire_put_verify_hash() writes
+ * hash @i after it.  The reader checks that the length matches the count
+ * and the reserved field is 0 (-EBADMSG); where the hashes belong is the
+ * caller's to check.  wire_verify_hash() reads hash @i < count.
+ */
+#define WIRE_VERIFY_FIXED	16
+#define WIRE_VERIFY_MAX_HASHES	((WIRE_MAX_PAYLOAD - WIRE_VERIFY_FIXED) / 8)
+struct wire_verify {
+	uint64_t first;
+	uint32_t count;
+	const uint8_t *hashes;	/* reader: points into the payload */
+};
+uint32_t wire_put_verify(uint8_t *b, const struct wire_verify *v);
+void wire_put_verify_hash(uint8_t *b, uint32_t i, uint64_t hash);
+int wire_get_verify(const struct wire_hdr *h, const uint8_t *p,
+		    struct wire_verify *v, char *err, size_t errlen);
+uint64_t wire_verify_hash(const struct wire_verify *v, uint32_t i);
+
+/*
+ * COMPLETE payload: u32 status (0 or a positive errno), u32 reserved
+ * (sent 0, not checked), u64 verify_pages, u64 mismatches.  The reader
+ * checks the length (-EBADMSG).
+ */
+#define WIRE_COMPLETE_SIZE	24
+struct wire_complete {
+	uint32_t status;
+	uint64_t verify_pages;
+	uint64_t mismatches;
+};
+void wire_put_complete(uint8_t *b, const struct wire_complete *c);
+int wire_get_complete(const struct wire_hdr *h, const uint8_t *p,
+		      struct wire_complete *c, char *err, size_t errlen);
+
+/*
+ * ERROR payload: u32 code (a positive errno), u32 msg_len, then msg_len
+ * bytes of message (at most WIRE_MAX_ERROR_MSG).  The writer writes the
+ * fixed part and returns its size; the caller keeps @e->len within
+ * WIRE_MAX_ERROR_MSG and sends the message after it.  The reader
+ * refuses lengths that do not add up (-EBADMSG) and points @e->msg into
+ * the payload (not NUL-terminated: the peer wrote it, escape it to print).
+ */
+#define WIRE_ERROR_FIXED	8
+struct wire_error {
+	uint32_t code;
+	uint32_t len;
+	const char *msg;
+};
+uint32_t wire_put_error(uint8_t *b, const struct wire_error *e);
+int wire_get_error(const struct wire_hdr *h, const uint8_t *p,
+		   struct wire_error *e, char *err, size_t errlen);
+
+/*
+ * GO payload: u64 reserved (sent 0, not checked).  The reader is for the
+ * frame the destination waits for after COMPLETE: another type or length
+ * is -EPROTO ("expected GO").
+ */
+#define WIRE_GO_SIZE		8
+void wire_put_go(uint8_t *b);
+int wire_get_go(const struct wire_hdr *h, const uint8_t *p, char *err,
+		size_t errlen);
+
+/*
+ * STARTED payload: u32 status (0 or a positive errno), u32 reserved (sent
+ * 0, not checked).  The reader checks the length (-EBADMSG).
+ */
+#define WIRE_STARTED_SIZE	8
+struct wire_started {
+	uint32_t status;
+};
+void wire_put_started(uint8_t *b, const struct wire_started *s);
+int wire_get_started(const struct wire_hdr *h, const uint8_t *p,
+		     struct wire_started *s, char *err, size_t errlen);
 
 #endif /* KVMIG_WIRE_H */
