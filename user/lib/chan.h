@@ -53,6 +53,11 @@ int chan_recv_first(struct chan *c, struct wire_hdr *h, char *err,
 int chan_send_error(struct chan *c, int code, const char *msg);
 int chan_parse_error(const struct wire_hdr *h, const uint8_t *p, char *out,
 		     size_t outlen);
+/*
+ * ITER_END or END (@type) closing pass @iteration (END: after @iteration
+ * passes); its frames field is the channel's count of frames sent so far.
+ */
+int chan_send_end(struct chan *c, uint8_t type, uint32_t iteration);
 
 int tcp_connect(const char *host, const char *port, int timeout_ms,
 		char *err, size_t errlen);

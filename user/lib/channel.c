@@ -235,29 +235,38 @@ int chan_recv_first(struct chan *c, struct wire_hdr *h, char *err,
 
 int chan_send_error(struct chan *c, int code, const char *msg)
 {
-	uint8_t head[8];
+	struct wire_error e = {
+		.code = (uint32_t)(code < 0 ? -code : code), .msg = msg,
+	};
+	uint8_t head[WIRE_ERROR_FIXED];
 	size_t len = strlen(msg);
 
-	if (len > WIRE_MAX_ERROR_MSG)
-		len = WIRE_MAX_ERROR_MSG;
-	put_u32(head, (uint32_t)(code < 0 ? -code : code));
-	put_u32(head + 4, (uint32_t)len);
-	return chan_send(c, WIRE_ERROR, head, 8, msg, (uint32_t)len);
+	e.len = (uint32_t)(len > WIRE_MAX_ERROR_MSG ? WIRE_MAX_ERROR_MSG : len);
+	return chan_send(c, WIRE_ERROR, head, wire_put_error(head, &e), msg, e.len);
 }
 
 /* An ERROR frame's message, escaped (the peer wrote it), into @out. */
 int chan_parse_error(const struct wire_hdr *h, const uint8_t *p, char *out,
 		     size_t outlen)
 {
-	uint32_t len;
+	struct wire_error e;
+	char err[128];
 
-	if (h->len < 8 || (len = get_u32(p + 4)) != h->len - 8 ||
-	    len > WIRE_MAX_ERROR_MSG) {
+	if (wire_get_error(h, p, &e, err, sizeof(err))) {
 		snprintf(out, outlen, "(malformed ERROR frame)");
 		return -EBADMSG;
 	}
-	kvmig_text_escape(out, outlen, (const char *)p + 8, len);
-	return -(int)get_u32(p);
+	kvmig_text_escape(out, outlen, e.msg, e.len);
+	return -(int)e.code;
+}
+
+int chan_send_end(struct chan *c, uint8_t type, uint32_t iteration)
+{
+	struct wire_end e = { .iteration = iteration, .frames = c->tx_seq };
+	uint8_t p[WIRE_END_SIZE];
+
+	wire_put_end(p, &e);
+	return chan_send(c, type, p, sizeof(p), NULL, 0);
 }
 
 int tcp_connect(const char *host, const char *port, int timeout_ms,

@@ -268,11 +268,12 @@ static enum kvmig_codec auto_pick(struct pipe *p, const uint8_t *page, int *leve
 }
 
 /*
- * Encode one page with data (not zero) at @e + entry header through the
- * codec; returns the entry's encoding and sets *plen, or -errno.
+ * Encode one page with data (not zero) through the codec into @data, the
+ * entry's data in the frame; returns the entry's encoding and sets *plen,
+ * or -errno.
  */
 static int encode_codec(struct worker *w, enum kvmig_codec c, int lvl, uint64_t idx,
-			const uint8_t *page, uint8_t *e, uint32_t *plen)
+			const uint8_t *page, uint8_t *data, uint32_t *plen)
 {
 	struct pipe *p = w->p;
 	struct kvmig_codec_stats *cs;
@@ -284,8 +285,7 @@ static int encode_codec(struct worker *w, enum kvmig_codec c, int lvl, uint64_t 
 	if (c != KVMIG_CODEC_NONE) {
 		uint64_t t = kvmig_now_ns();
 
-		n = codec_encode(&w->codec, c, lvl, page, e + WIRE_PAGE_ENTRY_HDR,
-				 COMPRESS_LIMIT);
+		n = codec_encode(&w->codec, c, lvl, page, data, COMPRESS_LIMIT);
 		if (n < 0) {
 			worker_fail(w, n, "%s: compressing page %llu: %s",
 				    kvmig_codec_name(c), (unsigned long long)idx,
@@ -299,7 +299,7 @@ static int encode_codec(struct worker *w, enum kvmig_codec c, int lvl, uint64_t 
 		*plen = (uint32_t)n;
 	} else {
 		*plen = WIRE_PAGE_SIZE;
-		memcpy(e + WIRE_PAGE_ENTRY_HDR, page, WIRE_PAGE_SIZE);
+		memcpy(data, page, WIRE_PAGE_SIZE);
 	}
 	cs = &w->st.codec[c];
 	STAT_ADD(cs->pages, 1);
@@ -315,7 +315,7 @@ static int encode_codec(struct worker *w, enum kvmig_codec c, int lvl, uint64_t 
  * the snapshot, which is exactly what goes out, becomes the cached one.
  */
 static int encode_xbzrle(struct worker *w, enum kvmig_codec c, int lvl, uint64_t idx,
-			 uint8_t *e, uint32_t *plen)
+			 uint8_t *data, uint32_t *plen)
 {
 	struct pipe *p = w->p;
 	const uint8_t *old = xcache_lookup(w->xc, idx);
@@ -323,8 +323,7 @@ static int encode_xbzrle(struct worker *w, enum kvmig_codec c, int lvl, uint64_t
 
 	STAT_ADD(w->st.xb_lookups, 1);
 	if (old) {
-		n = p->xbzrle_fn(old, w->snap, e + WIRE_PAGE_ENTRY_HDR,
-				 p->cfg.xbzrle_threshold - 1);
+		n = p->xbzrle_fn(old, w->snap, data, p->cfg.xbzrle_threshold - 1);
 		if (n >= 0) {
 			STAT_ADD(w->st.xb_pages, 1);
 			STAT_ADD(w->st.xb_bytes, (uint64_t)n);
@@ -336,7 +335,7 @@ static int encode_xbzrle(struct worker *w, enum kvmig_codec c, int lvl, uint64_t
 	} else {
 		STAT_ADD(w->st.xb_miss, 1);
 	}
-	enc = encode_codec(w, c, lvl, idx, w->snap, e, plen);
+	enc = encode_codec(w, c, lvl, idx, w->snap, data, plen);
 	if (enc >= 0)
 		xcache_insert(w->xc, idx, w->snap);
 	return enc;
@@ -348,17 +347,20 @@ static int do_pages(struct worker *w, const struct job *job)
 	struct pipe *p = w->p;
 	enum kvmig_codec codec = __atomic_load_n(&p->codec, __ATOMIC_RELAXED);
 	int level = __atomic_load_n(&p->level, __ATOMIC_RELAXED);
-	uint32_t len = WIRE_PAGES_FIXED;
+	struct wire_pages_writer fw;
 	unsigned int i;
+	uint32_t len;
 	int r;
 
 	if (w->xc && job->epoch != w->epoch) {
 		xcache_clear(w->xc);	/* pages changed owners */
 		w->epoch = job->epoch;
 	}
+	wire_pages_start(&fw, w->frame, FRAME_MAX);
 	for (i = 0; i < job->count; i++) {
 		uint64_t idx = job->index[i], gpa = 0;
-		uint8_t *e = w->frame + len, *page;
+		/* the codecs write straight into the entry's data */
+		uint8_t *data = wire_pages_data(&fw), *page;
 		int enc = WIRE_ENC_ZERO;
 		uint32_t plen = 0;
 		bool hole;
@@ -378,24 +380,26 @@ static int do_pages(struct worker *w, const struct job *job)
 			if (w->xc)
 				xcache_drop(w->xc, idx);
 		} else {
-			enc = w->xc ? encode_xbzrle(w, codec, level, idx, e, &plen) :
-			      encode_codec(w, codec, level, idx, page, e, &plen);
+			enc = w->xc ? encode_xbzrle(w, codec, level, idx, data, &plen) :
+			      encode_codec(w, codec, level, idx, page, data, &plen);
 			if (enc < 0)
 				return enc;
 		}
-		put_u64(e, gpa);
-		e[8] = (uint8_t)enc;
-		e[9] = 0;
-		put_u16(e + 10, 0);
-		put_u32(e + 12, plen);
-		len += WIRE_PAGE_ENTRY_HDR + plen;
+		/* FRAME_MAX holds JOB_MAX_PAGES entries of any encoding */
+		r = wire_pages_add(&fw, &(struct wire_page){
+			.gpa = gpa, .encoding = (uint8_t)enc, .len = plen, .data = data,
+		});
+		if (r) {
+			worker_fail(w, r, "page %llu does not fit its PAGES frame",
+				    (unsigned long long)idx);
+			return r;
+		}
 		if (!hole) {
 			STAT_ADD(w->st.est_bytes, WIRE_PAGE_ENTRY_HDR + plen);
 			STAT_ADD(w->st.est_pages, 1);
 		}
 	}
-	put_u32(w->frame, job->count);
-	put_u32(w->frame + 4, job->iteration);
+	len = wire_pages_finish(&fw, job->iteration);
 	{
 		uint64_t t = kvmig_now_ns();
 
@@ -417,16 +421,10 @@ static int do_pages(struct worker *w, const struct job *job)
 	return 0;
 }
 
-/* ITER_END: {u32 iteration, u32 0, u64 frames the channel carried}. */
 static int do_iter_end(struct worker *w, const struct job *job)
 {
-	uint8_t pl[16];
-	int r;
+	int r = chan_send_end(w->ch, WIRE_ITER_END, job->iteration);
 
-	put_u32(pl, job->iteration);
-	put_u32(pl + 4, 0);
-	put_u64(pl + 8, w->ch->tx_seq);
-	r = chan_send(w->ch, WIRE_ITER_END, pl, sizeof(pl), NULL, 0);
 	if (r)
 		worker_fail(w, r, "sending ITER_END (pass %u) on channel %u: %s",
 			    job->iteration, w->ch->index, strerror(-r));

@@ -333,22 +333,14 @@ static int pipe_poll(void *opaque)
 	return progress(opaque, false);
 }
 
-/*
- * END on every channel: {u32 iteration, u32 0, u64 frames the channel
- * carried}.  The workers are idle: the channels are ours.
- */
+/* END on every channel.  The workers are idle: the channels are ours. */
 static int send_to_all(struct source *s, uint8_t type)
 {
 	unsigned int i;
 
 	for (i = 0; i < s->nr_ch; i++) {
-		uint8_t p[16];
-		int r;
+		int r = chan_send_end(&s->ch[i], type, s->iteration);
 
-		put_u32(p, s->iteration);
-		put_u32(p + 4, 0);
-		put_u64(p + 8, s->ch[i].tx_seq);
-		r = chan_send(&s->ch[i], type, p, sizeof(p), NULL, 0);
 		if (r)
 			return fail(s, r, "sending %s (pass %u) on channel %u: %s",
 				    wire_type_name(type), s->iteration,
@@ -437,28 +429,44 @@ static int vmm_cmd(struct source *s, const char *cmd)
 	return 0;
 }
 
-/* Wait for @type (or the destination's refusal) on channel 0. */
-static int expect(struct source *s, uint8_t type, uint32_t len)
+/*
+ * Wait for @type (or the destination's refusal) on channel 0; its payload
+ * is then in s->ch[0].rx, for the frame's reader.
+ */
+static int expect(struct source *s, uint8_t type, struct wire_hdr *h)
 {
 	struct chan *c = &s->ch[0];
-	struct wire_hdr h;
 	char err[512];
-	int r = chan_recv(c, &h, err, sizeof(err));
+	int r = chan_recv(c, h, err, sizeof(err));
 
 	if (r)
 		return fail(s, r, "waiting for %s: %s", wire_type_name(type), err);
-	if (h.type == WIRE_ERROR) {
+	if (h->type == WIRE_ERROR) {
 		char msg[WIRE_MAX_ERROR_MSG + 1];
 
-		r = chan_parse_error(&h, c->rx, msg, sizeof(msg));
+		r = chan_parse_error(h, c->rx, msg, sizeof(msg));
 		return fail(s, r ? r : -EPROTO, "the destination refused: %s", msg);
 	}
-	if (h.type != type)
+	if (h->type != type)
 		return fail(s, -EPROTO, "expected %s from the destination, got %s",
-			    wire_type_name(type), wire_type_name(h.type));
-	if (h.len != len)
-		return fail(s, -EBADMSG, "%s frame: %u bytes, expected %u",
-			    wire_type_name(type), h.len, len);
+			    wire_type_name(type), wire_type_name(h->type));
+	return 0;
+}
+
+/* The destination's answer to HELLO: which encodings it decodes. */
+static int expect_hello_ack(struct source *s)
+{
+	struct wire_hello_ack ack;
+	struct wire_hdr h;
+	char err[256];
+	int r = expect(s, WIRE_HELLO_ACK, &h);
+
+	if (r)
+		return r;
+	r = wire_get_hello_ack(&h, s->ch[0].rx, &ack, err, sizeof(err));
+	if (r)
+		return fail(s, r, "%s", err);
+	s->dst_codecs = ack.codecs;
 	return 0;
 }
 
@@ -510,13 +518,12 @@ static int handshake(struct source *s, const char *host, const char *port)
 			r = chan_send(&s->ch[0], WIRE_HELLO, buf,
 				      (uint32_t)wire_hello_size(h), NULL, 0);
 			if (!r)
-				r = expect(s, WIRE_HELLO_ACK, 8);
+				r = expect_hello_ack(s);
 			if (r) {
 				if (!s->st->error[0])
 					fail(s, r, "sending HELLO: %s", strerror(-r));
 				goto out;
 			}
-			s->dst_codecs = get_u32(s->ch[0].rx + 4);
 			if (!dest_decodes(s, s->o.codec) || (s->o.xbzrle &&
 			    !(s->dst_codecs & (1U << WIRE_ENC_XBZRLE)))) {
 				r = fail(s, -EPROTO, "the destination does not decode "
@@ -526,12 +533,12 @@ static int handshake(struct source *s, const char *host, const char *port)
 				goto out;
 			}
 		} else {
-			uint8_t p[16];
+			struct wire_channel ch = {
+				.session = session, .index = (uint16_t)i,
+			};
+			uint8_t p[WIRE_CHANNEL_SIZE];
 
-			put_u64(p, session);
-			put_u16(p + 8, (uint16_t)i);
-			put_u16(p + 10, 0);
-			put_u32(p + 12, 0);
+			wire_put_channel(p, &ch);
 			r = chan_send(&s->ch[i], WIRE_CHANNEL, p, sizeof(p), NULL, 0);
 			if (r) {
 				r = fail(s, r, "channel %u: %s", i, strerror(-r));
@@ -548,6 +555,7 @@ out:
 
 static int send_device_state(struct source *s)
 {
+	struct wire_device_state ds;
 	char *state = NULL;
 	int r = kvmig_vmm_request(s->vmm, "get-device-state", NULL, &state, NULL,
 				  0, NULL);
@@ -555,14 +563,14 @@ static int send_device_state(struct source *s)
 	if (r)
 		return fail(s, r, "VMM get-device-state: %s",
 			    kvmig_vmm_last_error(s->vmm));
-	if (strlen(state) > WIRE_MAX_PAYLOAD) {
+	/* the payload is the text itself (a string: no NUL inside) */
+	if (wire_put_device_state(&ds, state, strlen(state))) {
 		free(state);
 		return fail(s, -E2BIG, "device state larger than a frame");
 	}
-	r = pipe_pace(s->pipe, strlen(state));
+	r = pipe_pace(s->pipe, ds.len);
 	if (!r)
-		r = chan_send(&s->ch[0], WIRE_DEVICE_STATE, state, (uint32_t)strlen(state),
-		      NULL, 0);
+		r = chan_send(&s->ch[0], WIRE_DEVICE_STATE, ds.json, ds.len, NULL, 0);
 	free(state);
 	return r ? fail(s, r, "sending the device state: %s", strerror(-r)) : 0;
 }
@@ -570,8 +578,8 @@ static int send_device_state(struct source *s)
 /* Hashes of every page, in page-index order, in VERIFY frames. */
 static int send_hashes(struct source *s)
 {
-	const uint32_t per = (WIRE_MAX_PAYLOAD - 16) / 8;
-	uint8_t *buf = malloc(16 + (size_t)per * 8);
+	const uint32_t per = WIRE_VERIFY_MAX_HASHES;
+	uint8_t *buf = malloc(WIRE_VERIFY_FIXED + (size_t)per * 8);
 	struct kvmig_hole_cache hc = KVMIG_HOLE_CACHE_INIT;
 	static const uint8_t zero[WIRE_PAGE_SIZE];
 	uint64_t first, zero_hash = XXH3_64bits(zero, sizeof(zero));
@@ -580,18 +588,18 @@ static int send_hashes(struct source *s)
 	if (!buf)
 		return fail(s, -ENOMEM, "out of memory");
 	for (first = 0; first < s->pages && !r; first += per) {
-		uint32_t n = (uint32_t)(s->pages - first < per ? s->pages - first : per);
-		uint32_t i;
+		struct wire_verify v = {
+			.first = first,
+			.count = (uint32_t)(s->pages - first < per ? s->pages - first : per),
+		};
+		uint32_t i, len = wire_put_verify(buf, &v);
 
-		put_u64(buf, first);
-		put_u32(buf + 8, n);
-		put_u32(buf + 12, 0);
-		for (i = 0; i < n; i++)
-			put_u64(buf + 16 + i * 8, kvmig_page_hash(s->map, first + i,
-								  &hc, zero_hash));
-		r = pipe_pace(s->pipe, 16 + (uint64_t)n * 8);
+		for (i = 0; i < v.count; i++)
+			wire_put_verify_hash(buf, i, kvmig_page_hash(s->map, first + i,
+								     &hc, zero_hash));
+		r = pipe_pace(s->pipe, len);
 		if (!r)
-			r = chan_send(&s->ch[0], WIRE_VERIFY, buf, 16 + n * 8, NULL, 0);
+			r = chan_send(&s->ch[0], WIRE_VERIFY, buf, len, NULL, 0);
 	}
 	free(buf);
 	s->st->verify.pages = s->pages;
@@ -600,19 +608,22 @@ static int send_hashes(struct source *s)
 
 static int wait_complete(struct source *s)
 {
-	const uint8_t *p = s->ch[0].rx;
-	int r = expect(s, WIRE_COMPLETE, 24);
-	uint32_t status;
+	struct wire_complete c;
+	struct wire_hdr h;
+	char err[256];
+	int r = expect(s, WIRE_COMPLETE, &h);
 
 	if (r)
 		return r;
-	status = get_u32(p);
+	r = wire_get_complete(&h, s->ch[0].rx, &c, err, sizeof(err));
+	if (r)
+		return fail(s, r, "%s", err);
 	s->st->verify.done = s->o.verify;
-	s->st->verify.pages = get_u64(p + 8);
-	s->st->verify.mismatches = get_u64(p + 16);
-	if (status)
-		return fail(s, -(int)status, "the destination failed to complete: %s%s",
-			    strerror((int)status), s->st->verify.mismatches ?
+	s->st->verify.pages = c.verify_pages;
+	s->st->verify.mismatches = c.mismatches;
+	if (c.status)
+		return fail(s, -(int)c.status, "the destination failed to complete: "
+			    "%s%s", strerror((int)c.status), c.mismatches ?
 			    " (pages differ)" : "");
 	return 0;
 }
@@ -620,9 +631,10 @@ static int wait_complete(struct source *s)
 /* COMPLETE received: commit the switchover (see the top of this file). */
 static int commit(struct source *s)
 {
-	const uint8_t *p = s->ch[0].rx;
-	char *text, *args = NULL;
-	uint8_t go[8] = { 0 };
+	char *text, *args = NULL, err[256];
+	uint8_t go[WIRE_GO_SIZE];
+	struct wire_started started;
+	struct wire_hdr h;
 	int r;
 
 	snprintf(s->st->status, sizeof(s->st->status), "committing");
@@ -636,11 +648,17 @@ static int commit(struct source *s)
 	if (r)
 		return fail(s, r, "telling the VMM the switchover commits: %s",
 			    kvmig_vmm_last_error(s->vmm));
+	wire_put_go(go);
 	r = chan_send(&s->ch[0], WIRE_GO, go, sizeof(go), NULL, 0);
 	if (r)	/* not all of GO went out: the destination will not start */
 		return fail(s, r, "sending GO: %s", strerror(-r));
 	s->committed = true;
-	r = expect(s, WIRE_STARTED, 8);
+	r = expect(s, WIRE_STARTED, &h);
+	if (!r) {
+		r = wire_get_started(&h, s->ch[0].rx, &started, err, sizeof(err));
+		if (r)
+			fail(s, r, "%s", err);
+	}
 	if (r) {
 		snprintf(s->st->error + strlen(s->st->error),
 			 sizeof(s->st->error) - strlen(s->st->error),
@@ -649,10 +667,10 @@ static int commit(struct source *s)
 			 "before resuming it");
 		return r;
 	}
-	if (get_u32(p)) {
+	if (started.status) {
 		s->committed = false;	/* it told us: it does not run there */
-		return fail(s, -(int)get_u32(p), "the destination could not start "
-			    "the guest: %s", strerror((int)get_u32(p)));
+		return fail(s, -(int)started.status, "the destination could not "
+			    "start the guest: %s", strerror((int)started.status));
 	}
 	return 0;
 }
