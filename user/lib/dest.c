@@ -245,6 +245,18 @@ static unsigned int missing_channels(const struct dest *d, unsigned int nr,
 	return n;
 }
 
+/* The channels connected so far, bit i for channel i. */
+static uint64_t connected_channels(const struct dest *d)
+{
+	uint64_t mask = 0;
+	unsigned int i;
+
+	for (i = 0; i < WIRE_MAX_CHANNELS; i++)
+		if (d->ch[i].c.fd >= 0)
+			mask |= 1ULL << i;
+	return mask;
+}
+
 /*
  * Channel 0 stirred while channels 1..@nr-1 connect.  The source starts
  * its first pass once its connect()s return, which can be before this
@@ -311,9 +323,10 @@ static int accept_channels(struct dest *d, int lfd)
 	uint64_t deadline;
 	short watch = POLLIN;
 	struct wire_hello *h = calloc(1, sizeof(*h));
+	struct wire_hello_ack ack = { .codecs = WIRE_CODECS_ALL };
+	uint8_t ackb[WIRE_HELLO_ACK_SIZE];
 	struct wire_hdr hdr;
 	char err[512];
-	uint8_t ack[8];
 	unsigned int i;
 	int fd, r;
 
@@ -356,9 +369,8 @@ static int accept_channels(struct dest *d, int lfd)
 	d->session = h->session;
 	d->verify = h->flags & WIRE_HELLO_VERIFY;
 	d->st->channels = h->nr_channels;
-	put_u32(ack, 0);
-	put_u32(ack + 4, WIRE_CODECS_ALL);	/* all we decode */
-	r = chan_send(&d->ch[0].c, WIRE_HELLO_ACK, ack, sizeof(ack), NULL, 0);
+	wire_put_hello_ack(ackb, &ack);		/* all we decode */
+	r = chan_send(&d->ch[0].c, WIRE_HELLO_ACK, ackb, sizeof(ackb), NULL, 0);
 	if (r) {
 		r = refuse(d, r, "sending HELLO_ACK: %s", strerror(-r));
 		goto out;
@@ -370,8 +382,8 @@ static int accept_channels(struct dest *d, int lfd)
 		uint64_t now = kvmig_now_ns();
 		int left = now < deadline ?
 			   (int)((deadline - now + 999999) / 1000000) : 0;
+		struct wire_channel ch;
 		struct chan tmp;
-		uint16_t idx = 0;
 
 		fd = tcp_accept_watch(lfd, d->ch[0].c.fd, watch, left, err,
 				      sizeof(err));
@@ -397,29 +409,16 @@ static int accept_channels(struct dest *d, int lfd)
 		}
 		/* its index is not known yet: the frame names it */
 		r = chan_recv_first(&tmp, &hdr, err, sizeof(err));
-		if (!r && hdr.type == WIRE_CHANNEL && hdr.len == 16) {
-			idx = get_u16(tmp.rx + 8);
-			if (get_u64(tmp.rx) != d->session)
-				r = refuse(d, -EPROTO, "CHANNEL frame: session 0x%llx "
-					   "is not this migration's",
-					   (unsigned long long)get_u64(tmp.rx));
-			else if (!idx || idx >= h->nr_channels || d->ch[idx].c.fd >= 0 ||
-				 idx != hdr.channel || get_u16(tmp.rx + 10) ||
-				 get_u32(tmp.rx + 12))
-				r = refuse(d, -EPROTO, "CHANNEL frame: index %u is not a "
-					   "free channel of 1..%u (or reserved "
-					   "bytes set)", idx, h->nr_channels - 1);
-		} else if (!r) {
-			r = refuse(d, -EPROTO, "%s frame on a new connection: "
-				   "expected CHANNEL", wire_type_name(hdr.type));
-		} else {
-			r = refuse(d, r, "%s", err);
-		}
+		if (!r)
+			r = wire_get_channel(&hdr, tmp.rx, d->session, h->nr_channels,
+					     connected_channels(d), &ch, err,
+					     sizeof(err));
 		if (r) {
+			r = refuse(d, r, "%s", err);
 			chan_fini(&tmp);
 			goto out;
 		}
-		d->ch[idx].c = tmp;
+		d->ch[ch.index].c = tmp;
 		d->nr_ch++;
 		/* each connection may take up to the timeout */
 		deadline = kvmig_now_ns() + (uint64_t)d->o.timeout_ms * 1000000;
@@ -548,27 +547,27 @@ static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *
 
 static int take_hashes(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 {
-	const uint8_t *p = dc->c.rx;
-	uint64_t first;
-	uint32_t n, i;
+	struct wire_verify v;
+	char err[256];
+	uint32_t i;
+	int r;
 
 	if (!d->verify)
 		return rx_fail(dc, -EPROTO, "VERIFY frame seq %llu: HELLO did not "
 			       "announce verification", (unsigned long long)h->seq);
-	if (h->len < 16 || (n = get_u32(p + 8), h->len != 16 + (uint64_t)n * 8) ||
-	    get_u32(p + 12))
-		return rx_fail(dc, -EBADMSG, "VERIFY frame seq %llu: %u bytes do "
-			       "not match its count (or reserved bytes set)",
-			       (unsigned long long)h->seq, h->len);
-	first = get_u64(p);
-	if (first != d->hashes_got || first > d->pages || n > d->pages - first)
+	r = wire_get_verify(h, dc->c.rx, &v, err, sizeof(err));
+	if (r)
+		return rx_fail(dc, r, "%s", err);
+	if (v.first != d->hashes_got || v.first > d->pages ||
+	    v.count > d->pages - v.first)
 		return rx_fail(dc, -EBADMSG, "VERIFY frame seq %llu: pages [%llu, "
 			       "+%u) out of order or past the %llu guest pages",
-			       (unsigned long long)h->seq, (unsigned long long)first,
-			       n, (unsigned long long)d->pages);
-	for (i = 0; i < n; i++)
-		d->hashes[first + i] = get_u64(p + 16 + i * 8);
-	d->hashes_got += n;
+			       (unsigned long long)h->seq,
+			       (unsigned long long)v.first, v.count,
+			       (unsigned long long)d->pages);
+	for (i = 0; i < v.count; i++)
+		d->hashes[v.first + i] = wire_verify_hash(&v, i);
+	d->hashes_got += v.count;
 	return 0;
 }
 
@@ -678,48 +677,23 @@ static int barrier(struct dest *d, struct dchan *dc)
 	return 0;
 }
 
-/*
- * ITER_END: {u32 iteration, u32 reserved, u64 frames}.  Each field is
- * checked and named on its own, in the order of the payload.
- */
-static int check_iter_end(struct dchan *dc, const struct wire_hdr *h)
-{
-	unsigned long long seq = (unsigned long long)h->seq;
-	const uint8_t *p = dc->c.rx;
-
-	if (h->len != 16)
-		return rx_fail(dc, -EBADMSG, "ITER_END frame seq %llu on channel %u: "
-			       "%u bytes, expected 16", seq, dc->c.index, h->len);
-	if (get_u32(p) != dc->iteration)
-		return rx_fail(dc, -EPROTO, "ITER_END frame seq %llu on channel %u: "
-			       "iteration %u, the channel is in pass %u", seq,
-			       dc->c.index, get_u32(p), dc->iteration);
-	if (get_u32(p + 4))
-		return rx_fail(dc, -EBADMSG, "ITER_END frame seq %llu on channel %u: "
-			       "reserved field is 0x%x, must be 0", seq,
-			       dc->c.index, get_u32(p + 4));
-	if (get_u64(p + 8) != h->seq)
-		return rx_fail(dc, -EBADMSG, "ITER_END frame seq %llu on channel %u: "
-			       "frames %llu, but it is the channel's frame %llu",
-			       seq, dc->c.index,
-			       (unsigned long long)get_u64(p + 8), seq);
-	return 0;
-}
-
 /* Handle one received frame; returns 0 or a refusal. */
 static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 {
 	const uint8_t *p = dc->c.rx;
 	char msg[WIRE_MAX_ERROR_MSG + 1];
+	struct wire_device_state ds;
+	struct wire_end e;
 	int r;
 
 	switch (h->type) {
 	case WIRE_PAGES:
 		return apply_pages(d, dc, h);
 	case WIRE_ITER_END:
-		r = check_iter_end(dc, h);
+		/* each field checked and named on its own, in payload order */
+		r = wire_get_iter_end(h, p, dc->iteration, &e, msg, sizeof(msg));
 		if (r)
-			return r;
+			return rx_fail(dc, r, "%s", msg);
 		__atomic_store_n(&dc->iteration, dc->iteration + 1, __ATOMIC_RELEASE);
 		return barrier(d, dc);
 	case WIRE_DEVICE_STATE:
@@ -727,14 +701,14 @@ static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 			return rx_fail(dc, -EPROTO, "DEVICE_STATE frame seq %llu on "
 				       "channel %u: only one, on channel 0",
 				       (unsigned long long)h->seq, dc->c.index);
-		d->device_state = malloc(h->len + 1);
+		r = wire_get_device_state(h, p, &ds, msg, sizeof(msg));
+		if (r)
+			return rx_fail(dc, r, "%s", msg);
+		d->device_state = malloc(ds.len + 1);
 		if (!d->device_state)
 			return rx_fail(dc, -ENOMEM, "out of memory");
-		memcpy(d->device_state, p, h->len);
-		d->device_state[h->len] = 0;
-		if (strlen(d->device_state) != h->len)
-			return rx_fail(dc, -EBADMSG, "DEVICE_STATE frame: NUL byte "
-				       "inside the state");
+		memcpy(d->device_state, ds.json, ds.len);
+		d->device_state[ds.len] = 0;
 		return 0;
 	case WIRE_VERIFY:
 		if (dc->c.index)
@@ -742,15 +716,9 @@ static int handle(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
 				       "on channel 0", dc->c.index);
 		return take_hashes(d, dc, h);
 	case WIRE_END:
-		if (h->len != 16 || get_u32(p + 4))
-			return rx_fail(dc, -EBADMSG, "END frame seq %llu on channel "
-				       "%u: malformed", (unsigned long long)h->seq,
-				       dc->c.index);
-		if (get_u32(p) != dc->iteration)
-			return rx_fail(dc, -EPROTO, "END frame seq %llu on channel "
-				       "%u: after %u passes, the channel ended %u",
-				       (unsigned long long)h->seq, dc->c.index,
-				       get_u32(p), dc->iteration);
+		r = wire_get_end(h, p, dc->iteration, &e, msg, sizeof(msg));
+		if (r)
+			return rx_fail(dc, r, "%s", msg);
 		__atomic_store_n(&dc->ended, true, __ATOMIC_RELEASE);
 		return 0;
 	case WIRE_ERROR:
@@ -968,9 +936,31 @@ static int receive(struct dest *d)
 	return 0;
 }
 
+/* COMPLETE with @status (0: ready for GO, or a positive errno). */
+static int send_complete(struct dest *d, uint32_t status, uint64_t mismatches)
+{
+	struct wire_complete c = {
+		.status = status, .verify_pages = d->st->verify.pages,
+		.mismatches = mismatches,
+	};
+	uint8_t b[WIRE_COMPLETE_SIZE];
+
+	wire_put_complete(b, &c);
+	return chan_send(&d->ch[0].c, WIRE_COMPLETE, b, sizeof(b), NULL, 0);
+}
+
+/* STARTED with @status (0: the guest runs, or a positive errno). */
+static void send_started(struct dest *d, uint32_t status)
+{
+	struct wire_started st = { .status = status };
+	uint8_t b[WIRE_STARTED_SIZE];
+
+	wire_put_started(b, &st);
+	chan_send(&d->ch[0].c, WIRE_STARTED, b, sizeof(b), NULL, 0);
+}
+
 static int finish(struct dest *d)
 {
-	uint8_t done[24] = { 0 };
 	uint64_t i, bad = 0;
 	int r;
 	struct kvmig_hole_cache hc = KVMIG_HOLE_CACHE_INIT;
@@ -992,11 +982,8 @@ static int finish(struct dest *d)
 	if (!d->device_state)
 		return refuse(d, -EPROTO, "END before DEVICE_STATE: the source sent "
 			      "no device state");
-	put_u64(done + 8, d->st->verify.pages);
-	put_u64(done + 16, bad);
 	if (bad) {
-		put_u32(done, EIO);
-		chan_send(&d->ch[0].c, WIRE_COMPLETE, done, sizeof(done), NULL, 0);
+		send_complete(d, EIO, bad);
 		return refuse(d, -EIO, "%llu of %llu pages differ from the source's",
 			      (unsigned long long)bad, (unsigned long long)d->pages);
 	}
@@ -1004,19 +991,17 @@ static int finish(struct dest *d)
 	r = kvmig_vmm_request(d->vmm, "set-device-state", d->device_state, NULL,
 			      NULL, 0, NULL);
 	if (r) {
-		put_u32(done, EPROTO);
-		chan_send(&d->ch[0].c, WIRE_COMPLETE, done, sizeof(done), NULL, 0);
+		send_complete(d, EPROTO, bad);
 		return refuse(d, r, "the VMM refused the device state: %s",
 			      kvmig_vmm_last_error(d->vmm));
 	}
-	r = chan_send(&d->ch[0].c, WIRE_COMPLETE, done, sizeof(done), NULL, 0);
+	r = send_complete(d, 0, bad);
 	if (r)
 		return refuse(d, r, "sending COMPLETE: %s", strerror(-r));
 	/* ready: the guest starts here only on the source's GO */
 	{
 		struct wire_hdr h;
 		char err[512];
-		uint8_t started[8] = { 0 };
 
 		r = chan_recv(&d->ch[0].c, &h, err, sizeof(err));
 		if (!r && h.type == WIRE_ERROR) {
@@ -1026,20 +1011,18 @@ static int finish(struct dest *d)
 			return refuse(d, r ? r : -ECANCELED, "the source gave up "
 				      "before GO: %s", msg);
 		}
-		if (!r && (h.type != WIRE_GO || h.len != 8))
-			r = -EPROTO, snprintf(err, sizeof(err), "%s frame: expected GO",
-					      wire_type_name(h.type));
+		if (!r)
+			r = wire_get_go(&h, d->ch[0].c.rx, err, sizeof(err));
 		if (r)
 			return refuse(d, r, "waiting for GO: %s", err);
 		if (!d->o.no_start &&
 		    kvmig_vmm_request(d->vmm, "cont", NULL, NULL, NULL, 0, NULL)) {
-			put_u32(started, EIO);
-			chan_send(&d->ch[0].c, WIRE_STARTED, started, 8, NULL, 0);
+			send_started(d, EIO);
 			return refuse(d, -EIO, "starting the VM: %s",
 				      kvmig_vmm_last_error(d->vmm));
 		}
 		/* if STARTED is lost the source keeps its copy paused: safe */
-		chan_send(&d->ch[0].c, WIRE_STARTED, started, 8, NULL, 0);
+		send_started(d, 0);
 	}
 	return 0;
 }
