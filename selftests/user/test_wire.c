@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 #include "../../user/lib/wire.h"
+#include "../../user/lib/chan.h"
 
 static char err[512];
 
@@ -262,6 +263,29 @@ static void fixed_frames(void)
 	h.len = 7;
 	expect_refusal(wire_get_error(&h, b, &er2, err, sizeof(err)), -EBADMSG,
 		       "fixed part needs 8", "ERROR, 7 bytes");
+
+	/* What a receiver makes of the peer's code: an errno, or -EPROTO. */
+	{
+		static const uint32_t code[] = { 71, 0, 4096, 0x80000000u, 0xffffffffu };
+		static const int want[] = { -71, 0, -EPROTO, -EPROTO, -EPROTO };
+		char msg[WIRE_MAX_ERROR_MSG + 1];
+		bool all = true;
+
+		for (size_t i = 0; i < sizeof(code) / sizeof(code[0]); i++) {
+			struct wire_error e = { .code = code[i], .len = 5, .msg = "nope!" };
+			int r;
+
+			memcpy(b + wire_put_error(b, &e), e.msg, e.len);
+			h = rx_hdr(WIRE_ERROR, WIRE_ERROR_FIXED + 5, 0, 3);
+			r = chan_parse_error(&h, b, msg, sizeof(msg));
+			if (r != want[i] || strcmp(msg, "nope!")) {
+				ksft_print_msg("code %#x: %d \"%s\", want %d\n",
+					       code[i], r, msg, want[i]);
+				all = false;
+			}
+		}
+		ksft_test_result(all, "ERROR codes: errnos pass, others are -EPROTO");
+	}
 }
 
 /* The frames with a body: DEVICE_STATE and VERIFY. */
@@ -355,7 +379,7 @@ int main(void)
 	const size_t E1 = WIRE_PAGES_FIXED, E2 = E1 + 16;	/* entry offsets */
 
 	ksft_print_header();
-	ksft_set_plan(1 + 8 + 1 + 9 + 1 + 10 + 2 + 32 + 7);
+	ksft_set_plan(1 + 8 + 1 + 9 + 1 + 10 + 2 + 33 + 7);
 
 	wire_put_hdr(b, &h);
 	ksft_test_result(!memcmp(b, "KVMF", 4) && !wire_get_hdr(b, &got, err, sizeof(err)) &&

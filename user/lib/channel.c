@@ -257,6 +257,9 @@ int chan_parse_error(const struct wire_hdr *h, const uint8_t *p, char *out,
 		return -EBADMSG;
 	}
 	kvmig_text_escape(out, outlen, e.msg, e.len);
+	/* An errno, or 0 (the caller picks one); the rest are not errnos. */
+	if (e.code > 4095)
+		return -EPROTO;
 	return -(int)e.code;
 }
 
