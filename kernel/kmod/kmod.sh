@@ -149,38 +149,46 @@ tree_id() {
 	} | sha256sum | cut -c1-12
 }
 
-# The paths of the module tree: KVM's directories and the files outside
-# them that the series touches under include/ and arch/x86/include/.
+# The directories of the module tree: KVM's own, and the headers' of which
+# the series changes some files (only those are taken).
+TREE_DIRS="arch/x86/kvm virt/kvm include arch/x86/include"
+
 in_tree() {
-	case $1 in
-	arch/x86/kvm/* | virt/kvm/* | include/* | arch/x86/include/*) return 0 ;;
-	esac
+	local d
+	for d in $TREE_DIRS; do
+		case $1 in "$d"/*) return 0 ;; esac
+	done
 	return 1
+}
+
+# patch_files PATCH...: each file the patches write, once, as "PATH new"
+# (a patch creates it) or "PATH old".
+patch_files() {
+	awk '/^diff --git / { sub(/^b\//, "", $4); f = $4; if (!(f in seen)) { seen[f] = 1; order[++n] = f } }
+		/^new file mode / { made[f] = 1 }
+		END { for (i = 1; i <= n; i++) print order[i], ((order[i] in made) ? "new" : "old") }' "$@"
 }
 
 # touches_tree PATCH: PATCH changes a file of the module tree.  (No "grep
 # -q" on a pipe here: under pipefail its early exit fails the pipeline now
 # and then, which once skipped a patch.)
 touches_tree() {
-	local g
-	# shellcheck disable=SC2013 # paths are words
-	for g in $(awk '/^diff --git / { sub(/^a\//, "", $3); print $3 }' "$1"); do
-		! in_tree "$g" || return 0
-	done
+	local f
+	while read -r f _; do
+		! in_tree "$f" || return 0
+	done < <(patch_files "$1")
 	return 1
 }
 
-# The files of the module tree that the series modifies (not those it
-# creates): to extract from the source besides KVM's directories.
-series_modified() {
+# The files outside KVM's directories that the series modifies (not those
+# it creates): to extract from the source besides those directories.
+series_headers() {
+	local f how
 	# shellcheck disable=SC2046
-	awk '/^diff --git / { sub(/^a\//, "", $3); f = $3; seen[f] = 1 }
-		/^new file mode / { made[f] = 1 }
-		END { for (f in seen) if (!(f in made)) print f }' $(series_files) | sort |
-		while read -r f; do
-			in_tree "$f" && echo "$f"
-		done
-	return 0
+	while read -r f how; do
+		case $f in arch/x86/kvm/* | virt/kvm/*) continue ;; esac
+		[ "$how" = new ] || ! in_tree "$f" || echo "$f"
+	done < <(patch_files $(series_files))
 }
 
 # ---- prepare ---------------------------------------------------------------
@@ -212,29 +220,29 @@ prepare() {
 	top=$tmp/$SRC_PKG
 	# shellcheck disable=SC2046
 	tar -xJf "$TARBALL" -C "$tmp" "$SRC_PKG/arch/x86/kvm" "$SRC_PKG/virt/kvm" \
-		$(series_modified | grep -v '^\(arch/x86/kvm\|virt/kvm\)/' | sed "s|^|$SRC_PKG/|") ||
+		$(series_headers | sed "s|^|$SRC_PKG/|") ||
 		die "cannot extract KVM from $TARBALL"
 	[ -f "$top/arch/x86/kvm/Makefile" ] || die "$TARBALL has no arch/x86/kvm/Makefile"
 
 	# The series, on the files of the module tree only (the rest is
 	# documentation and selftests).  GIT_CEILING_DIRECTORIES: outside of
 	# any repository, as GNU patch would be.
+	local inc=() d
+	for d in $TREE_DIRS; do
+		inc+=("--include=$d/*")
+	done
 	for f in $(series_files); do
-		local inc=() g
-		for g in arch/x86/kvm virt/kvm include arch/x86/include; do
-			inc+=("--include=$g/*")
-		done
 		touches_tree "$f" || continue
 		(cd "$top" && GIT_CEILING_DIRECTORIES=$tmp git apply "${inc[@]}" "$f") ||
-			die "kernel/patches/$(basename "$f") does not apply to $SRC_PKG $(pkg_version "$SRC_PKG")"
+			die "kernel/patches/$(basename "$f") does not apply to $(source_name)"
 	done
 
 	# Every file of the module tree that the series writes is there.
-	# shellcheck disable=SC2046,SC2013 # paths are words
-	for f in $(awk '/^diff --git / { sub(/^b\//, "", $4); print $4 }' $(series_files) | sort -u); do
-		in_tree "$f" || continue
-		[ -f "$top/$f" ] || die "kernel/series writes $f, but the module tree has no such file"
-	done
+	# shellcheck disable=SC2046
+	while read -r f _; do
+		! in_tree "$f" || [ -f "$top/$f" ] ||
+			die "kernel/series writes $f, but the module tree has no such file"
+	done < <(patch_files $(series_files))
 
 	# Upstream's Makefile, built outside the kernel tree: its own
 	# directory and virt/kvm are here, not under $(srctree) (the headers).
