@@ -51,8 +51,6 @@ if ! flock -n 9; then
 	flock 9
 fi
 
-# The debug kernel (lockdep + KASAN) runs the tests 2-3 times slower.
-kimage=""
 if [ "$variant" = debian ]; then
 	# One CPU: one boot, whatever the tcg column says (the modules are
 	# loaded once a boot); the concurrency of the patches is the other
@@ -61,6 +59,7 @@ if [ "$variant" = debian ]; then
 	export KVMIG_LAB_TESTS=${KVMIG_LAB_TESTS:-$LAB_DIR/debian}
 	scale=${KVMIG_LAB_TIMEOUT_SCALE:-1}
 elif [ "$variant" = debug ]; then
+	# The debug kernel (lockdep + KASAN) runs the tests 2-3 times slower.
 	kbuild=$LAB_CACHE/build/kernel-debug
 	scale=${KVMIG_LAB_TIMEOUT_SCALE:-3}
 else
