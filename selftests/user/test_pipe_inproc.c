@@ -46,10 +46,12 @@ struct rx {
 static void *rx_main(void *arg)
 {
 	struct rx *rx = arg;
-	struct codec_ctx cc;
+	struct page_dec *dec = aligned_alloc(64, sizeof(*dec));
 	char err[256];
 
-	codec_ctx_init(&cc);
+	TEST_ASSERT(dec, "allocating a decoder");
+	memset(dec, 0, sizeof(*dec));
+	codec_ctx_init(&dec->ctx);
 	for (;;) {
 		struct wire_pages_iter it;
 		struct wire_page pg;
@@ -70,34 +72,19 @@ static void *rx_main(void *arg)
 		while ((r = wire_pages_next(&it, &pg, err, sizeof(err))) > 0) {
 			uint8_t *dst = rx->mirror + pg.gpa;
 
-			switch (pg.encoding) {
-			case WIRE_ENC_ZERO:
-				memset(dst, 0, PAGE);
-				break;
-			case WIRE_ENC_RAW:
-				memcpy(dst, pg.data, PAGE);
-				break;
-			case WIRE_ENC_XBZRLE:
+			if (pg.encoding == WIRE_ENC_XBZRLE)
 				rx->xbzrle++;
-				if (kvmig_xbzrle_decode(pg.data, pg.len, dst, err,
-							sizeof(err))) {
-					rx->bad++;
-					snprintf(rx->err, sizeof(rx->err), "%s", err);
-				}
-				break;
-			default:
-				if (codec_decode(&cc, pg.encoding, pg.data, pg.len, dst,
-						 err, sizeof(err))) {
-					rx->bad++;
-					snprintf(rx->err, sizeof(rx->err), "%s", err);
-				}
-				break;
+			/* the destination's own decoder, on the mirror */
+			if (page_apply(dec, &pg, dst, err, sizeof(err))) {
+				rx->bad++;
+				snprintf(rx->err, sizeof(rx->err), "%s", err);
 			}
 		}
 		if (r)
 			rx->bad++;
 	}
-	codec_ctx_fini(&cc);
+	codec_ctx_fini(&dec->ctx);
+	free(dec);
 	return NULL;
 }
 

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../selftests/user/harness.h"
 #include "../../user/lib/internal.h"

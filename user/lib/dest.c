@@ -48,10 +48,7 @@
 
 /* Counters a receiver writes and the caller's thread reads. */
 struct rstats {
-	uint64_t zero, normal;
-	uint64_t xb_pages, xb_bytes;
 	uint64_t busy_ns, cpu_ns;
-	struct kvmig_codec_stats codec[KVMIG_CODEC_NR];
 };
 
 struct dchan {
@@ -65,8 +62,7 @@ struct dchan {
 	 */
 	uint32_t iteration;	/* pass whose pages this channel carries */
 	bool ended;		/* sent END */
-	struct codec_ctx codec;
-	uint8_t page[WIRE_PAGE_SIZE] __attribute__((aligned(64)));
+	struct page_dec dec;	/* dec.st is read with STAT_GET */
 	int err;
 	char msg[WIRE_MAX_ERROR_MSG];
 	struct rstats st;
@@ -475,8 +471,6 @@ static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *
 			       dc->c.index, it.iteration, dc->iteration);
 	while ((r = wire_pages_next(&it, &pg, err, sizeof(err))) > 0) {
 		uint8_t *hva = kvmig_memmap_gpa_to_hva(d->map, pg.gpa, WIRE_PAGE_SIZE);
-		enum kvmig_codec codec = codec_of_encoding(pg.encoding);
-		struct kvmig_codec_stats *cs = &dc->st.codec[codec];
 
 		if (!hva)
 			return rx_fail(dc, -EFAULT, "PAGES frame seq %llu on channel "
@@ -498,46 +492,20 @@ static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *
 				       "which carries every page whole", seq,
 				       dc->c.index, it.index - 1,
 				       (unsigned long long)pg.gpa);
+		/* zero pages: runs punched at once rather than page_apply()'s
+		 * memset per page */
 		if (pg.encoding == WIRE_ENC_ZERO) {
 			zero_add(&z, hva);
-			STAT_ADD(dc->st.zero, 1);
+			STAT_ADD(dc->dec.st.zero, 1);
 			continue;
 		}
 		zero_flush(&z);
-		if (pg.encoding == WIRE_ENC_XBZRLE) {
-			/* on the page we have: checked in full before a write */
-			r = kvmig_xbzrle_decode(pg.data, pg.len, hva, err, sizeof(err));
-			if (r)
-				return rx_fail(dc, r, "PAGES frame seq %llu on channel "
-					       "%u: entry %u (gpa 0x%llx): %s", seq,
-					       dc->c.index, it.index - 1,
-					       (unsigned long long)pg.gpa, err);
-			STAT_ADD(dc->st.normal, 1);
-			STAT_ADD(dc->st.xb_pages, 1);
-			STAT_ADD(dc->st.xb_bytes, pg.len);
-			continue;
-		}
-		if (pg.encoding == WIRE_ENC_RAW) {
-			memcpy(hva, pg.data, WIRE_PAGE_SIZE);
-		} else {
-			uint64_t t = kvmig_now_ns();
-
-			/* into the bounce page: a bad one never reaches RAM */
-			r = codec_decode(&dc->codec, pg.encoding, pg.data, pg.len,
-					 dc->page, err, sizeof(err));
-			if (r)
-				return rx_fail(dc, r, "PAGES frame seq %llu on channel "
-					       "%u: entry %u (gpa 0x%llx): %s", seq,
-					       dc->c.index, it.index - 1,
-					       (unsigned long long)pg.gpa, err);
-			memcpy(hva, dc->page, WIRE_PAGE_SIZE);
-			STAT_ADD(cs->busy_ns, kvmig_now_ns() - t);
-			STAT_ADD(cs->compressed, 1);
-		}
-		STAT_ADD(dc->st.normal, 1);
-		STAT_ADD(cs->pages, 1);
-		STAT_ADD(cs->raw_bytes, WIRE_PAGE_SIZE);
-		STAT_ADD(cs->wire_bytes, WIRE_PAGE_ENTRY_HDR + pg.len);
+		r = page_apply(&dc->dec, &pg, hva, err, sizeof(err));
+		if (r)
+			return rx_fail(dc, r, "PAGES frame seq %llu on channel "
+				       "%u: entry %u (gpa 0x%llx): %s", seq,
+				       dc->c.index, it.index - 1,
+				       (unsigned long long)pg.gpa, err);
 	}
 	zero_flush(&z);
 	if (r)
@@ -814,46 +782,27 @@ static void collect_stats(struct dest *d)
 {
 	struct kvmig_migration_stats *st = d->st;
 	uint64_t elapsed = kvmig_now_ns() - d->t_start;
-	unsigned int i, c;
+	unsigned int i;
 
 	st->ram.transferred = bytes_received(d);
 	st->total_time_ms = elapsed / 1000000;
 	st->ram.iterations = __atomic_load_n(&d->passes, __ATOMIC_RELAXED);
-	st->ram.duplicate = st->ram.normal = 0;
-	memset(st->pipeline.codec, 0, sizeof(st->pipeline.codec));
 	st->pipeline.workers = d->nr_ch;
+	page_stats_begin(st);
 	for (i = 0; d->ch && i < d->nr_ch; i++) {
+		const struct page_counters *pc = &d->ch[i].dec.st;
 		const struct rstats *r = &d->ch[i].st;
 		struct kvmig_worker_stats *ws = &st->pipeline.worker[i];
 
-		st->ram.duplicate += STAT_GET(r->zero);
-		st->ram.normal += STAT_GET(r->normal);
-		ws->pages = STAT_GET(r->zero) + STAT_GET(r->normal);
+		ws->pages = STAT_GET(pc->zero) + STAT_GET(pc->normal);
 		ws->wire_bytes = STAT_GET(d->ch[i].c.bytes_recv);
 		ws->busy_ns = STAT_GET(r->busy_ns);
 		ws->wait_ns = STAT_GET(d->ch[i].c.wait_ns);
 		ws->cpu_ns = STAT_GET(r->cpu_ns);
 		ws->cpu_util = elapsed ? (double)ws->cpu_ns / (double)elapsed : 0;
-		st->worker_codec_ns[i] = 0;
-		for (c = 0; c < KVMIG_CODEC_NR; c++) {
-			struct kvmig_codec_stats *o = &st->pipeline.codec[c];
-
-			st->worker_codec_ns[i] += STAT_GET(r->codec[c].busy_ns);
-			o->pages += STAT_GET(r->codec[c].pages);
-			o->compressed += STAT_GET(r->codec[c].compressed);
-			o->raw_bytes += STAT_GET(r->codec[c].raw_bytes);
-			o->wire_bytes += STAT_GET(r->codec[c].wire_bytes);
-			o->busy_ns += STAT_GET(r->codec[c].busy_ns);
-		}
+		page_stats_add(st, pc, i);
 	}
-	st->ram.normal_bytes = st->ram.normal * WIRE_PAGE_SIZE;
-	st->xbzrle.pages = st->xbzrle.bytes = 0;
-	for (i = 0; d->ch && i < d->nr_ch; i++) {
-		st->xbzrle.pages += STAT_GET(d->ch[i].st.xb_pages);
-		st->xbzrle.bytes += STAT_GET(d->ch[i].st.xb_bytes);
-	}
-	st->xbzrle.encoding_rate = st->xbzrle.bytes ? (double)st->xbzrle.pages *
-				   WIRE_PAGE_SIZE / (double)st->xbzrle.bytes : 0;
+	page_stats_end(st);
 }
 
 static int progress(struct dest *d)
@@ -880,7 +829,7 @@ static int receive(struct dest *d)
 		struct dchan *dc = &d->ch[i];
 
 		dc->d = d;
-		codec_ctx_init(&dc->codec);
+		codec_ctx_init(&dc->dec.ctx);
 		dc->c.timeout_ms = 0;	/* rx_idle decides */
 		dc->c.idle = rx_idle;
 		dc->c.idle_opaque = dc;
@@ -922,7 +871,7 @@ static int receive(struct dest *d)
 		if (dc->started)
 			pthread_join(dc->thread, NULL);
 		dc->started = false;
-		codec_ctx_fini(&dc->codec);
+		codec_ctx_fini(&dc->dec.ctx);
 		dc->c.idle = NULL;
 		dc->c.timeout_ms = d->o.timeout_ms;
 	}

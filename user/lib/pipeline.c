@@ -66,11 +66,6 @@
 #define RING_SLOTS	16	/* power of two; 16 x 32 pages = 2 MiB queued */
 #define FRAME_MAX	(WIRE_PAGES_FIXED + JOB_MAX_PAGES * \
 			 (WIRE_PAGE_ENTRY_HDR + WIRE_PAGE_SIZE))
-/* a compressed page must save an eighth, else it goes raw */
-#define COMPRESS_LIMIT	(WIRE_PAGE_SIZE * 7 / 8)
-/* auto: more distinct byte values in the sample than this = random */
-#define AUTO_RANDOM	200
-#define AUTO_EFFORT_MAX	4
 
 enum job_kind { JOB_PAGES, JOB_ITER_END, JOB_QUIT };
 
@@ -86,8 +81,6 @@ struct job {
 /* Written by the worker only; read by the producer with STAT_GET. */
 struct wstats {
 	uint64_t pages;
-	uint64_t zero_entries;	/* holes and zero pages */
-	uint64_t zero_pages;	/* of them, found by the zero test */
 	uint64_t busy_ns;
 	uint64_t pace_ns;	/* sleeping for the rate limit */
 	uint64_t link_ns;	/* waiting for the socket, in its own jobs (the
@@ -97,9 +90,6 @@ struct wstats {
 	uint64_t downtime_bytes;
 	uint64_t est_bytes;	/* wire bytes of pages that are not holes */
 	uint64_t est_pages;
-	struct kvmig_codec_stats codec[KVMIG_CODEC_NR];
-	/* XBZRLE */
-	uint64_t xb_pages, xb_bytes, xb_lookups, xb_miss, xb_overflow;
 };
 
 struct worker {
@@ -116,13 +106,11 @@ struct worker {
 	pthread_t thread;
 	bool started;
 
-	/* the worker thread's own */
-	struct codec_ctx codec;
+	/* the worker thread's own; enc.st is read with STAT_GET */
+	struct page_enc enc;		/* XBZRLE: enc.xc, its share of the cache */
 	struct kvmig_hole_cache holes;
 	uint8_t *frame;
-	struct xcache *xc;		/* XBZRLE: its share of the cache */
 	uint32_t epoch;
-	uint8_t *snap;			/* XBZRLE: the page as sent */
 	int err;
 	char msg[256];
 	struct wstats st;
@@ -131,11 +119,8 @@ struct worker {
 struct pipe {
 	struct pipe_cfg cfg;
 	struct worker *w;
-	kvmig_zero_fn is_zero;
 	uint64_t t0;
-
 	bool xbzrle;
-	kvmig_xbzrle_fn xbzrle_fn;
 
 	/* the producer's */
 	struct job *cur;		/* the batch being filled, per worker */
@@ -157,7 +142,7 @@ struct pipe {
 	uint32_t active;		/* workers that get pages */
 	uint32_t codec;
 	int32_t level;
-	uint32_t effort;		/* auto: 1..AUTO_EFFORT_MAX */
+	uint32_t effort;		/* auto: 1..codec_auto_steps() */
 	uint64_t rate;			/* bytes/s, 0 = unlimited */
 	uint64_t pace_next;		/* ns: when admitted bytes have drained */
 };
@@ -251,139 +236,41 @@ int pipe_pace(struct pipe *p, uint64_t bytes)
 	return 0;
 }
 
-/* The codec and level for one page under auto; NONE = send it raw. */
-static enum kvmig_codec auto_pick(struct pipe *p, const uint8_t *page, int *level)
-{
-	static const struct { enum kvmig_codec codec; int level; }
-	ladder[AUTO_EFFORT_MAX + 1] = {
-		[1] = { KVMIG_CODEC_LZ4, 0 }, [2] = { KVMIG_CODEC_ZSTD, 1 },
-		[3] = { KVMIG_CODEC_ZSTD, 3 }, [4] = { KVMIG_CODEC_ZSTD, 6 },
-	};
-	uint32_t e = __atomic_load_n(&p->effort, __ATOMIC_RELAXED);
-
-	if (codec_distinct_bytes(page) > AUTO_RANDOM)
-		return KVMIG_CODEC_NONE;
-	*level = ladder[e].level;
-	return ladder[e].codec;
-}
-
-/*
- * Encode one page with data (not zero) through the codec into @data, the
- * entry's data in the frame; returns the entry's encoding and sets *plen,
- * or -errno.
- */
-static int encode_codec(struct worker *w, enum kvmig_codec c, int lvl, uint64_t idx,
-			const uint8_t *page, uint8_t *data, uint32_t *plen)
-{
-	struct pipe *p = w->p;
-	struct kvmig_codec_stats *cs;
-	uint8_t enc = WIRE_ENC_RAW;
-	int n = 0;
-
-	if (c == KVMIG_CODEC_AUTO)
-		c = auto_pick(p, page, &lvl);
-	if (c != KVMIG_CODEC_NONE) {
-		uint64_t t = kvmig_now_ns();
-
-		n = codec_encode(&w->codec, c, lvl, page, data, COMPRESS_LIMIT);
-		if (n < 0) {
-			worker_fail(w, n, "%s: compressing page %llu: %s",
-				    kvmig_codec_name(c), (unsigned long long)idx,
-				    strerror(-n));
-			return n;
-		}
-		STAT_ADD(w->st.codec[c].busy_ns, kvmig_now_ns() - t);
-	}
-	if (n > 0) {
-		enc = codec_encoding(c);
-		*plen = (uint32_t)n;
-	} else {
-		*plen = WIRE_PAGE_SIZE;
-		memcpy(data, page, WIRE_PAGE_SIZE);
-	}
-	cs = &w->st.codec[c];
-	STAT_ADD(cs->pages, 1);
-	STAT_ADD(cs->compressed, n > 0);
-	STAT_ADD(cs->raw_bytes, WIRE_PAGE_SIZE);
-	STAT_ADD(cs->wire_bytes, WIRE_PAGE_ENTRY_HDR + *plen);
-	return enc;
-}
-
-/*
- * XBZRLE first: if the cache has the version the destination holds and
- * the difference is small enough, send that; else the codec.  Either way
- * the snapshot, which is exactly what goes out, becomes the cached one.
- */
-static int encode_xbzrle(struct worker *w, enum kvmig_codec c, int lvl, uint64_t idx,
-			 uint8_t *data, uint32_t *plen)
-{
-	struct pipe *p = w->p;
-	const uint8_t *old = xcache_lookup(w->xc, idx);
-	int n, enc;
-
-	STAT_ADD(w->st.xb_lookups, 1);
-	if (old) {
-		n = p->xbzrle_fn(old, w->snap, data, p->cfg.xbzrle_threshold - 1);
-		if (n >= 0) {
-			STAT_ADD(w->st.xb_pages, 1);
-			STAT_ADD(w->st.xb_bytes, (uint64_t)n);
-			xcache_insert(w->xc, idx, w->snap);
-			*plen = (uint32_t)n;
-			return WIRE_ENC_XBZRLE;
-		}
-		STAT_ADD(w->st.xb_overflow, 1);
-	} else {
-		STAT_ADD(w->st.xb_miss, 1);
-	}
-	enc = encode_codec(w, c, lvl, idx, w->snap, data, plen);
-	if (enc >= 0)
-		xcache_insert(w->xc, idx, w->snap);
-	return enc;
-}
-
 /* Encode the pages of @job into one PAGES frame and send it. */
 static int do_pages(struct worker *w, const struct job *job)
 {
 	struct pipe *p = w->p;
-	enum kvmig_codec codec = __atomic_load_n(&p->codec, __ATOMIC_RELAXED);
-	int level = __atomic_load_n(&p->level, __ATOMIC_RELAXED);
+	const struct page_policy pol = {
+		.codec = __atomic_load_n(&p->codec, __ATOMIC_RELAXED),
+		.level = __atomic_load_n(&p->level, __ATOMIC_RELAXED),
+		.effort = __atomic_load_n(&p->effort, __ATOMIC_RELAXED),
+	};
 	struct wire_pages_writer fw;
 	unsigned int i;
 	uint32_t len;
 	int r;
 
-	if (w->xc && job->epoch != w->epoch) {
-		xcache_clear(w->xc);	/* pages changed owners */
+	if (w->enc.xc && job->epoch != w->epoch) {
+		xcache_clear(w->enc.xc);	/* pages changed owners */
 		w->epoch = job->epoch;
 	}
 	wire_pages_start(&fw, w->frame, FRAME_MAX);
 	for (i = 0; i < job->count; i++) {
 		uint64_t idx = job->index[i], gpa = 0;
-		/* the codecs write straight into the entry's data */
+		/* the encoders write straight into the entry's data */
 		uint8_t *data = wire_pages_data(&fw), *page;
-		int enc = WIRE_ENC_ZERO;
-		uint32_t plen = 0;
+		uint32_t plen;
 		bool hole;
+		int enc;
 
 		kvmig_memmap_index_to_gpa(p->cfg.map, idx, &gpa);
 		page = kvmig_memmap_index_to_hva(p->cfg.map, idx);
 		hole = kvmig_memmap_is_hole(p->cfg.map, idx, &w->holes);
-		if (!hole && w->xc) {
-			/* the guest may write the page meanwhile: one copy */
-			memcpy(w->snap, page, WIRE_PAGE_SIZE);
-			page = w->snap;
-		}
-		if (hole || p->is_zero(page)) {
-			STAT_ADD(w->st.zero_entries, 1);
-			if (!hole)
-				STAT_ADD(w->st.zero_pages, 1);
-			if (w->xc)
-				xcache_drop(w->xc, idx);
-		} else {
-			enc = w->xc ? encode_xbzrle(w, codec, level, idx, data, &plen) :
-			      encode_codec(w, codec, level, idx, page, data, &plen);
-			if (enc < 0)
-				return enc;
+		enc = page_encode(&w->enc, &pol, idx, hole ? NULL : page, data,
+				  &plen, w->msg, sizeof(w->msg));
+		if (enc < 0) {
+			worker_fail(w, enc, "%s", w->msg);
+			return enc;
 		}
 		/* FRAME_MAX holds JOB_MAX_PAGES entries of any encoding */
 		r = wire_pages_add(&fw, &(struct wire_page){
@@ -700,7 +587,7 @@ void pipe_tune(struct pipe *p, unsigned int workers, enum kvmig_codec codec,
 	__atomic_store_n(&p->level, level, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->rate, max_bandwidth, __ATOMIC_RELAXED);
 	if (codec == KVMIG_CODEC_AUTO) {
-		uint32_t cap = level ? (uint32_t)level : AUTO_EFFORT_MAX;
+		uint32_t cap = level ? (uint32_t)level : codec_auto_steps();
 
 		if (__atomic_load_n(&p->effort, __ATOMIC_RELAXED) > cap)
 			__atomic_store_n(&p->effort, cap, __ATOMIC_RELAXED);
@@ -732,7 +619,7 @@ static void auto_control(struct pipe *p, uint64_t wait, uint64_t work)
 	p->ctl_work = work;
 	if (__atomic_load_n(&p->codec, __ATOMIC_RELAXED) != KVMIG_CODEC_AUTO || !disp)
 		return;
-	cap = level ? (uint32_t)level : AUTO_EFFORT_MAX;
+	cap = level ? (uint32_t)level : codec_auto_steps();
 	if (busy * 20 > disp && e > 1)
 		e--;
 	else if (dk && dw * 2 > dk && e < cap)
@@ -754,11 +641,11 @@ void pipe_estimate(const struct pipe *p, uint64_t *bytes, uint64_t *pages)
 void pipe_stats(struct pipe *p, struct kvmig_migration_stats *st)
 {
 	uint64_t elapsed = kvmig_now_ns() - p->t0, wait = 0, work = 0;
-	uint64_t zero = 0, pages = 0, pre = 0, down = 0;
-	unsigned int i, c;
+	uint64_t pre = 0, down = 0;
+	unsigned int i;
 
-	memset(st->pipeline.codec, 0, sizeof(st->pipeline.codec));
-	st->pipeline.zero_pages = 0;
+	page_stats_begin(st);
+	st->xbzrle.cache_size = 0;
 	for (i = 0; i < p->cfg.nr_ch; i++) {
 		struct worker *w = &p->w[i];
 		struct kvmig_worker_stats *ws = &st->pipeline.worker[i];
@@ -771,45 +658,14 @@ void pipe_stats(struct pipe *p, struct kvmig_migration_stats *st)
 		ws->cpu_util = elapsed ? (double)ws->cpu_ns / (double)elapsed : 0;
 		wait += ws->wait_ns;
 		work += ws->busy_ns;
-		pages += ws->pages;
-		zero += STAT_GET(w->st.zero_entries);
-		st->pipeline.zero_pages += STAT_GET(w->st.zero_pages);
 		pre += STAT_GET(w->st.precopy_bytes);
 		down += STAT_GET(w->st.downtime_bytes);
-		st->worker_codec_ns[i] = 0;
-		for (c = 0; c < KVMIG_CODEC_NR; c++) {
-			struct kvmig_codec_stats *d = &st->pipeline.codec[c];
-			const struct kvmig_codec_stats *s = &w->st.codec[c];
-
-			st->worker_codec_ns[i] += STAT_GET(s->busy_ns);
-			d->pages += STAT_GET(s->pages);
-			d->compressed += STAT_GET(s->compressed);
-			d->raw_bytes += STAT_GET(s->raw_bytes);
-			d->wire_bytes += STAT_GET(s->wire_bytes);
-			d->busy_ns += STAT_GET(s->busy_ns);
-		}
+		page_stats_add(st, &w->enc.st, i);
+		if (w->enc.xc)
+			st->xbzrle.cache_size += xcache_bytes(w->enc.xc);
 	}
+	page_stats_end(st);
 	auto_control(p, wait, work);
-	if (p->xbzrle) {
-		uint64_t lookups = 0, raw;
-
-		memset(&st->xbzrle, 0, sizeof(st->xbzrle));
-		for (i = 0; i < p->cfg.nr_ch; i++) {
-			const struct worker *w = &p->w[i];
-
-			st->xbzrle.cache_size += xcache_bytes(w->xc);
-			st->xbzrle.pages += STAT_GET(w->st.xb_pages);
-			st->xbzrle.bytes += STAT_GET(w->st.xb_bytes);
-			st->xbzrle.cache_miss += STAT_GET(w->st.xb_miss);
-			st->xbzrle.overflow += STAT_GET(w->st.xb_overflow);
-			lookups += STAT_GET(w->st.xb_lookups);
-		}
-		raw = st->xbzrle.pages * WIRE_PAGE_SIZE;
-		st->xbzrle.cache_miss_rate = lookups ? (double)st->xbzrle.cache_miss /
-						       (double)lookups : 0;
-		st->xbzrle.encoding_rate = st->xbzrle.bytes ? (double)raw /
-					   (double)st->xbzrle.bytes : 0;
-	}
 	snprintf(st->pipeline.codec_name, sizeof(st->pipeline.codec_name), "%s",
 		 kvmig_codec_name(__atomic_load_n(&p->codec, __ATOMIC_RELAXED)));
 	st->pipeline.level = __atomic_load_n(&p->level, __ATOMIC_RELAXED);
@@ -820,9 +676,6 @@ void pipe_stats(struct pipe *p, struct kvmig_migration_stats *st)
 	st->pipeline.busy_rate = p->dispatches ?
 				 (double)p->busy / (double)p->dispatches : 0;
 	st->pipeline.main_cpu_ns = thread_cpu_ns();
-	st->ram.duplicate = zero;
-	st->ram.normal = pages - zero;
-	st->ram.normal_bytes = (pages - zero) * WIRE_PAGE_SIZE;
 	st->ram.precopy_bytes = pre;
 	st->ram.downtime_bytes = down;
 }
@@ -830,6 +683,7 @@ void pipe_stats(struct pipe *p, struct kvmig_migration_stats *st)
 struct pipe *pipe_new(const struct pipe_cfg *cfg)
 {
 	sigset_t all, old;
+	enum kvmig_simd simd;
 	struct pipe *p;
 	unsigned int i;
 	int r;
@@ -845,20 +699,13 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg)
 	p->pace_next = p->t0;
 	p->active = p->want_active = cfg->workers;
 	p->xbzrle = cfg->xbzrle;
-	if (p->xbzrle) {
-		p->xbzrle_fn = kvmig_xbzrle_impl(cfg->simd < KVMIG_SIMD_NR ? cfg->simd :
-						 kvmig_simd_best());
-		if (!p->xbzrle_fn)
-			p->xbzrle_fn = kvmig_xbzrle_impl(KVMIG_SIMD_SCALAR);
-	}
+	simd = cfg->simd < KVMIG_SIMD_NR ? cfg->simd : kvmig_simd_best();
+	if (!kvmig_cpu_has(simd))
+		simd = KVMIG_SIMD_SCALAR;
 	p->codec = cfg->codec;
 	p->level = cfg->level;
 	p->effort = 1;
 	p->rate = cfg->max_bandwidth;
-	p->is_zero = kvmig_zero_impl(cfg->simd < KVMIG_SIMD_NR ? cfg->simd :
-				     kvmig_simd_best());
-	if (!p->is_zero)
-		p->is_zero = kvmig_zero_impl(KVMIG_SIMD_SCALAR);
 	pipe_tune(p, cfg->workers, cfg->codec, cfg->level, cfg->max_bandwidth);
 	p->w = aligned_alloc(64, sizeof(*p->w) * cfg->nr_ch);
 	p->cur = calloc(cfg->nr_ch, sizeof(*p->cur));
@@ -876,7 +723,8 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg)
 		w->id = i;
 		w->ch = &cfg->ch[i];
 		w->holes = (struct kvmig_hole_cache)KVMIG_HOLE_CACHE_INIT;
-		codec_ctx_init(&w->codec);
+		codec_ctx_init(&w->enc.ctx);
+		w->enc.is_zero = kvmig_zero_impl(simd);
 		w->frame = malloc(FRAME_MAX);
 		if (!w->frame) {
 			r = -ENOMEM;
@@ -884,10 +732,12 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg)
 		}
 		if (cfg->xbzrle) {
 			/* every channel's worker may become active: a share each */
-			w->xc = xcache_new(cfg->xbzrle_cache_size / cfg->nr_ch,
-					   cfg->xbzrle_policy);
-			w->snap = aligned_alloc(64, WIRE_PAGE_SIZE);
-			if (!w->xc || !w->snap) {
+			w->enc.xc = xcache_new(cfg->xbzrle_cache_size / cfg->nr_ch,
+					       cfg->xbzrle_policy);
+			w->enc.snap = aligned_alloc(64, WIRE_PAGE_SIZE);
+			w->enc.xbzrle = kvmig_xbzrle_impl(simd);
+			w->enc.xb_limit = cfg->xbzrle_threshold - 1;
+			if (!w->enc.xc || !w->enc.snap) {
 				r = -ENOMEM;	/* the size was checked */
 				goto fail;
 			}
@@ -927,10 +777,10 @@ void pipe_free(struct pipe *p)
 			push(w, &quit);
 			pthread_join(w->thread, NULL);
 		}
-		codec_ctx_fini(&w->codec);
+		codec_ctx_fini(&w->enc.ctx);
 		free(w->frame);
-		xcache_free(w->xc);
-		free(w->snap);
+		xcache_free(w->enc.xc);
+		free(w->enc.snap);
 		if (w->ch) {
 			w->ch->idle = NULL;
 			w->ch->idle_opaque = NULL;

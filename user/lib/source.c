@@ -120,10 +120,10 @@ static uint64_t wire_bytes(struct source *s)
 /* Does the destination decode what @codec sends? */
 static bool dest_decodes(const struct source *s, enum kvmig_codec codec)
 {
-	if (codec == KVMIG_CODEC_AUTO)	/* its ladder: lz4 and zstd */
-		return dest_decodes(s, KVMIG_CODEC_LZ4) &&
-		       dest_decodes(s, KVMIG_CODEC_ZSTD);
-	return s->dst_codecs & (1U << codec_encoding(codec));
+	uint32_t need = codec == KVMIG_CODEC_AUTO ? codec_auto_encodings() :
+			1U << codec_encoding(codec);
+
+	return (s->dst_codecs & need) == need;
 }
 
 /* Let the caller change knobs (opts.tune); refuse what is invalid. */

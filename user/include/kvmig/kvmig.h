@@ -456,7 +456,15 @@ int kvmig_xbzrle_decode(const void *in, size_t len, void *page, char *err,
 
 /* "none", "zlib", "zstd", "lz4", "auto"; NULL if out of range */
 const char *kvmig_codec_name(enum kvmig_codec codec);
-/* The codec called @name, or -EINVAL. */
+/* "none", "zlib", ... -> *@codec; -EINVAL if unknown.  Since 0.3. */
+int kvmig_codec_parse(const char *name, enum kvmig_codec *codec);
+/*
+ * The levels @codec takes: *@min..*@max, *@def when 0 is asked (each
+ * pointer may be NULL); all three 0 if it takes none.  0, or -EINVAL for
+ * a value out of range.  Since 0.3.
+ */
+int kvmig_codec_levels(enum kvmig_codec codec, int *min, int *max, int *def);
+/* The codec called @name, or -EINVAL: 0.2's kvmig_codec_parse(). */
 int kvmig_codec_from_name(const char *name);
 
 /* ---------------------------------------------------------------- migration */
