@@ -180,9 +180,11 @@ static void run(const char *name, bool xbzrle, enum xcache_policy policy,
 				pipe_tune(p, 1 + (unsigned int)(next() % NR_CH), codec, 0, 0);
 				changes++;
 			}
-			TEST_ASSERT(!pipe_page(p, dirty[i]), "pipe_page: %s", pipe_error(p));
+			TEST_ASSERT(!PIPE_RETRY(pipe_page(p, dirty[i])), "pipe_page: %s",
+				    pipe_error(p));
 		}
-		TEST_ASSERT(!pipe_end_pass(p), "pipe_end_pass: %s", pipe_error(p));
+		TEST_ASSERT(!PIPE_RETRY(pipe_end_pass(p)), "pipe_end_pass: %s",
+			    pipe_error(p));
 		/* every receiver has seen this pass's ITER_END: all applied */
 		for (i = 0; i < NR_CH; i++)
 			TEST_WAIT(__atomic_load_n(&rx[i].passes, __ATOMIC_ACQUIRE) >= pass + 1,

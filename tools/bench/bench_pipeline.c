@@ -137,8 +137,10 @@ static void run_pipeline(const struct corpus *c, enum kvmig_codec codec,
 	pcpu0 = process_cpu_ns();
 	pipe_set_pass(p, 0, false);
 	for (i = 0; i < c->pages; i++)
-		TEST_ASSERT(!pipe_page(p, i), "pipe_page: %s", pipe_error(p));
-	TEST_ASSERT(!pipe_end_pass(p), "pipe_end_pass: %s", pipe_error(p));
+		TEST_ASSERT(!PIPE_RETRY(pipe_page(p, i)), "pipe_page: %s",
+			    pipe_error(p));
+	TEST_ASSERT(!PIPE_RETRY(pipe_end_pass(p)), "pipe_end_pass: %s",
+		    pipe_error(p));
 	secs = (double)(kvmig_now_ns() - t0) / 1e9;
 	res->main_ms_gib = (double)(thread_cpu_ns() - cpu0) / 1e6 / gib;
 	res->cpu_ms_gib = (double)(process_cpu_ns() - pcpu0) / 1e6 / gib;

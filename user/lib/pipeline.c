@@ -58,6 +58,7 @@
 #include <time.h>
 
 #include "pipeline.h"
+#include "ratelimit.h"
 #include "codec.h"
 #include "futex.h"
 #include "wire.h"
@@ -130,7 +131,8 @@ struct pipe {
 	bool downtime;
 	uint32_t want_active;		/* asked by pipe_tune() */
 	uint64_t dispatches, busy;
-	uint64_t t_poll;
+	bool busy_counted;		/* a batch waits for room: counted */
+	unsigned int ends_pushed;	/* pipe_end_pass(): ITER_ENDs queued */
 	int abort_err;
 	char abort_msg[256];
 	/* auto effort control: the last window's totals */
@@ -143,8 +145,7 @@ struct pipe {
 	uint32_t codec;
 	int32_t level;
 	uint32_t effort;		/* auto: 1..codec_auto_steps() */
-	uint64_t rate;			/* bytes/s, 0 = unlimited */
-	uint64_t pace_next;		/* ns: when admitted bytes have drained */
+	struct ratelimit rate;		/* max_bandwidth, every channel's */
 };
 
 static uint64_t thread_cpu_ns(void)
@@ -199,41 +200,14 @@ static int chan_idle(void *opaque)
 	return failed(opaque) ? -ECANCELED : 0;
 }
 
+static bool pace_stop(void *opaque)
+{
+	return failed(opaque);
+}
+
 int pipe_pace(struct pipe *p, uint64_t bytes)
 {
-	uint64_t rate = __atomic_load_n(&p->rate, __ATOMIC_RELAXED);
-	uint64_t now, old, base, tat, burst, cost;
-
-	if (!rate)
-		return 0;
-	/*
-	 * GCRA: pace_next is when everything admitted so far has drained at
-	 * @rate.  Bytes may leave once that lies at most @burst ahead.
-	 */
-	cost = (uint64_t)((double)bytes * 1e9 / (double)rate);
-	burst = (uint64_t)((double)FRAME_MAX * 2 * 1e9 / (double)rate);
-	if (burst < 100000000ULL)
-		burst = 100000000ULL;
-	now = kvmig_now_ns();
-	old = __atomic_load_n(&p->pace_next, __ATOMIC_RELAXED);
-	do {
-		base = old > now ? old : now;
-		tat = base + cost;
-	} while (!__atomic_compare_exchange_n(&p->pace_next, &old, tat, true,
-					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	while (tat > burst && (now = kvmig_now_ns()) < tat - burst) {
-		uint64_t ns = tat - burst - now;
-		struct timespec ts;
-
-		if (failed(p))
-			return -ECANCELED;
-		if (ns > 100000000ULL)
-			ns = 100000000ULL;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)ns;
-		nanosleep(&ts, NULL);
-	}
-	return 0;
+	return ratelimit_wait(&p->rate, bytes, pace_stop, p);
 }
 
 /* Encode the pages of @job into one PAGES frame and send it. */
@@ -438,21 +412,22 @@ static bool wait_done(struct pipe *p, enum wait_for what, unsigned int id)
 	}
 }
 
-/* Sleep until @what holds (or the pipeline fails); runs cfg.poll. */
-static int wait_for(struct pipe *p, enum wait_for what, unsigned int id)
+/*
+ * Sleep until @what holds or the pipeline fails; if @tick, give up with
+ * -EAGAIN after PIPE_TICK_NS, so that the caller runs its schedule.
+ */
+static int wait_for(struct pipe *p, enum wait_for what, unsigned int id,
+		    bool tick)
 {
+	uint64_t t0 = tick ? kvmig_now_ns() : 0;
+
 	while (!wait_done(p, what, id)) {
 		__atomic_store_n(&p->prod_sleeping, 1, __ATOMIC_SEQ_CST);
 		if (!wait_done(p, what, id))
 			futex_wait(&p->prod_sleeping, 1, 100);
 		__atomic_store_n(&p->prod_sleeping, 0, __ATOMIC_RELAXED);
-		if (p->cfg.poll && kvmig_now_ns() - p->t_poll >= 100000000ULL) {
-			int r = p->cfg.poll(p->cfg.poll_opaque);
-
-			p->t_poll = kvmig_now_ns();
-			if (r)
-				pipe_abort(p, r);
-		}
+		if (tick && kvmig_now_ns() - t0 >= PIPE_TICK_NS && !failed(p))
+			return -EAGAIN;
 	}
 	return failed(p) ? pipe_errno(p) : 0;
 }
@@ -460,11 +435,12 @@ static int wait_for(struct pipe *p, enum wait_for what, unsigned int id)
 /*
  * Hand the batch p->cur[@w] to a worker: without XBZRLE to the next one
  * round-robin that has room; with it, to worker @w, whose pages they are.
+ * -EAGAIN after a tick without room: the batch stays, to go next time.
  */
 static int dispatch(struct pipe *p, unsigned int w)
 {
 	struct job *job = &p->cur[w];
-	bool counted = false;
+	bool counted = p->busy_counted;
 
 	job->kind = JOB_PAGES;
 	job->iteration = p->iteration;
@@ -483,6 +459,7 @@ static int dispatch(struct pipe *p, unsigned int w)
 				push(&p->w[i], job);
 				p->next = (i + 1) % n;
 				p->dispatches++;
+				p->busy_counted = false;
 				job->count = 0;
 				return 0;
 			}
@@ -491,9 +468,9 @@ static int dispatch(struct pipe *p, unsigned int w)
 		}
 		if (!counted) {
 			p->busy++;	/* every ring we may use was full */
-			counted = true;
+			counted = p->busy_counted = true;
 		}
-		r = wait_for(p, p->xbzrle ? WAIT_SPACE_ONE : WAIT_SPACE, w);
+		r = wait_for(p, p->xbzrle ? WAIT_SPACE_ONE : WAIT_SPACE, w, true);
 		if (r)
 			return r;
 	}
@@ -550,14 +527,22 @@ int pipe_page(struct pipe *p, uint64_t index)
 	if (p->xbzrle)
 		w = (unsigned int)((index / JOB_MAX_PAGES) % n);
 	job = &p->cur[w];
+	if (job->count == JOB_MAX_PAGES) {
+		r = dispatch(p, w);	/* full since a call that said -EAGAIN */
+		if (r)
+			return r;
+	}
 	job->index[job->count++] = index;
-	return job->count == JOB_MAX_PAGES ? dispatch(p, w) : 0;
+	if (job->count < JOB_MAX_PAGES)
+		return 0;
+	r = dispatch(p, w);
+	return r == -EAGAIN ? 0 : r;	/* queued: the batch goes next time */
 }
 
-/* Give @job to worker @i, waiting for room in its ring. */
+/* Give @job to worker @i, waiting a tick at most for room in its ring. */
 static int push_to(struct pipe *p, unsigned int i, const struct job *job)
 {
-	int r = wait_for(p, WAIT_SPACE_ONE, i);
+	int r = wait_for(p, WAIT_SPACE_ONE, i, true);
 
 	if (r)
 		return r;
@@ -568,14 +553,18 @@ static int push_to(struct pipe *p, unsigned int i, const struct job *job)
 int pipe_end_pass(struct pipe *p)
 {
 	struct job end = { .kind = JOB_ITER_END, .iteration = p->iteration };
-	unsigned int i;
 	int r = flush_all(p);
 
 	/* every channel, active or not, marks the end of the pass */
-	for (i = 0; !r && i < p->cfg.nr_ch; i++)
-		r = push_to(p, i, &end);
+	while (!r && p->ends_pushed < p->cfg.nr_ch) {
+		r = push_to(p, p->ends_pushed, &end);
+		if (!r)
+			p->ends_pushed++;
+	}
 	if (!r)
-		r = wait_for(p, WAIT_IDLE, 0);
+		r = wait_for(p, WAIT_IDLE, 0, true);
+	if (r != -EAGAIN)
+		p->ends_pushed = 0;	/* done, or failed: the next pass anew */
 	return r;
 }
 
@@ -585,7 +574,7 @@ void pipe_tune(struct pipe *p, unsigned int workers, enum kvmig_codec codec,
 	p->want_active = workers;	/* at the next page: apply_active() */
 	__atomic_store_n(&p->codec, (uint32_t)codec, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->level, level, __ATOMIC_RELAXED);
-	__atomic_store_n(&p->rate, max_bandwidth, __ATOMIC_RELAXED);
+	ratelimit_set(&p->rate, max_bandwidth);
 	if (codec == KVMIG_CODEC_AUTO) {
 		uint32_t cap = level ? (uint32_t)level : codec_auto_steps();
 
@@ -695,8 +684,7 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg)
 	if (!p)
 		return err_ptr(-ENOMEM);
 	p->cfg = *cfg;
-	p->t0 = p->t_poll = p->ctl_t = kvmig_now_ns();
-	p->pace_next = p->t0;
+	p->t0 = p->ctl_t = kvmig_now_ns();
 	p->active = p->want_active = cfg->workers;
 	p->xbzrle = cfg->xbzrle;
 	simd = cfg->simd < KVMIG_SIMD_NR ? cfg->simd : kvmig_simd_best();
@@ -705,7 +693,8 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg)
 	p->codec = cfg->codec;
 	p->level = cfg->level;
 	p->effort = 1;
-	p->rate = cfg->max_bandwidth;
+	/* a burst of two full frames, so that no frame waits for itself */
+	ratelimit_init(&p->rate, cfg->max_bandwidth, 2 * FRAME_MAX);
 	pipe_tune(p, cfg->workers, cfg->codec, cfg->level, cfg->max_bandwidth);
 	p->w = aligned_alloc(64, sizeof(*p->w) * cfg->nr_ch);
 	p->cur = calloc(cfg->nr_ch, sizeof(*p->cur));
@@ -773,7 +762,7 @@ void pipe_free(struct pipe *p)
 		struct worker *w = &p->w[i];
 
 		if (w->started) {
-			wait_for(p, WAIT_SPACE_ONE, i);
+			wait_for(p, WAIT_SPACE_ONE, i, false);
 			push(w, &quit);
 			pthread_join(w->thread, NULL);
 		}

@@ -38,10 +38,6 @@ struct pipe_cfg {
 	uint64_t xbzrle_cache_size;
 	uint32_t xbzrle_threshold;
 	enum xcache_policy xbzrle_policy;
-	/* called about every 100 ms while the producer waits; non-zero
-	 * aborts the pipeline with that error */
-	int (*poll)(void *opaque);
-	void *poll_opaque;
 	struct kvmig_log log;
 };
 
@@ -50,16 +46,38 @@ struct pipe *pipe_new(const struct pipe_cfg *cfg);
 /* Stop and join the workers (any queued work is dropped). */
 void pipe_free(struct pipe *p);
 
+/*
+ * pipe_page() and pipe_end_pass() wait for the workers at most this long:
+ * then they return -EAGAIN, the caller runs its per-tick schedule
+ * (statistics, progress, tuning, convergence) and calls again.  The
+ * control path never runs inside the data path.
+ */
+#define PIPE_TICK_NS	100000000ULL
+
 /* Pages that follow belong to pass @iteration (stop-and-copy if @downtime). */
 void pipe_set_pass(struct pipe *p, uint32_t iteration, bool downtime);
-/* Queue page @index; 0, or the error that stopped the pipeline. */
+/*
+ * Queue page @index: 0; -EAGAIN if every ring it may go to stayed full
+ * for a tick (the page is not queued: call again with it); or the error
+ * that stopped the pipeline.
+ */
 int pipe_page(struct pipe *p, uint64_t index);
 /*
  * End the pass: flush, ITER_END on every channel, and wait until every
- * worker is idle.  Afterwards, until the next pipe_page(), the channels
+ * worker is idle; -EAGAIN after a tick of waiting (call again: it goes on
+ * where it was).  Afterwards, until the next pipe_page(), the channels
  * belong to the caller again.
  */
 int pipe_end_pass(struct pipe *p);
+/* For a caller without a schedule of its own (tests, benchmarks): make
+ * @call again while it says -EAGAIN. */
+#define PIPE_RETRY(call) ({						\
+	int r_;								\
+									\
+	while ((r_ = (call)) == -EAGAIN)				\
+		;							\
+	r_;								\
+})
 /* Why the pipeline stopped ("" if it did not). */
 const char *pipe_error(const struct pipe *p);
 /* Stop everything now with @err (cancel, or a failure elsewhere). */

@@ -327,10 +327,14 @@ static int progress(struct source *s, bool force)
 	return 0;
 }
 
-/* The pipeline waits for its workers: keep the caller informed. */
-static int pipe_poll(void *opaque)
+/*
+ * A pipeline call waited a tick for its workers (-EAGAIN): run the tick's
+ * schedule, progress(), and let the caller call again; anything else
+ * passes through.
+ */
+static int pipe_tick(struct source *s, int r)
 {
-	return progress(opaque, false);
+	return r == -EAGAIN ? progress(s, false) ?: -EAGAIN : r;
 }
 
 /* END on every channel.  The workers are idle: the channels are ours. */
@@ -388,7 +392,8 @@ static int64_t send_pass(struct source *s, bool downtime)
 			}
 			if (!kvmig_bitmap_test(s->bm, i))
 				continue;
-			r = pipe_page(s->pipe, i);
+			while ((r = pipe_tick(s, pipe_page(s->pipe, i))) == -EAGAIN)
+				;
 			if (r)
 				return pipe_failed(s, r);
 			sent++;
@@ -402,7 +407,8 @@ static int64_t send_pass(struct source *s, bool downtime)
 			}
 		}
 	}
-	r = pipe_end_pass(s->pipe);
+	while ((r = pipe_tick(s, pipe_end_pass(s->pipe))) == -EAGAIN)
+		;
 	s->pass_t0 = 0;
 	if (r)
 		return pipe_failed(s, r);
@@ -887,7 +893,7 @@ static int run(struct source *s, const char *host, const char *port)
 			.xbzrle_cache_size = s->o.xbzrle_cache_size,
 			.xbzrle_threshold = s->o.xbzrle_threshold,
 			.xbzrle_policy = XCACHE_FREQ,
-			.poll = pipe_poll, .poll_opaque = s, .log = s->log,
+			.log = s->log,
 		};
 
 		s->pipe = pipe_new(&pc);
