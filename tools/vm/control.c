@@ -25,7 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "vm.h"
+#include "control.h"
 
 #define CONTROL_MAX_CLIENTS	16
 #define CONTROL_MAX_LINE	65536	/* a request, without its newline */
@@ -36,29 +36,6 @@ struct client {
 	bool discarding;	/* dropping the rest of an overlong line */
 	char buf[CONTROL_MAX_LINE + 1];
 };
-
-struct reply {
-	json_t *ret;		/* owned; NULL with err set on failure */
-	const char *err_class;
-	char err[256];
-	int fds[VM_MAX_SLOTS + 1];	/* to pass with the reply, not owned */
-	unsigned int nr_fds;
-	bool quit;
-};
-
-static void reply_error(struct reply *r, const char *cls, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void reply_error(struct reply *r, const char *cls, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r->err, sizeof(r->err), fmt, ap);
-	va_end(ap);
-	r->err_class = cls;
-	json_decref(r->ret);
-	r->ret = NULL;
-}
 
 /*
  * @addr's path may hold a socket left by a VMM that died: replace that one.
@@ -397,7 +374,7 @@ static void cmd_guest_check(struct vm *vm, json_t *args, struct reply *r)
 
 struct command {
 	const char *name;
-	void (*fn)(struct vm *vm, json_t *args, struct reply *r);
+	control_cmd_fn *fn;
 	const char *const *args;	/* accepted argument names, or NULL */
 };
 
@@ -993,23 +970,13 @@ static void cmd_set_vcpu_throttle(struct vm *vm, json_t *args, struct reply *r)
 	r->ret = throttle_query_json(vm);
 }
 
-static const char *const dirty_start_args[] = { "backend", NULL };
-static const char *const limit_set_args[] = {
-	"cpu-index", "bytes-per-sec", "burst-bytes", "io-stall-us", "mechanism",
-	NULL,
-};
-static const char *const throttle_args[] = { "cpu-index", "percentage", NULL };
-static const char *const limit_cancel_args[] = { "cpu-index", NULL };
-static const char *const device_state_args[] = { "format", "vcpus", "blob", NULL };
-static const char *const set_status_args[] = { "status", NULL };
-static const char *const dirty_rearm_args[] = { "first", "count", NULL };
-static const char *const set_params_args[] = {
-	"workers", "codec", "level", "max-bandwidth", "downtime-limit",
-	"cpu-throttle-initial", "cpu-throttle-increment", "max-cpu-throttle",
-	"io-aware", "io-stall", NULL,
-};
-
 static void cmd_help(struct vm *vm, json_t *args, struct reply *r);
+
+/*
+ * The commands, in the order help lists them, each with the names of the
+ * arguments it accepts (dispatch() refuses any other) in its own row.
+ */
+#define ARGS(...)	((const char *const[]){ __VA_ARGS__, NULL })
 
 static const struct command commands[] = {
 	{ "help", cmd_help, NULL },
@@ -1022,20 +989,28 @@ static const struct command commands[] = {
 	{ "verify", cmd_verify, NULL },
 	{ "guest-check", cmd_guest_check, NULL },
 	{ "quit", cmd_quit, NULL },
-	{ "dirty-start", cmd_dirty_start, dirty_start_args },
+	{ "dirty-start", cmd_dirty_start, ARGS("backend") },
 	{ "dirty-sync", cmd_dirty_sync, NULL },
-	{ "dirty-rearm", cmd_dirty_rearm, dirty_rearm_args },
+	{ "dirty-rearm", cmd_dirty_rearm, ARGS("first", "count") },
 	{ "dirty-stop", cmd_dirty_stop, NULL },
 	{ "get-device-state", cmd_get_device_state, NULL },
-	{ "set-device-state", cmd_set_device_state, device_state_args },
-	{ "migrate-set-status", cmd_migrate_set_status, set_status_args },
+	{ "set-device-state", cmd_set_device_state,
+	  ARGS("format", "vcpus", "blob") },
+	{ "migrate-set-status", cmd_migrate_set_status, ARGS("status") },
 	{ "query-migrate", cmd_query_migrate, NULL },
 	{ "migrate-cancel", cmd_migrate_cancel, NULL },
-	{ "migrate-set-parameters", cmd_migrate_set_parameters, set_params_args },
-	{ "set-vcpu-dirty-limit", cmd_set_vcpu_dirty_limit, limit_set_args },
-	{ "cancel-vcpu-dirty-limit", cmd_cancel_vcpu_dirty_limit, limit_cancel_args },
+	{ "migrate-set-parameters", cmd_migrate_set_parameters,
+	  ARGS("workers", "codec", "level", "max-bandwidth", "downtime-limit",
+	       "cpu-throttle-initial", "cpu-throttle-increment",
+	       "max-cpu-throttle", "io-aware", "io-stall") },
+	{ "set-vcpu-dirty-limit", cmd_set_vcpu_dirty_limit,
+	  ARGS("cpu-index", "bytes-per-sec", "burst-bytes", "io-stall-us",
+	       "mechanism") },
+	{ "cancel-vcpu-dirty-limit", cmd_cancel_vcpu_dirty_limit,
+	  ARGS("cpu-index") },
 	{ "query-vcpu-dirty-limit", cmd_query_vcpu_dirty_limit, NULL },
-	{ "set-vcpu-throttle", cmd_set_vcpu_throttle, throttle_args },
+	{ "set-vcpu-throttle", cmd_set_vcpu_throttle,
+	  ARGS("cpu-index", "percentage") },
 };
 
 /* help: every command with the names of the arguments it accepts */

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the control socket's files share; internal to kvmig-vm (vm.h has
+ * the control_* calls the rest of the VMM makes).  control.c reads a
+ * request, finds its row in the command table and calls the handler, which
+ * lives in the file of its concern and answers through a struct reply.
+ */
+#ifndef KVMIG_VM_CONTROL_H
+#define KVMIG_VM_CONTROL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#include "vm.h"
+
+/*
+ * A handler's answer, which control.c sends as one line: "return" with
+ * @ret, or "error" with @err_class and @err.
+ */
+struct reply {
+	json_t *ret;		/* owned; NULL with err set on failure */
+	const char *err_class;
+	char err[256];
+	int fds[VM_MAX_SLOTS + 1];	/* to pass with the reply, not owned */
+	unsigned int nr_fds;
+	bool quit;
+};
+
+/* Make @r an error; what it was to return so far is dropped. */
+static inline void reply_error(struct reply *r, const char *cls,
+			       const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static inline void reply_error(struct reply *r, const char *cls,
+			       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+	r->err_class = cls;
+	json_decref(r->ret);
+	r->ret = NULL;
+}
+
+/*
+ * A command's handler.  @args is the request's "arguments" object, or NULL;
+ * dispatch() has checked that it holds only names the command's table row
+ * accepts, but not their types or values.  It answers in @r.
+ */
+typedef void control_cmd_fn(struct vm *vm, json_t *args, struct reply *r);
+
+#endif /* KVMIG_VM_CONTROL_H */
