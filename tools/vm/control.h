@@ -52,4 +52,7 @@ static inline void reply_error(struct reply *r, const char *cls,
  */
 typedef void control_cmd_fn(struct vm *vm, json_t *args, struct reply *r);
 
+/* control_stats.c */
+void control_stats_query(struct vm *vm, json_t *args, struct reply *r);
+
 #endif /* KVMIG_VM_CONTROL_H */

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kvmig-vm: the reference VMM.  One file per concern, as in kvmtool:
- *   kvm.c       /dev/kvm, capabilities, the VM, memfd RAM and memslots
- *   cpu.c       vCPU threads: the KVM_RUN loop, pause/resume
- *   workload.c  workload specs from the command line into guest memory
- *   verify.c    host-side check of the guest's stamped pages
- *   control.c   the JSON control socket
- *   throttle.c  per-vCPU dirty-rate limits (kernel or VMM), CPU throttle
- *   hist.c      latency histogram
- *   main.c      command line, start-up, the main loop
+ *   kvm.c              /dev/kvm, capabilities, the VM, memfd RAM and memslots
+ *   cpu.c              vCPU threads: the KVM_RUN loop, pause/resume
+ *   workload.c         workload specs from the command line into guest memory
+ *   verify.c           host-side check of the guest's stamped pages
+ *   control.c          the JSON control socket
+ *   control_stats.c    the statistics (query-stats, the end-of-run report)
+ *   throttle.c         per-vCPU dirty-rate limits (kernel or VMM), CPU throttle
+ *   hist.c             latency histogram
+ *   main.c             command line, start-up, the main loop
  */
 #ifndef KVMIG_VM_H
 #define KVMIG_VM_H
@@ -292,8 +293,10 @@ enum control_end {
 int control_listen(const char *path, gid_t gid);
 enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
 			     uint64_t deadline_ns);
-json_t *control_stats_json(struct vm *vm);
 void control_dirty_release(struct vm *vm);
+
+/* control_stats.c: query-stats' answer, also the end-of-run report's data */
+json_t *control_stats_json(struct vm *vm);
 
 /* throttle.c */
 /* A change asked of one or all vCPUs; what is not asked for stays. */
