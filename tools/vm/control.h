@@ -52,6 +52,15 @@ static inline void reply_error(struct reply *r, const char *cls,
  */
 typedef void control_cmd_fn(struct vm *vm, json_t *args, struct reply *r);
 
+/* control_vm.c */
+void control_vm_query_status(struct vm *vm, json_t *args, struct reply *r);
+void control_vm_stop(struct vm *vm, json_t *args, struct reply *r);
+void control_vm_cont(struct vm *vm, json_t *args, struct reply *r);
+void control_vm_query_memory(struct vm *vm, json_t *args, struct reply *r);
+void control_vm_get_fds(struct vm *vm, json_t *args, struct reply *r);
+void control_vm_verify(struct vm *vm, json_t *args, struct reply *r);
+void control_vm_guest_check(struct vm *vm, json_t *args, struct reply *r);
+
 /* control_stats.c */
 void control_stats_query(struct vm *vm, json_t *args, struct reply *r);
 
