@@ -64,4 +64,10 @@ void control_vm_guest_check(struct vm *vm, json_t *args, struct reply *r);
 /* control_stats.c */
 void control_stats_query(struct vm *vm, json_t *args, struct reply *r);
 
+/* control_dirty.c */
+void control_dirty_start(struct vm *vm, json_t *args, struct reply *r);
+void control_dirty_sync(struct vm *vm, json_t *args, struct reply *r);
+void control_dirty_rearm(struct vm *vm, json_t *args, struct reply *r);
+void control_dirty_stop(struct vm *vm, json_t *args, struct reply *r);
+
 #endif /* KVMIG_VM_CONTROL_H */

@@ -8,6 +8,7 @@
  *   control.c          the JSON control socket
  *   control_vm.c       run state, guest memory and its fds, page checks
  *   control_stats.c    the statistics (query-stats, the end-of-run report)
+ *   control_dirty.c    dirty logging run here on a peer's behalf
  *   throttle.c         per-vCPU dirty-rate limits (kernel or VMM), CPU throttle
  *   hist.c             latency histogram
  *   main.c             command line, start-up, the main loop
@@ -199,10 +200,10 @@ struct vm {
 	uint64_t start_ns;
 
 	/*
-	 * Dirty logging on behalf of a peer (control.c).  The control thread
-	 * creates and destroys @dirty under the write side of @dirty_lock;
-	 * vCPU threads take the read side to hand a full ring to it.  The
-	 * bitmap memfd is shared with the peer for each sync's result.
+	 * Dirty logging on behalf of a peer (control_dirty.c).  The control
+	 * thread creates and destroys @dirty under the write side of
+	 * @dirty_lock; vCPU threads take the read side to hand a full ring to
+	 * it.  The bitmap memfd is shared with the peer for each sync's result.
 	 */
 	pthread_rwlock_t dirty_lock;
 	struct kvmig_dirty *dirty;
@@ -294,10 +295,12 @@ enum control_end {
 int control_listen(const char *path, gid_t gid);
 enum control_end control_run(struct vm *vm, int listen_fd, int sig_fd,
 			     uint64_t deadline_ns);
-void control_dirty_release(struct vm *vm);
 
 /* control_stats.c: query-stats' answer, also the end-of-run report's data */
 json_t *control_stats_json(struct vm *vm);
+
+/* control_dirty.c */
+void control_dirty_release(struct vm *vm);
 
 /* throttle.c */
 /* A change asked of one or all vCPUs; what is not asked for stays. */
