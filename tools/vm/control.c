@@ -162,20 +162,13 @@ static bool peer_allowed(const struct vm *vm, int fd)
 	return ok;
 }
 
-static bool migration_active(struct vm *vm)
-{
-	const char *st = json_string_value(json_object_get(vm->migration, "status"));
-
-	return st && (!strcmp(st, "active") || !strcmp(st, "setup"));
-}
-
 /*
  * Client @c is gone.  If it was a migration helper in the middle of its
  * work, undo what only it would have undone.
  */
 static void client_gone(struct vm *vm, void *c)
 {
-	if (vm->migration_owner == c && migration_active(vm)) {
+	if (vm->migration_owner == c && control_migrate_is_active(vm)) {
 		fprintf(stderr, "kvmig-vm: the migration helper went away during "
 			"the migration: marking it failed\n");
 		json_object_set_new(vm->migration, "status", json_string("failed"));
@@ -242,128 +235,6 @@ static void cmd_quit(struct vm *vm, json_t *args, struct reply *r)
 	(void)vm;
 	r->ret = json_object();
 	r->quit = true;
-}
-
-static bool paused_required(struct vm *vm, struct reply *r, const char *what)
-{
-	if (vm_is_paused(vm))
-		return true;
-	reply_error(r, "GenericError", "%s needs a paused VM (stop)", what);
-	return false;
-}
-
-static void cmd_get_device_state(struct vm *vm, json_t *args, struct reply *r)
-{
-	char err[256];
-	int e;
-
-	(void)args;
-	if (!paused_required(vm, r, "get-device-state"))
-		return;
-	e = state_get(vm, &r->ret, err, sizeof(err));
-	if (e)
-		reply_error(r, "GenericError", "%s", e == -ENOMEM ? "out of memory" : err);
-}
-
-static void cmd_set_device_state(struct vm *vm, json_t *args, struct reply *r)
-{
-	char err[256];
-
-	if (!paused_required(vm, r, "set-device-state"))
-		return;
-	if (state_set(vm, args, err, sizeof(err))) {
-		reply_error(r, "GenericError", "set-device-state: %s", err);
-		return;
-	}
-	r->ret = json_object();
-}
-
-/*
- * A migration helper publishes its statistics here (so that query-migrate
- * and "kvmig query" show them) and learns whether it was cancelled.
- */
-static void cmd_migrate_set_status(struct vm *vm, json_t *args, struct reply *r)
-{
-	json_t *st = json_object_get(args, "status");
-
-	if (!json_is_object(st)) {
-		reply_error(r, "GenericError", "'status' must be an object");
-		return;
-	}
-	json_decref(vm->migration);
-	vm->migration = json_incref(st);
-	vm->migration_owner = vm->cur_client;
-	r->ret = json_pack("{sb}", "cancel", vm->migration_cancel);
-	if (vm->migration_params) {
-		/* handed over once; the helper applies and reports them */
-		json_object_set_new(r->ret, "parameters", vm->migration_params);
-		vm->migration_params = NULL;
-	}
-	/* a finished migration clears the cancel request for the next one */
-	if (json_is_string(json_object_get(st, "status")) && !migration_active(vm))
-		vm->migration_cancel = false;
-}
-
-/*
- * Change knobs of the running migration: the helper picks them up with
- * its next status report (about every 100 ms) and applies what is valid
- * (query-migrate then shows the values in force).
- */
-static void cmd_migrate_set_parameters(struct vm *vm, json_t *args,
-				       struct reply *r)
-{
-	static const char *const ints[] = {
-		"workers", "level", "max-bandwidth", "downtime-limit",
-		"cpu-throttle-initial", "cpu-throttle-increment",
-		"max-cpu-throttle", "io-stall",
-	};
-	json_t *codec = json_object_get(args, "codec");
-	json_t *io_aware = json_object_get(args, "io-aware");
-	unsigned int i;
-
-	if (!migration_active(vm)) {
-		reply_error(r, "GenericError", "no migration is running");
-		return;
-	}
-	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		json_t *v = json_object_get(args, ints[i]);
-
-		if (v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
-			reply_error(r, "GenericError", "'%s' must be an integer >= 0",
-				    ints[i]);
-			return;
-		}
-	}
-	if (codec && !json_is_string(codec)) {
-		reply_error(r, "GenericError", "'codec' must be a string");
-		return;
-	}
-	if (io_aware && !json_is_boolean(io_aware)) {
-		reply_error(r, "GenericError", "'io-aware' must be true or false");
-		return;
-	}
-	if (!vm->migration_params)
-		vm->migration_params = json_object();
-	json_object_update(vm->migration_params, args);
-	r->ret = json_object();
-}
-
-static void cmd_query_migrate(struct vm *vm, json_t *args, struct reply *r)
-{
-	(void)args;
-	r->ret = vm->migration ? json_deep_copy(vm->migration) :
-		 json_pack("{ss}", "status", "none");
-}
-
-static void cmd_migrate_cancel(struct vm *vm, json_t *args, struct reply *r)
-{
-	(void)args;
-	if (!migration_active(vm)) {
-		reply_error(r, "GenericError", "no migration is running");
-		return;
-	}
-	vm->migration_cancel = true;
-	r->ret = json_object();
 }
 
 /*
@@ -530,13 +401,13 @@ static const struct command commands[] = {
 	{ "dirty-sync", control_dirty_sync, NULL },
 	{ "dirty-rearm", control_dirty_rearm, ARGS("first", "count") },
 	{ "dirty-stop", control_dirty_stop, NULL },
-	{ "get-device-state", cmd_get_device_state, NULL },
-	{ "set-device-state", cmd_set_device_state,
+	{ "get-device-state", control_migrate_get_device_state, NULL },
+	{ "set-device-state", control_migrate_set_device_state,
 	  ARGS("format", "vcpus", "blob") },
-	{ "migrate-set-status", cmd_migrate_set_status, ARGS("status") },
-	{ "query-migrate", cmd_query_migrate, NULL },
-	{ "migrate-cancel", cmd_migrate_cancel, NULL },
-	{ "migrate-set-parameters", cmd_migrate_set_parameters,
+	{ "migrate-set-status", control_migrate_set_status, ARGS("status") },
+	{ "query-migrate", control_migrate_query, NULL },
+	{ "migrate-cancel", control_migrate_cancel, NULL },
+	{ "migrate-set-parameters", control_migrate_set_parameters,
 	  ARGS("workers", "codec", "level", "max-bandwidth", "downtime-limit",
 	       "cpu-throttle-initial", "cpu-throttle-increment",
 	       "max-cpu-throttle", "io-aware", "io-stall") },

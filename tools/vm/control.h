@@ -70,4 +70,17 @@ void control_dirty_sync(struct vm *vm, json_t *args, struct reply *r);
 void control_dirty_rearm(struct vm *vm, json_t *args, struct reply *r);
 void control_dirty_stop(struct vm *vm, json_t *args, struct reply *r);
 
+/* control_migrate.c */
+void control_migrate_get_device_state(struct vm *vm, json_t *args,
+				      struct reply *r);
+void control_migrate_set_device_state(struct vm *vm, json_t *args,
+				      struct reply *r);
+void control_migrate_set_status(struct vm *vm, json_t *args, struct reply *r);
+void control_migrate_set_parameters(struct vm *vm, json_t *args,
+				    struct reply *r);
+void control_migrate_query(struct vm *vm, json_t *args, struct reply *r);
+void control_migrate_cancel(struct vm *vm, json_t *args, struct reply *r);
+/* Whether the status last published says the migration is under way. */
+bool control_migrate_is_active(struct vm *vm);
+
 #endif /* KVMIG_VM_CONTROL_H */

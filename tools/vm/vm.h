@@ -9,6 +9,7 @@
  *   control_vm.c       run state, guest memory and its fds, page checks
  *   control_stats.c    the statistics (query-stats, the end-of-run report)
  *   control_dirty.c    dirty logging run here on a peer's behalf
+ *   control_migrate.c  device state, the migration's status, parameters, cancel
  *   throttle.c         per-vCPU dirty-rate limits (kernel or VMM), CPU throttle
  *   hist.c             latency histogram
  *   main.c             command line, start-up, the main loop
