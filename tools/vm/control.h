@@ -83,4 +83,10 @@ void control_migrate_cancel(struct vm *vm, json_t *args, struct reply *r);
 /* Whether the status last published says the migration is under way. */
 bool control_migrate_is_active(struct vm *vm);
 
+/* control_limit.c */
+void control_limit_set(struct vm *vm, json_t *args, struct reply *r);
+void control_limit_cancel(struct vm *vm, json_t *args, struct reply *r);
+void control_limit_query(struct vm *vm, json_t *args, struct reply *r);
+void control_limit_set_throttle(struct vm *vm, json_t *args, struct reply *r);
+
 #endif /* KVMIG_VM_CONTROL_H */

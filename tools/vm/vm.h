@@ -5,11 +5,12 @@
  *   cpu.c              vCPU threads: the KVM_RUN loop, pause/resume
  *   workload.c         workload specs from the command line into guest memory
  *   verify.c           host-side check of the guest's stamped pages
- *   control.c          the JSON control socket
+ *   control.c          the JSON control socket: clients, the command table
  *   control_vm.c       run state, guest memory and its fds, page checks
  *   control_stats.c    the statistics (query-stats, the end-of-run report)
  *   control_dirty.c    dirty logging run here on a peer's behalf
  *   control_migrate.c  device state, the migration's status, parameters, cancel
+ *   control_limit.c    per-vCPU dirty-rate limit and CPU throttle commands
  *   throttle.c         per-vCPU dirty-rate limits (kernel or VMM), CPU throttle
  *   hist.c             latency histogram
  *   main.c             command line, start-up, the main loop
