@@ -6,6 +6,7 @@
  *   workload.c         workload specs from the command line into guest memory
  *   verify.c           host-side check of the guest's stamped pages
  *   control.c          the JSON control socket: clients, the command table
+ *   control.h          what the control*.c files share (internal)
  *   control_vm.c       run state, guest memory and its fds, page checks
  *   control_stats.c    the statistics (query-stats, the end-of-run report)
  *   control_dirty.c    dirty logging run here on a peer's behalf
