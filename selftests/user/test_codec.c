@@ -20,7 +20,8 @@
 #include <zstd.h>
 
 #include "harness.h"
-#include "../../user/lib/internal.h"
+#include "kvmig/kvmig.h"
+#include "../../user/lib/simd.h"
 #include "../../user/lib/codec.h"
 
 #define PAGE	4096

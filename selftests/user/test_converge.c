@@ -11,7 +11,7 @@
  * up to its working set.  Its counters accumulate as a VMM's would.
  */
 #include "harness.h"
-#include "../../user/lib/internal.h"
+#include "kvmig/kvmig.h"
 #include "../../user/lib/converge.h"
 
 #define RAM_PAGES	65536ULL		/* 256 MiB */

@@ -18,7 +18,8 @@
 #include <sys/socket.h>
 
 #include "harness.h"
-#include "../../user/lib/internal.h"
+#include "kvmig/kvmig.h"
+#include "../../user/lib/simd.h"
 #include "../../user/lib/chan.h"
 #include "../../user/lib/codec.h"
 #include "../../user/lib/pipeline.h"

@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "../../user/lib/internal.h"
+#include "kvmig/kvmig.h"
+#include "../../user/lib/simd.h"
+#include "../../user/lib/xbzrle.h"
 #include "../../user/lib/xcache.h"
 
 #define PAGE	4096

@@ -26,6 +26,7 @@
 
 #include "../../selftests/user/harness.h"
 #include "../../user/lib/internal.h"
+#include "../../user/lib/simd.h"
 #include "../../user/lib/chan.h"
 #include "../../user/lib/codec.h"
 #include "../../user/lib/pipeline.h"

@@ -18,6 +18,8 @@
 
 #include "../../selftests/user/harness.h"
 #include "../../user/lib/internal.h"
+#include "../../user/lib/simd.h"
+#include "../../user/lib/xbzrle.h"
 #include "../../user/lib/xcache.h"
 
 #define PAGE	4096

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "codec.h"
 
 /* a compressed page must save an eighth, else it goes raw */

@@ -25,7 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "kvmig/kvmig.h"
+#include "simd.h"
+#include "xbzrle.h"
 #include "wire.h"
 #include "xcache.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "kvmig/kvmig.h"
 #include "converge.h"
 #include "converge_vmm.h"
 

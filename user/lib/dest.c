@@ -42,6 +42,11 @@
 #include <xxhash.h>
 
 #include "internal.h"
+#include "log.h"
+#include "opts.h"
+#include "memmap.h"
+#include "vmm_client.h"
+#include "stats.h"
 #include "chan.h"
 #include "codec.h"
 #include "futex.h"

@@ -11,6 +11,9 @@
 #include <sys/ioctl.h>
 
 #include "internal.h"
+#include "log.h"
+#include "opts.h"
+#include "dirty.h"
 
 static const char *const backend_names[KVMIG_DIRTY_NR_BACKENDS] = {
 	[KVMIG_DIRTY_AUTO] = "auto",

@@ -14,6 +14,8 @@
 #include <sys/ioctl.h>
 
 #include "internal.h"
+#include "log.h"
+#include "dirty.h"
 
 static int bitmap_probe(const struct kvmig_kvm_desc *kvm, char *why, size_t len)
 {

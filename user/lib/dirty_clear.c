@@ -16,6 +16,8 @@
 #include <sys/ioctl.h>
 
 #include "internal.h"
+#include "log.h"
+#include "dirty.h"
 
 static int clear_probe(const struct kvmig_kvm_desc *kvm, char *why, size_t len)
 {

@@ -19,7 +19,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "internal.h"
+#include "kvmig/kvmig.h"
+#include "log.h"
+#include "dirty.h"
 
 /*
  * The patch's uapi, for building against headers without it; the values

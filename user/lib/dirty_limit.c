@@ -13,6 +13,8 @@
 #include <sys/ioctl.h>
 
 #include "internal.h"
+#include "opts.h"
+#include "dirty.h"
 
 /*
  * The patch's uapi, for building against headers without it; the values

@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "log.h"
+#include "opts.h"
+#include "dirty.h"
 
 struct remote {
 	struct kvmig_vmm *vmm;			/* not owned */

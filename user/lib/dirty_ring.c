@@ -45,6 +45,8 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "log.h"
+#include "dirty.h"
 
 struct ring {
 	struct kvm_dirty_gfn *gfns;	/* set once: the mmap'ed ring */

@@ -38,14 +38,4 @@ static inline void *err_ptr(int err)
 			 __ATOMIC_RELAXED)
 #define STAT_GET(var)	__atomic_load_n(&(var), __ATOMIC_RELAXED)
 
-/* moved out; every file still includes them until it names its own */
-#include "log.h"
-#include "opts.h"
-#include "dirty.h"
-#include "memmap.h"
-#include "vmm_client.h"
-#include "simd.h"
-#include "xbzrle.h"
-#include "stats.h"
-
 #endif /* KVMIG_INTERNAL_H */

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "log.h"
 
 KVMIG_EXPORT const char *kvmig_version(void)
 {

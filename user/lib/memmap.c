@@ -14,6 +14,9 @@
 #include <xxhash.h>
 
 #include "internal.h"
+#include "log.h"
+#include "opts.h"
+#include "memmap.h"
 
 struct kvmig_memmap {
 	struct kvmig_log log;

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "internal.h"
+#include "kvmig/kvmig.h"
+#include "log.h"
+#include "opts.h"
 
 int kvmig_opts_check(const void *opts, size_t known, const char *name,
 		     char *why, size_t len)

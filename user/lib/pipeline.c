@@ -57,6 +57,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "internal.h"
+#include "memmap.h"
+#include "simd.h"
+#include "xbzrle.h"
 #include "pipeline.h"
 #include "ratelimit.h"
 #include "codec.h"

@@ -12,7 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "kvmig/kvmig.h"
+#include "log.h"
+#include "simd.h"
 #include "chan.h"
 #include "xcache.h"
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "simd.h"
 
 static bool zero_scalar(const void *page)
 {

@@ -46,6 +46,11 @@
 #include <xxhash.h>
 
 #include "internal.h"
+#include "log.h"
+#include "opts.h"
+#include "memmap.h"
+#include "simd.h"
+#include "stats.h"
 #include "chan.h"
 #include "codec.h"
 #include "pipeline.h"

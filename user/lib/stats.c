@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "stats.h"
 
 /* The smallest struct a caller may pass: the fields before the pipeline's. */
 #define STATS_SZ_MIN	offsetof(struct kvmig_migration_stats, pipeline)

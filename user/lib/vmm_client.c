@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "log.h"
+#include "opts.h"
+#include "vmm_client.h"
 
 #define VMM_MAX_REPLY	(1 << 20)
 

@@ -28,6 +28,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "simd.h"
+#include "xbzrle.h"
 
 #define PAGE	KVMIG_PAGE_SIZE
 
