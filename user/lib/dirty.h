@@ -7,7 +7,9 @@
  * statistics and calls the backend's ops.  Each backend is one file
  * dirty_NAME.c that defines kvmig_dirty_NAME_ops: bitmap, clear, ring,
  * fastwp (in-process, on the VM's fds) and remote (in the VMM, over its
- * control socket).
+ * control socket).  The helpers at the end are dirty.c's, but for the
+ * KVM_GET_DIRTY_LOG ones; kvmig_vm_check_extension() serves dirty_limit.c
+ * too.
  *
  * Adding an in-process dirty-log backend: its public value (kvmig.h, enum
  * kvmig_dirty_backend), one file dirty_NAME.c defining kvmig_dirty_NAME_ops
@@ -77,7 +79,8 @@ uint64_t kvmig_bitmap_or_at(uint64_t *dst, uint64_t off, const uint64_t *src,
 void kvmig_bitmap_extract(uint64_t *dst, const uint64_t *src, uint64_t off,
 			  uint64_t nbits);
 
-/* KVM_GET_DIRTY_LOG helpers shared by the bitmap and clear backends. */
+/* KVM_GET_DIRTY_LOG helpers (dirty_bitmap.c) shared by the bitmap, clear and
+ * fastwp backends. */
 int kvmig_dirty_log_init(struct kvmig_dirty *d);
 void kvmig_dirty_log_fini(struct kvmig_dirty *d);
 int kvmig_dirty_log_fetch(struct kvmig_dirty *d, uint64_t *buf,
