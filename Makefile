@@ -13,6 +13,7 @@
 # make check-stress  the user-space tests, 3 times, on an oversubscribed machine
 # make demo       deps + build + the demo
 # make bench      deps + build + benchmarks
+# make bench-compare [REV=HEAD~1]  this tree's benchmarks against REV's
 # make install PREFIX=/usr/local [DESTDIR=...]
 
 # plain "make" builds everything (the first rule below is the guest image)
@@ -278,6 +279,16 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh $(B)
 
+# make bench-compare [REV=HEAD~1] [BENCHES="bench_pipeline bench_xbzrle"]
+# [ROUNDS=5] [THRESHOLD=5]: the benchmarks of this tree and of REV, built
+# side by side (REV in a temporary git worktree), run in interleaved
+# rounds; the median new/old throughput ratio of every row both report,
+# with its spread, and a verdict (scripts/bench-compare.sh).  The "+"
+# lends the script's makes this make's job slots.
+REV ?= HEAD~1
+bench-compare: deps
+	$(Q)+scripts/bench-compare.sh $(B) $(REV) $(BENCHES)
+
 LIBDIR	?= $(PREFIX)/lib
 INCDIR	?= $(PREFIX)/include
 
@@ -313,8 +324,8 @@ clean:
 	rm -rf $(B)
 
 FORCE:
-.PHONY: all deps deps-check check check-stress asan tsan demo bench fuzz lab lab-user lab-debian \
-	modules dkms-install dkms-remove install clean FORCE
+.PHONY: all deps deps-check check check-stress asan tsan demo bench bench-compare fuzz \
+	lab lab-user lab-debian modules dkms-install dkms-remove install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
