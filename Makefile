@@ -166,14 +166,17 @@ $(B)/tests/test_fuzz_%: $(B)/obj/selftests/fuzz/fuzz_%.o $(B)/obj/selftests/fuzz
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer runs of every target over its corpus
 FUZZ_SECONDS ?= 60
+# what the decoders under fuzz need of the library, built with the fuzzer's
+# instrumentation
+FUZZ_LIB_SRCS := user/lib/wire.c $(wildcard user/lib/codec*.c) user/lib/xbzrle.c \
+	user/lib/xcache.c user/lib/simd.c user/lib/log.c
 fuzz: deps
 	$(Q)command -v clang >/dev/null || { echo "fuzz: needs clang" >&2; exit 1; }
 	$(Q)mkdir -p $(B)/fuzz
 	$(Q)for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
 		clang -g -O1 -fsanitize=fuzzer,address,undefined -DKVMIG_LIBFUZZER \
-			-Iuser/include -D_GNU_SOURCE $$f user/lib/wire.c \
-			user/lib/codec.c user/lib/xbzrle.c user/lib/simd.c \
+			-Iuser/include -D_GNU_SOURCE $$f $(FUZZ_LIB_SRCS) \
 			-lzstd -llz4 -lz \
 			-o $(B)/fuzz/$$n || exit 1; \
 		mkdir -p $(B)/fuzz/$$n.corpus; \
