@@ -15,18 +15,38 @@
 #include "opts.h"
 #include "dirty.h"
 
-static const char *const backend_names[KVMIG_DIRTY_NR_BACKENDS] = {
-	[KVMIG_DIRTY_AUTO] = "auto",
-	[KVMIG_DIRTY_BITMAP] = "bitmap",
-	[KVMIG_DIRTY_CLEAR] = "clear",
-	[KVMIG_DIRTY_RING] = "ring",
-	[KVMIG_DIRTY_FASTWP] = "fastwp",
-	[KVMIG_DIRTY_REMOTE] = "remote",
+/*
+ * Every backend, one row each, in the order auto prefers them: the first
+ * whose probe passes wins.  remote has no probe: it runs in the VMM, made
+ * by kvmig_dirty_remote_new(), never chosen here.
+ */
+static const struct kvmig_dirty_ops *const backends[] = {
+	&kvmig_dirty_ring_ops,
+	&kvmig_dirty_fastwp_ops,
+	&kvmig_dirty_clear_ops,
+	&kvmig_dirty_bitmap_ops,
+	&kvmig_dirty_remote_ops,
 };
+_Static_assert(ARRAY_SIZE(backends) == KVMIG_DIRTY_NR_BACKENDS - 1,
+	       "a row per backend but auto");
+
+static const struct kvmig_dirty_ops *backend_ops(enum kvmig_dirty_backend b)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(backends); i++)
+		if (backends[i]->backend == b)
+			return backends[i];
+	return NULL;
+}
 
 KVMIG_EXPORT const char *kvmig_dirty_backend_name(enum kvmig_dirty_backend b)
 {
-	return (unsigned int)b < KVMIG_DIRTY_NR_BACKENDS ? backend_names[b] : "?";
+	const struct kvmig_dirty_ops *ops = backend_ops(b);
+
+	if (b == KVMIG_DIRTY_AUTO)
+		return "auto";
+	return ops ? ops->name : "?";
 }
 
 KVMIG_EXPORT int kvmig_dirty_backend_parse(const char *name,
@@ -35,7 +55,7 @@ KVMIG_EXPORT int kvmig_dirty_backend_parse(const char *name,
 	unsigned int i;
 
 	for (i = 0; i < KVMIG_DIRTY_NR_BACKENDS; i++) {
-		if (!strcmp(name, backend_names[i])) {
+		if (!strcmp(name, kvmig_dirty_backend_name(i))) {
 			*b = (enum kvmig_dirty_backend)i;
 			return 0;
 		}
@@ -117,56 +137,39 @@ int kvmig_dirty_set_logging(struct kvmig_dirty *d, bool on)
 	return 0;
 }
 
-static const struct kvmig_dirty_ops *backend_ops(enum kvmig_dirty_backend b)
-{
-	switch (b) {
-	case KVMIG_DIRTY_BITMAP:
-		return &kvmig_dirty_bitmap_ops;
-	case KVMIG_DIRTY_CLEAR:
-		return &kvmig_dirty_clear_ops;
-	case KVMIG_DIRTY_RING:
-		return &kvmig_dirty_ring_ops;
-	case KVMIG_DIRTY_FASTWP:
-		return &kvmig_dirty_fastwp_ops;
-	default:
-		return NULL;
-	}
-}
-
-/* auto: the best mechanism this VM and kernel offer, and why. */
+/*
+ * auto: the first backend of the table this VM and kernel allow, with what
+ * it offers and why each one before it was passed over ("auto: clear,
+ * manual protect; not ring: ...; not fastwp: ..."); if none, NULL and why
+ * the first was not possible.
+ */
 static const struct kvmig_dirty_ops *pick_auto(const struct kvmig_kvm_desc *kvm,
 					       char *reason, size_t len)
 {
-	char why_ring[128], why_clear[128], why_fastwp[128];
+	char why[160], offers[160], nots[400] = "";
+	size_t n = 0;
+	unsigned int i;
 
-	if (!kvmig_dirty_ring_ops.probe(kvm, why_ring, sizeof(why_ring))) {
-		snprintf(reason, len, "auto: ring, the VM has per-vCPU dirty "
-			 "rings (%u entries): no bitmap scans, per-vCPU rates",
-			 kvm->ring_entries);
-		return &kvmig_dirty_ring_ops;
+	for (i = 0; i < ARRAY_SIZE(backends); i++) {
+		const struct kvmig_dirty_ops *ops = backends[i];
+
+		if (!ops->probe)
+			continue;
+		if (!ops->probe(kvm, why, sizeof(why))) {
+			offers[0] = 0;
+			if (ops->offers)
+				ops->offers(kvm, offers, sizeof(offers));
+			snprintf(reason, len, "auto: %s%s%s%s", ops->name,
+				 offers[0] ? ", " : "", offers, nots);
+			return ops;
+		}
+		if (!n)
+			snprintf(reason, len, "%s", why);
+		if (n < sizeof(nots))
+			n += (size_t)snprintf(nots + n, sizeof(nots) - n,
+					      "; not %s: %s", ops->name, why);
 	}
-	if (!kvmig_dirty_fastwp_ops.probe(kvm, why_fastwp, sizeof(why_fastwp))) {
-		snprintf(reason, len, "auto: fastwp, the kernel write-protects all "
-			 "memory in O(1); not ring: %s", why_ring);
-		return &kvmig_dirty_fastwp_ops;
-	}
-	if (!kvmig_dirty_clear_ops.probe(kvm, why_clear, sizeof(why_clear))) {
-		snprintf(reason, len, "auto: clear, %s; not ring: %s; not fastwp: %s",
-			 kvmig_vm_check_extension(kvm->vm_fd,
-				KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) &
-			 KVM_DIRTY_LOG_INITIALLY_SET ?
-			 "manual protect with initially-set bitmaps" :
-			 "manual protect", why_ring, why_fastwp);
-		return &kvmig_dirty_clear_ops;
-	}
-	if (kvmig_dirty_bitmap_ops.probe(kvm, reason, len)) {
-		/* a VM with rings that cannot be used: say why not the ring */
-		snprintf(reason, len, "%s", why_ring);
-		return NULL;
-	}
-	snprintf(reason, len, "auto: bitmap; not ring: %s; not fastwp: %s; not "
-		 "clear: %s", why_ring, why_fastwp, why_clear);
-	return &kvmig_dirty_bitmap_ops;
+	return NULL;
 }
 
 KVMIG_EXPORT struct kvmig_dirty *
@@ -241,11 +244,15 @@ kvmig_dirty_new(const struct kvmig_kvm_desc *kvm,
 			goto err_free;
 		}
 		break;
-	case KVMIG_DIRTY_FASTWP:
-	case KVMIG_DIRTY_BITMAP:
-	case KVMIG_DIRTY_CLEAR:
-	case KVMIG_DIRTY_RING:
+	default:
 		ops = backend_ops(want);
+		if (!ops || !ops->probe) {
+			pr_err(&log, "dirty source: backend %d cannot run in-process%s",
+			       want, want == KVMIG_DIRTY_REMOTE ?
+			       " (use kvmig_dirty_remote_new)" : "");
+			r = -EINVAL;
+			goto err_free;
+		}
 		r = ops->probe(&d->kvm, why, sizeof(why));
 		if (r) {
 			pr_err(&log, "dirty source %s: %s",
@@ -255,12 +262,6 @@ kvmig_dirty_new(const struct kvmig_kvm_desc *kvm,
 		snprintf(d->reason, sizeof(d->reason), "%s: asked for",
 			 kvmig_dirty_backend_name(want));
 		break;
-	default:
-		pr_err(&log, "dirty source: backend %d cannot run in-process%s",
-		       want, want == KVMIG_DIRTY_REMOTE ?
-		       " (use kvmig_dirty_remote_new)" : "");
-		r = -EINVAL;
-		goto err_free;
 	}
 	d->ops = ops;
 	r = ops->init ? ops->init(d) : 0;

@@ -11,14 +11,12 @@
  * KVM_GET_DIRTY_LOG ones; kvmig_vm_check_extension() serves dirty_limit.c
  * too.
  *
- * Adding an in-process dirty-log backend: its public value (kvmig.h, enum
+ * Adding a dirty-log backend: its public value (kvmig.h, enum
  * kvmig_dirty_backend), one file dirty_NAME.c defining kvmig_dirty_NAME_ops
- * (extern below), and in dirty.c, which has no single table of backends
- * yet: its name in backend_names[], a case in backend_ops() and in
- * kvmig_dirty_new()'s switch of the backends asked for by name, and a
- * place in pick_auto()'s order (ring, fastwp, clear, bitmap) if auto may
- * choose it.  The remote backend is not picked there:
- * kvmig_dirty_remote_new() (dirty_remote.c) makes its struct kvmig_dirty.
+ * (extern below), and one row in dirty.c's backends[], whose order is
+ * auto's preference (ring, fastwp, clear, bitmap).  The remote backend has
+ * no probe: kvmig_dirty_remote_new() (dirty_remote.c) makes its struct
+ * kvmig_dirty, auto never picks it.
  */
 #ifndef KVMIG_DIRTY_H
 #define KVMIG_DIRTY_H
@@ -32,8 +30,14 @@
 
 struct kvmig_dirty_ops {
 	enum kvmig_dirty_backend backend;
-	/* may the backend run on this VM?  0, or -errno with *why filled */
+	const char *name;		/* kvmig_dirty_backend_name() */
+	/*
+	 * may the backend run on this VM?  0, or -errno with *why filled;
+	 * NULL: it does not run in-process (remote)
+	 */
 	int (*probe)(const struct kvmig_kvm_desc *kvm, char *why, size_t len);
+	/* what it offers on this VM, for auto's reason; may be NULL */
+	void (*offers)(const struct kvmig_kvm_desc *kvm, char *buf, size_t len);
 	int (*init)(struct kvmig_dirty *d);
 	void (*fini)(struct kvmig_dirty *d);
 	int (*start)(struct kvmig_dirty *d);

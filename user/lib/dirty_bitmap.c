@@ -106,6 +106,7 @@ static int bitmap_stop(struct kvmig_dirty *d)
 
 const struct kvmig_dirty_ops kvmig_dirty_bitmap_ops = {
 	.backend = KVMIG_DIRTY_BITMAP,
+	.name = "bitmap",
 	.probe = bitmap_probe,
 	.init = kvmig_dirty_log_init,
 	.fini = kvmig_dirty_log_fini,

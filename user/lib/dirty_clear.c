@@ -129,9 +129,19 @@ static int clear_stop(struct kvmig_dirty *d)
 	return kvmig_dirty_set_logging(d, false);
 }
 
+/* auto: which kind of manual protection */
+static void clear_offers(const struct kvmig_kvm_desc *kvm, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", kvmig_vm_check_extension(kvm->vm_fd,
+		 KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) & KVM_DIRTY_LOG_INITIALLY_SET ?
+		 "manual protect with initially-set bitmaps" : "manual protect");
+}
+
 const struct kvmig_dirty_ops kvmig_dirty_clear_ops = {
 	.backend = KVMIG_DIRTY_CLEAR,
+	.name = "clear",
 	.probe = clear_probe,
+	.offers = clear_offers,
 	.init = kvmig_dirty_log_init,
 	.fini = kvmig_dirty_log_fini,
 	.start = clear_start,

@@ -119,9 +119,19 @@ static int fastwp_stop(struct kvmig_dirty *d)
 	return r;
 }
 
+/* auto: what fast write-protection brings */
+static void fastwp_offers(const struct kvmig_kvm_desc *kvm, char *buf,
+			  size_t len)
+{
+	(void)kvm;
+	snprintf(buf, len, "the kernel write-protects all memory in O(1)");
+}
+
 const struct kvmig_dirty_ops kvmig_dirty_fastwp_ops = {
 	.backend = KVMIG_DIRTY_FASTWP,
+	.name = "fastwp",
 	.probe = fastwp_probe,
+	.offers = fastwp_offers,
 	.init = kvmig_dirty_log_init,
 	.fini = kvmig_dirty_log_fini,
 	.start = fastwp_start,

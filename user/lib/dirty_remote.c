@@ -181,6 +181,7 @@ static void remote_fini(struct kvmig_dirty *d)
 
 const struct kvmig_dirty_ops kvmig_dirty_remote_ops = {
 	.backend = KVMIG_DIRTY_REMOTE,
+	.name = "remote",
 	.fini = remote_fini,
 	.start = remote_start,
 	.sync = remote_sync,

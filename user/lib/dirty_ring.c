@@ -415,9 +415,18 @@ static int ring_vcpu_harvested(const struct kvmig_dirty *d, unsigned int vcpu,
 	return 0;
 }
 
+/* auto: what the rings bring */
+static void ring_offers(const struct kvmig_kvm_desc *kvm, char *buf, size_t len)
+{
+	snprintf(buf, len, "the VM has per-vCPU dirty rings (%u entries): no "
+		 "bitmap scans, per-vCPU rates", kvm->ring_entries);
+}
+
 const struct kvmig_dirty_ops kvmig_dirty_ring_ops = {
 	.backend = KVMIG_DIRTY_RING,
+	.name = "ring",
 	.probe = ring_probe,
+	.offers = ring_offers,
 	.init = ring_init,
 	.fini = ring_fini,
 	.start = ring_start,
