@@ -11,10 +11,12 @@
 
 /* The smallest struct a caller may pass: the fields before the pipeline's. */
 #define STATS_SZ_MIN	offsetof(struct kvmig_migration_stats, pipeline)
+#define STATS_OFF(field)	offsetof(struct kvmig_migration_stats, field)
+#define STATS_SIZEOF(field)	sizeof(((struct kvmig_migration_stats *)0)->field)
+/* The size a caller's struct needs to have @field */
+#define STATS_END(field)	(STATS_OFF(field) + STATS_SIZEOF(field))
 /* Does the caller's struct have @field? */
-#define STATS_HAS(st, field)						\
-	((st)->sz >= offsetof(struct kvmig_migration_stats, field) +	\
-		     sizeof((st)->field))
+#define STATS_HAS(st, field)	((st)->sz >= STATS_END(field))
 
 bool kvmig_stats_sz_ok(const struct kvmig_migration_stats *st)
 {
@@ -46,6 +48,17 @@ void kvmig_stats_end(struct kvmig_migration_stats *caller,
 }
 
 /*
+ * What is computed rather than read, and so not rows of fields: each is
+ * one STAT_FN() row in the tables below.  "compression" is sums over the
+ * codecs and a ratio (its busy and busy-rate repeat the pipeline's, as
+ * QEMU has them); the per-codec objects are keyed by the codec's name,
+ * only for codecs that had pages, each with a ratio; the per-worker and
+ * per-vCPU arrays are as long as channels and nr_vcpus say, a worker's
+ * codec-ms comes from worker_codec_ns (a part of its own) and a vCPU's
+ * cpu-index is its index.
+ */
+
+/*
  * QEMU's "compression" object, over every codec: pages sent compressed,
  * busy / busy-rate, their compressed size and the compression rate.
  */
@@ -67,10 +80,10 @@ static json_t *compression_json(const struct kvmig_migration_stats *st)
 			 "compression-rate", wire ? (double)raw / (double)wire : 0.0);
 }
 
-/* kvmig's own: per codec, per worker, the migration thread. */
-static json_t *pipeline_json(const struct kvmig_migration_stats *st)
+/* kvmig's own: per codec that had pages */
+static json_t *codecs_json(const struct kvmig_migration_stats *st)
 {
-	json_t *codecs = json_object(), *workers = json_array();
+	json_t *codecs = json_object();
 	unsigned int i;
 
 	for (i = 0; i < KVMIG_CODEC_NR; i++) {
@@ -88,6 +101,15 @@ static json_t *pipeline_json(const struct kvmig_migration_stats *st)
 				(double)c->raw_bytes / (double)c->wire_bytes : 0.0,
 			"busy-ms", (json_int_t)(c->busy_ns / 1000000)));
 	}
+	return codecs;
+}
+
+/* kvmig's own: per worker */
+static json_t *workers_json(const struct kvmig_migration_stats *st)
+{
+	json_t *workers = json_array();
+	unsigned int i;
+
 	for (i = 0; i < st->channels && i < ARRAY_SIZE(st->pipeline.worker); i++) {
 		const struct kvmig_worker_stats *w = &st->pipeline.worker[i];
 
@@ -105,27 +127,17 @@ static json_t *pipeline_json(const struct kvmig_migration_stats *st)
 				(json_int_t)(st->worker_codec_ns[i] / 1000000)));
 		json_array_append_new(workers, o);
 	}
-	return json_pack("{ss si si si sI sI sI sf sI so so}",
-			 "codec", st->pipeline.codec_name,
-			 "level", st->pipeline.level,
-			 "workers", (int)st->pipeline.workers,
-			 "effort", (int)st->pipeline.effort,
-			 "zero-pages", (json_int_t)st->pipeline.zero_pages,
-			 "dispatches", (json_int_t)st->pipeline.dispatches,
-			 "busy", (json_int_t)st->pipeline.busy,
-			 "busy-rate", st->pipeline.busy_rate,
-			 "migration-thread-cpu-ms",
-			 (json_int_t)(st->pipeline.main_cpu_ns / 1000000),
-			 "codecs", codecs, "worker", workers);
+	return workers;
 }
 
-/* QEMU's names where it has them (cpu-throttle-percentage, ...) */
-static json_t *converge_json(const struct kvmig_migration_stats *st)
+/* per vCPU, under QEMU's names where it has them */
+static json_t *vcpus_json(const struct kvmig_migration_stats *st)
 {
 	json_t *vcpus = json_array();
 	unsigned int i;
 
-	for (i = 0; i < st->converge.nr_vcpus && i < 64; i++) {
+	for (i = 0; i < st->converge.nr_vcpus &&
+		    i < ARRAY_SIZE(st->converge.vcpu); i++) {
 		const struct kvmig_vcpu_converge *v = &st->converge.vcpu[i];
 
 		json_array_append_new(vcpus, json_pack("{sI sf sI sf sb}",
@@ -135,17 +147,273 @@ static json_t *converge_json(const struct kvmig_migration_stats *st)
 			"io-rate", v->io_rate,
 			"serves-io", v->io));
 	}
-	return json_pack("{ss ss ss sI sI sI so}",
-		"policy", st->converge.policy,
-		"mechanism", st->converge.mechanism,
-		"decision", st->converge.decision,
-		"cpu-throttle-percentage",
-		(json_int_t)st->converge.cpu_throttle_percentage,
-		"dirty-limit-throttle-time-per-round",
-		(json_int_t)st->converge.dirty_limit_throttle_time_per_round,
-		"passes-without-progress",
-		(json_int_t)st->converge.passes_without_progress,
-		"vcpus", vcpus);
+	return vcpus;
+}
+
+/* How a row's value is written; STAT() takes it from the field's type. */
+enum stats_type {
+	STATS_U64,	/* as json_int_t: above INT64_MAX it is negative */
+	STATS_U32,
+	STATS_INT,
+	STATS_DOUBLE,	/* NaN and infinity have no JSON */
+	STATS_BOOL,
+	STATS_STR,	/* char[], NUL-terminated UTF-8 */
+	STATS_NS_MS,	/* uint64_t nanoseconds, as whole milliseconds */
+	STATS_OBJECT,	/* the object of .rows */
+	STATS_COMPUTED,	/* what .fn returns */
+};
+
+/*
+ * A member of a JSON object: @key, from the field at @off of the struct.
+ * It is present only if the caller's struct reaches @part_end (0: always)
+ * and, if @when names fields, one of them (an integer, a bool or a
+ * string's first char) is not 0.
+ */
+struct stats_row {
+	const char *key;
+	enum stats_type type;
+	size_t off;
+	const struct stats_row *rows;				/* STATS_OBJECT */
+	json_t *(*fn)(const struct kvmig_migration_stats *st);	/* STATS_COMPUTED */
+	size_t part_end;
+	struct {
+		size_t off, len;
+	} when[2];
+};
+
+/*
+ * The member @k: @field, written as its C type says, so that a row cannot
+ * disagree with its field (a type not listed does not compile).  The
+ * optional arguments are the conditions below.
+ */
+#define STAT(k, field, ...)						\
+	{ .key = (k), .off = STATS_OFF(field),				\
+	  .type = _Generic(((struct kvmig_migration_stats *)0)->field,	\
+			   uint64_t: STATS_U64, uint32_t: STATS_U32,	\
+			   int: STATS_INT, double: STATS_DOUBLE,	\
+			   bool: STATS_BOOL, char *: STATS_STR),	\
+	  __VA_ARGS__ }
+/* uint64_t nanoseconds @field as milliseconds */
+#define STAT_MS(k, field, ...)						\
+	{ .key = (k), .off = STATS_OFF(field),				\
+	  .type = _Generic(((struct kvmig_migration_stats *)0)->field,	\
+			   uint64_t: STATS_NS_MS),			\
+	  __VA_ARGS__ }
+/* the object of the rows @r */
+#define STAT_OBJ(k, r, ...)						\
+	{ .key = (k), .type = STATS_OBJECT, .rows = (r), __VA_ARGS__ }
+/* what @f(st) returns */
+#define STAT_FN(k, f, ...)						\
+	{ .key = (k), .type = STATS_COMPUTED, .fn = (f), __VA_ARGS__ }
+/* the conditions: the caller's struct has @part; @field is not 0 */
+#define IF_HAS(part)	.part_end = STATS_END(part)
+#define WHEN(field)	{ STATS_OFF(field), STATS_SIZEOF(field) }
+#define IF_SET(field)	.when = { WHEN(field) }
+#define IF_EITHER(a, b)	.when = { WHEN(a), WHEN(b) }
+
+/*
+ * The statistics as JSON, under QEMU query-migrate's names where it has
+ * them: one table per object, in the order its members are written.
+ *
+ * add a statistic: its field at the end of its part of struct
+ * kvmig_migration_stats (kvmig.h), one row here; where it is counted is
+ * the only other place.
+ *
+ * Only the last part grows in place (the ABI: a caller's older struct is
+ * a prefix of ours); a statistic for an earlier part's object goes into
+ * a new part at the struct's end, and its row says IF_HAS(that part).
+ */
+static const struct stats_row stats_ram[] = {
+	STAT("transferred",		ram.transferred),
+	STAT("remaining",		ram.remaining),
+	STAT("total",			ram.total),
+	STAT("duplicate",		ram.duplicate),
+	STAT("normal",			ram.normal),
+	STAT("normal-bytes",		ram.normal_bytes),
+	STAT("dirty-pages-rate",	ram.dirty_pages_rate),
+	STAT("mbps",			ram.mbps),
+	STAT("dirty-sync-count",	ram.dirty_sync_count),
+	STAT("pages-per-second",	ram.pages_per_second),
+	STAT("precopy-bytes",		ram.precopy_bytes),
+	STAT("downtime-bytes",		ram.downtime_bytes),
+	STAT("iterations",		ram.iterations),
+	{}
+};
+
+static const struct stats_row stats_verify[] = {
+	STAT("pages",			verify.pages),
+	STAT("mismatches",		verify.mismatches),
+	{}
+};
+
+static const struct stats_row stats_pipeline[] = {
+	STAT("codec",			pipeline.codec_name),
+	STAT("level",			pipeline.level),
+	STAT("workers",			pipeline.workers),
+	STAT("effort",			pipeline.effort),
+	STAT("zero-pages",		pipeline.zero_pages),
+	STAT("dispatches",		pipeline.dispatches),
+	STAT("busy",			pipeline.busy),
+	STAT("busy-rate",		pipeline.busy_rate),
+	STAT_MS("migration-thread-cpu-ms", pipeline.main_cpu_ns),
+	STAT_FN("codecs",		codecs_json),
+	STAT_FN("worker",		workers_json),
+	{}
+};
+
+static const struct stats_row stats_xbzrle[] = {
+	STAT("cache-size",		xbzrle.cache_size),
+	STAT("bytes",			xbzrle.bytes),
+	STAT("pages",			xbzrle.pages),
+	STAT("cache-miss",		xbzrle.cache_miss),
+	STAT("cache-miss-rate",		xbzrle.cache_miss_rate),
+	STAT("encoding-rate",		xbzrle.encoding_rate),
+	STAT("overflow",		xbzrle.overflow),
+	{}
+};
+
+static const struct stats_row stats_converge[] = {
+	STAT("policy",			converge.policy),
+	STAT("mechanism",		converge.mechanism),
+	STAT("decision",		converge.decision),
+	STAT("cpu-throttle-percentage",	converge.cpu_throttle_percentage),
+	STAT("dirty-limit-throttle-time-per-round",
+	     converge.dirty_limit_throttle_time_per_round),
+	STAT("passes-without-progress",	converge.passes_without_progress),
+	STAT_FN("vcpus",		vcpus_json),
+	{}
+};
+
+static const struct stats_row stats_downtime_parts[] = {
+	STAT("pause",			downtime_parts.pause),
+	STAT("sync",			downtime_parts.sync),
+	STAT("ram",			downtime_parts.ram),
+	STAT("device",			downtime_parts.device),
+	STAT("verify",			downtime_parts.verify),
+	STAT("commit",			downtime_parts.commit),
+	{}
+};
+
+static const struct stats_row stats_params[] = {
+	STAT("max-bandwidth",		params.max_bandwidth),
+	STAT("downtime-limit",		params.downtime_limit_ms),
+	STAT("max-iterations",		params.max_iterations),
+	STAT("cpu-throttle-initial",	params.throttle_initial),
+	STAT("cpu-throttle-increment",	params.throttle_increment),
+	STAT("max-cpu-throttle",	params.throttle_max),
+	STAT("io-aware",		params.io_aware),
+	STAT("io-stall",		params.io_stall_us),
+	{}
+};
+
+static const struct stats_row stats_pass[] = {
+	STAT("pages",			pass.pages),
+	STAT("done",			pass.done),
+	STAT("elapsed-time",		pass.elapsed_ms),
+	STAT("time-left",		pass.eta_ms),
+	{}
+};
+
+static const struct stats_row stats_top[] = {
+	STAT("status",			status),
+	STAT("total-time",		total_time_ms),
+	STAT("setup-time",		setup_time_ms),
+	STAT("downtime",		downtime_ms),
+	STAT("expected-downtime",	expected_downtime_ms),
+	STAT("dirty-log",		dirty_backend),
+	STAT("channels",		channels),
+	STAT_OBJ("ram",			stats_ram),
+	STAT_OBJ("verify",		stats_verify, IF_SET(verify.done)),
+	STAT_FN("compression",		compression_json, IF_HAS(pipeline)),
+	STAT_OBJ("pipeline",		stats_pipeline, IF_HAS(pipeline)),
+	STAT_OBJ("xbzrle-cache",	stats_xbzrle, IF_HAS(xbzrle),
+		 IF_EITHER(xbzrle.cache_size, xbzrle.pages)),
+	STAT("switchover",		switchover, IF_SET(switchover[0])),
+	STAT_OBJ("converge",		stats_converge, IF_HAS(converge),
+		 IF_SET(converge.policy[0])),
+	STAT_OBJ("downtime-parts",	stats_downtime_parts,
+		 IF_HAS(downtime_parts), IF_SET(switchover[0])),
+	STAT_OBJ("parameters",		stats_params, IF_HAS(params),
+		 IF_SET(params.downtime_limit_ms)),
+	STAT_OBJ("pass",		stats_pass, IF_HAS(pass),
+		 IF_SET(pass.pages)),
+	STAT("error-desc",		error, IF_SET(error[0])),
+	{}
+};
+
+static bool stats_row_is_conditional(const struct stats_row *r)
+{
+	return r->part_end || r->when[0].len;
+}
+
+static bool stats_row_is_shown(const struct kvmig_migration_stats *st,
+			       const struct stats_row *r)
+{
+	unsigned int i;
+	size_t j;
+
+	if (st->sz < r->part_end)
+		return false;
+	for (i = 0; i < ARRAY_SIZE(r->when) && r->when[i].len; i++)
+		for (j = 0; j < r->when[i].len; j++)
+			if (((const unsigned char *)st)[r->when[i].off + j])
+				return true;
+	return i == 0;		/* no fields to ask */
+}
+
+static json_t *stats_object(const struct kvmig_migration_stats *st,
+			    const struct stats_row *rows);
+
+static json_t *stats_value(const struct kvmig_migration_stats *st,
+			   const struct stats_row *r)
+{
+	const void *p = (const char *)st + r->off;
+
+	switch (r->type) {
+	case STATS_U64:
+		return json_integer((json_int_t)*(const uint64_t *)p);
+	case STATS_U32:
+		return json_integer(*(const uint32_t *)p);
+	case STATS_INT:
+		return json_integer(*(const int *)p);
+	case STATS_DOUBLE:
+		return json_real(*(const double *)p);
+	case STATS_BOOL:
+		return json_boolean(*(const bool *)p);
+	case STATS_STR:
+		return json_string(p);
+	case STATS_NS_MS:
+		return json_integer((json_int_t)(*(const uint64_t *)p / 1000000));
+	case STATS_OBJECT:
+		return stats_object(st, r->rows);
+	case STATS_COMPUTED:
+		return r->fn(st);
+	}
+	return NULL;
+}
+
+/*
+ * The object of @rows, NULL if it cannot be written.  A member under a
+ * condition that has no JSON (NaN, infinity, a string that is not UTF-8,
+ * no memory) is left out; any other member without one fails the whole
+ * object, as json_pack() does for what its format lists.
+ */
+static json_t *stats_object(const struct kvmig_migration_stats *st,
+			    const struct stats_row *rows)
+{
+	const struct stats_row *r;
+	json_t *o = json_object();
+
+	for (r = rows; o && r->key; r++) {
+		if (stats_row_is_conditional(r)) {
+			if (stats_row_is_shown(st, r))
+				json_object_set_new(o, r->key, stats_value(st, r));
+		} else if (json_object_set_new(o, r->key, stats_value(st, r))) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	return o;
 }
 
 KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats *st)
@@ -155,84 +423,9 @@ KVMIG_EXPORT char *kvmig_migration_stats_json(const struct kvmig_migration_stats
 
 	if (!kvmig_stats_sz_ok(st))
 		return err_ptr(-EINVAL);
-	o = json_pack(
-		"{ss sI sI sI sI ss sI"
-		" s{sI sI sI sI sI sI sI sf sI sI sI sI sI}}",
-		"status", st->status,
-		"total-time", (json_int_t)st->total_time_ms,
-		"setup-time", (json_int_t)st->setup_time_ms,
-		"downtime", (json_int_t)st->downtime_ms,
-		"expected-downtime", (json_int_t)st->expected_downtime_ms,
-		"dirty-log", st->dirty_backend,
-		"channels", (json_int_t)st->channels,
-		"ram",
-		"transferred", (json_int_t)st->ram.transferred,
-		"remaining", (json_int_t)st->ram.remaining,
-		"total", (json_int_t)st->ram.total,
-		"duplicate", (json_int_t)st->ram.duplicate,
-		"normal", (json_int_t)st->ram.normal,
-		"normal-bytes", (json_int_t)st->ram.normal_bytes,
-		"dirty-pages-rate", (json_int_t)st->ram.dirty_pages_rate,
-		"mbps", st->ram.mbps,
-		"dirty-sync-count", (json_int_t)st->ram.dirty_sync_count,
-		"pages-per-second", (json_int_t)st->ram.pages_per_second,
-		"precopy-bytes", (json_int_t)st->ram.precopy_bytes,
-		"downtime-bytes", (json_int_t)st->ram.downtime_bytes,
-		"iterations", (json_int_t)st->ram.iterations);
+	o = stats_object(st, stats_top);
 	if (!o)
 		return NULL;
-	if (st->verify.done)
-		json_object_set_new(o, "verify", json_pack("{sI sI}",
-			"pages", (json_int_t)st->verify.pages,
-			"mismatches", (json_int_t)st->verify.mismatches));
-	if (STATS_HAS(st, pipeline)) {
-		json_object_set_new(o, "compression", compression_json(st));
-		json_object_set_new(o, "pipeline", pipeline_json(st));
-	}
-	if (STATS_HAS(st, xbzrle) && (st->xbzrle.cache_size || st->xbzrle.pages))
-		json_object_set_new(o, "xbzrle-cache", json_pack(
-			"{sI sI sI sI sf sf sI}",
-			"cache-size", (json_int_t)st->xbzrle.cache_size,
-			"bytes", (json_int_t)st->xbzrle.bytes,
-			"pages", (json_int_t)st->xbzrle.pages,
-			"cache-miss", (json_int_t)st->xbzrle.cache_miss,
-			"cache-miss-rate", st->xbzrle.cache_miss_rate,
-			"encoding-rate", st->xbzrle.encoding_rate,
-			"overflow", (json_int_t)st->xbzrle.overflow));
-	if (st->switchover[0])
-		json_object_set_new(o, "switchover", json_string(st->switchover));
-	if (STATS_HAS(st, converge) && st->converge.policy[0])
-		json_object_set_new(o, "converge", converge_json(st));
-	if (STATS_HAS(st, downtime_parts) && st->switchover[0])
-		json_object_set_new(o, "downtime-parts", json_pack(
-			"{sI sI sI sI sI sI}",
-			"pause", (json_int_t)st->downtime_parts.pause,
-			"sync", (json_int_t)st->downtime_parts.sync,
-			"ram", (json_int_t)st->downtime_parts.ram,
-			"device", (json_int_t)st->downtime_parts.device,
-			"verify", (json_int_t)st->downtime_parts.verify,
-			"commit", (json_int_t)st->downtime_parts.commit));
-	if (STATS_HAS(st, params) && st->params.downtime_limit_ms)
-		json_object_set_new(o, "parameters", json_pack(
-			"{sI sI sI sI sI sI sb sI}",
-			"max-bandwidth", (json_int_t)st->params.max_bandwidth,
-			"downtime-limit", (json_int_t)st->params.downtime_limit_ms,
-			"max-iterations", (json_int_t)st->params.max_iterations,
-			"cpu-throttle-initial", (json_int_t)st->params.throttle_initial,
-			"cpu-throttle-increment",
-			(json_int_t)st->params.throttle_increment,
-			"max-cpu-throttle", (json_int_t)st->params.throttle_max,
-			"io-aware", st->params.io_aware,
-			"io-stall", (json_int_t)st->params.io_stall_us));
-	if (STATS_HAS(st, pass) && st->pass.pages)
-		json_object_set_new(o, "pass", json_pack(
-			"{sI sI sI sI}",
-			"pages", (json_int_t)st->pass.pages,
-			"done", (json_int_t)st->pass.done,
-			"elapsed-time", (json_int_t)st->pass.elapsed_ms,
-			"time-left", (json_int_t)st->pass.eta_ms));
-	if (st->error[0])
-		json_object_set_new(o, "error-desc", json_string(st->error));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
