@@ -14,6 +14,14 @@
  * migration runs, it publishes the statistics to the VMM (migrate-set-status)
  * so that "kvmig query" and "kvmig cancel", from any shell, reach it.
  * Documentation/kvmig.rst is the manual.
+ *
+ * One concern a file, whose name prefixes its functions:
+ *   kvmig.c     main(), the usage text, the subcommands
+ *   cli.c       what every subcommand uses: die, the options' getopt table
+ *               and --help, the messages, the VMM's connection (cli.h)
+ *   parse.c     the command line's numbers and addresses
+ *   link.c      migrate --max-bandwidth auto: the link's speed, over netlink
+ *   report.c    migrate --report FILE: the migration's timeline as HTML
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,27 +36,10 @@
 #include <unistd.h>
 
 #include "kvmig/kvmig.h"
+#include "cli.h"
 #include "link.h"
+#include "parse.h"
 #include "report.h"
-
-struct cli {
-	struct kvmig_vmm *vmm;
-	bool json;
-	bool tty;
-	bool quiet;
-	int last_width;
-	uint64_t last_iter;
-	uint64_t last_line_ms;	/* total-time of the last plain line */
-	json_t *params;		/* from the VMM (kvmig set), not yet applied */
-	bool source;		/* a migrate: takes "kvmig set" parameters */
-	int ready_fd;		/* incoming --ready-fd, or -1 */
-	const char *ready_file;	/* incoming --ready-file, or NULL */
-	int vmm_timeout_ms;	/* per VMM request; 0: the library's 60 s */
-	struct report *report;	/* migrate --report, or NULL */
-};
-
-/* query, cancel, set, vm: a VMM answers these in milliseconds */
-#define SHORT_TIMEOUT_MS	10000
 
 static volatile sig_atomic_t interrupted;
 
@@ -56,237 +47,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	interrupted = 1;
-}
-
-/*
- * A string a VMM holds (its replies, the statistics a helper published
- * there), escaped for the terminal: whoever wrote it must not be able to
- * forge lines or send escape sequences to ours.  Four buffers, used in turn.
- */
-static const char *safe(const char *str)
-{
-	static char buf[4][1024];
-	static unsigned int k;
-	char *b = buf[k++ % 4];
-
-	if (!str)
-		return NULL;
-	kvmig_text_escape(b, sizeof(buf[0]), str, strlen(str));
-	return b;
-}
-
-static void print_msg(enum kvmig_log_level l, const char *msg, void *opaque)
-{
-	struct cli *c = opaque;
-
-	if (l > KVMIG_LOG_WARN && !(c && !c->quiet && l == KVMIG_LOG_INFO))
-		return;
-	if (c && c->tty && c->last_width)
-		fputc('\n', stderr), c->last_width = 0;
-	fprintf(stderr, "kvmig: %s%s\n", l == KVMIG_LOG_ERROR ? "error: " :
-		l == KVMIG_LOG_WARN ? "warning: " : "", msg);
-}
-
-/*
- * Every subcommand's options with their help: getopt_long's table and
- * "kvmig COMMAND --help" come from the same array.
- */
-struct optdoc {
-	const char *name;
-	const char *arg;	/* the argument's name, or NULL: a flag */
-	int val;		/* what getopt_long returns */
-	const char *help;
-};
-
-struct command {
-	const char *name;
-	const char *synopsis;	/* after "kvmig NAME " */
-	const char *about;
-	const struct optdoc *opts;
-	int (*run)(const struct command *cmd, int argc, char **argv);
-};
-
-/* @text from column @col to 79, continuation lines indented to @indent */
-static void wrap(FILE *f, const char *text, int col, int indent)
-{
-	while (*text) {
-		int len = (int)strcspn(text, " ");
-
-		if (col > indent && col + 1 + len > 79) {
-			fprintf(f, "\n%*s", indent, "");
-			col = indent;
-		} else if (col > indent) {
-			fputc(' ', f);
-			col++;
-		}
-		fprintf(f, "%.*s", len, text);
-		col += len;
-		text += len;
-		text += strspn(text, " ");
-	}
-	fputc('\n', f);
-}
-
-static void command_help(const struct command *cmd, FILE *f)
-{
-	const struct optdoc *o;
-
-	fprintf(f, "usage: kvmig %s %s\n\n", cmd->name, cmd->synopsis);
-	wrap(f, cmd->about, 0, 0);
-	fputs("\nOptions:\n", f);
-	for (o = cmd->opts; o->name; o++) {
-		int col = fprintf(f, "  --%s%s%s", o->name, o->arg ? " " : "",
-				  o->arg ? o->arg : "");
-
-		if (col < 28)
-			col += fprintf(f, "%*s", 28 - col, "");
-		else
-			col = fprintf(f, "\n%28s", "") - 1;
-		wrap(f, o->help, col, 28);
-	}
-	fprintf(f, "  --help%*s", 28 - 8, "");
-	wrap(f, "This text.", 28, 28);
-	fputs("\nSizes take K/M/G suffixes (binary); rates are bytes/s with K/M/G, or\n"
-	      "Kbit/Mbit/Gbit (decimal bits per second).  The manual: kvmig(1),\n"
-	      "Documentation/kvmig.rst.\n", f);
-}
-
-/*
- * getopt_long() over @cmd's options and --help (which prints the help and
- * exits 0); an unknown option or a missing argument exits 2.
- */
-static int next_opt(const struct command *cmd, int argc, char **argv,
-		    const char *shortopts)
-{
-	struct option lo[64];
-	unsigned int n = 0;
-	const struct optdoc *o;
-	int opt;
-
-	for (o = cmd->opts; o->name && n < 62; o++)
-		lo[n++] = (struct option){ o->name, o->arg ? required_argument :
-					   no_argument, NULL, o->val };
-	lo[n++] = (struct option){ "help", no_argument, NULL, 'h' };
-	lo[n] = (struct option){ 0 };
-	opt = getopt_long(argc, argv, shortopts, lo, NULL);
-	if (opt == 'h') {
-		command_help(cmd, stdout);
-		exit(0);
-	}
-	if (opt == '?' || opt == ':') {
-		/* getopt_long() said what was wrong */
-		fprintf(stderr, "kvmig %s: see 'kvmig %s --help'\n", cmd->name,
-			cmd->name);
-		exit(2);
-	}
-	return opt;
-}
-
-static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("kvmig: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-/* A plain count: no suffixes. */
-static uint64_t parse_count(const char *opt, const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-' || *end)
-		die("%s: '%s' is not a number", opt, s);
-	return v;
-}
-
-/* A count in [@lo, @hi]; @unit ends the range in the message (" ms"). */
-static uint64_t parse_range(const char *opt, const char *s, uint64_t lo,
-			    uint64_t hi, const char *unit)
-{
-	uint64_t v = parse_count(opt, s);
-
-	if (v < lo || v > hi)
-		die("%s: %llu..%llu%s, not %s", opt, (unsigned long long)lo,
-		    (unsigned long long)hi, unit, s);
-	return v;
-}
-
-/* --timeout S -> milliseconds */
-static int parse_timeout(const char *s)
-{
-	return (int)(parse_range("--timeout", s, 1, 86400, " s") * 1000);
-}
-
-/* Bytes (K/M/G binary suffixes) or, for rates, Kbit/Mbit/Gbit. */
-static uint64_t parse_num(const char *opt, const char *s)
-{
-	char *end;
-	unsigned long long v;
-	double bits;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		die("%s: '%s' is not a number", opt, s);
-	if (!strcmp(end, "Kbit") || !strcmp(end, "Mbit") || !strcmp(end, "Gbit")) {
-		bits = (double)v * (end[0] == 'K' ? 1e3 : end[0] == 'M' ? 1e6 : 1e9);
-		return (uint64_t)(bits / 8);
-	}
-	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	}
-	if (*end)
-		die("%s: '%s' is not a number", opt, s);
-	if (v > (~0ULL >> shift))
-		die("%s: '%s' is too large", opt, s);
-	return v << shift;
-}
-
-/*
- * "tcp:HOST:PORT" -> host, port (host may be empty: any).  PORT is a
- * number, 1..65535, or 0 where @port0 (listen on a port the kernel picks).
- */
-static void parse_tcp(const char *opt, const char *s, bool port0, char **host,
-		      char **port)
-{
-	const char *colon;
-	uint64_t n;
-
-	if (strncmp(s, "tcp:", 4) || !(colon = strrchr(s + 4, ':')) || !colon[1])
-		die("%s: '%s' is not tcp:HOST:PORT", opt, s);
-	n = parse_count(opt, colon + 1);
-	if (n > 65535 || (!n && !port0))
-		die("%s: port %s is not %u..65535", opt, colon + 1, port0 ? 0 : 1);
-	*host = strndup(s + 4, (size_t)(colon - (s + 4)));
-	*port = strdup(colon + 1);
-	if (!*host || !*port)
-		die("out of memory");
-	/* [::1] style */
-	if ((*host)[0] == '[' && (*host)[strlen(*host) - 1] == ']') {
-		memmove(*host, *host + 1, strlen(*host));
-		(*host)[strlen(*host) - 1] = 0;
-	}
-	if (!port0 && !**host)
-		die("%s: '%s' names no host", opt, s);
-}
-
-/* No words after the options (but for kvmig vm's COMMAND). */
-static void no_more_args(const struct command *cmd, int argc, char **argv)
-{
-	if (optind < argc)
-		die("%s: unexpected argument '%s' (see 'kvmig %s --help')",
-		    cmd->name, argv[optind], cmd->name);
 }
 
 /* --level N for --codec C: what the codec takes, said at parse time */
@@ -301,33 +61,11 @@ static void check_level(enum kvmig_codec codec, int level)
 	if (!level)
 		return;
 	if (!range[codec].hi)
-		die("--level %d: --codec %s takes no level", level,
-		    kvmig_codec_name(codec));
+		cli_die("--level %d: --codec %s takes no level", level,
+			kvmig_codec_name(codec));
 	if (level < range[codec].lo || level > range[codec].hi)
-		die("--level: %d..%d for --codec %s, not %d", range[codec].lo,
-		    range[codec].hi, kvmig_codec_name(codec), level);
-}
-
-static struct kvmig_vmm *connect_vmm(const char *path, struct cli *c)
-{
-	struct kvmig_vmm_opts o = {
-		.sz = sizeof(o), .print = print_msg, .print_opaque = c,
-		.timeout_ms = c->vmm_timeout_ms,
-	};
-	struct kvmig_vmm *v;
-
-	if (!path)
-		die("--vm SOCK is required");
-	if (!*path)
-		die("--vm: an empty path");
-	v = kvmig_vmm_connect(path, &o);
-	if (!v) {
-		/* kvmig_vmm_connect() printed why it could not connect */
-		if (errno == ENAMETOOLONG || errno == ENOMEM)
-			fprintf(stderr, "kvmig: --vm %s: %s\n", path, strerror(errno));
-		exit(1);
-	}
-	return v;
+		cli_die("--level: %d..%d for --codec %s, not %d", range[codec].lo,
+			range[codec].hi, kvmig_codec_name(codec), level);
 }
 
 static unsigned int limited_vcpus(const struct kvmig_migration_stats *st)
@@ -512,7 +250,7 @@ static void on_tune(struct kvmig_tunables *t, void *opaque)
 
 		if (codec < 0)
 			fprintf(stderr, "kvmig: set: unknown codec '%s'\n",
-				safe(json_string_value(v)));
+				cli_safe(json_string_value(v)));
 		else
 			t->codec = (enum kvmig_codec)codec;
 	}
@@ -725,7 +463,7 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 	struct cli c = { .tty = isatty(2) };
 	struct kvmig_migrate_opts mo = {
 		.sz = sizeof(mo), .progress = on_progress, .progress_opaque = &c,
-		.print = print_msg, .print_opaque = &c,
+		.print = cli_print_msg, .print_opaque = &c,
 		.tune = on_tune, .tune_opaque = &c,
 	};
 	struct kvmig_migration_stats st = { .sz = sizeof(st) };
@@ -736,7 +474,7 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 	uint64_t v;
 
 	c.source = true;
-	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
+	while ((opt = cli_next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 't': to = optarg; break;
@@ -761,15 +499,15 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		case 'l':
 			if (kvmig_dirty_backend_parse(optarg, &mo.dirty_backend) ||
 			    mo.dirty_backend == KVMIG_DIRTY_REMOTE)
-				die("--dirty-log: auto, bitmap, clear, ring or fastwp, "
-				    "not '%s'", optarg);
+				cli_die("--dirty-log: auto, bitmap, clear, ring or fastwp, "
+					"not '%s'", optarg);
 			break;
 		case 'V': mo.verify = true; break;
 		case 'F': mo.no_force = true; break;
 		case 'k': keep = true; break;
 		case 'R':
 			if (!*optarg)
-				die("--report: an empty path");
+				cli_die("--report: an empty path");
 			report = optarg;
 			break;
 		case 'j': c.json = true; break;
@@ -778,15 +516,15 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		case 'C':
 			r = kvmig_codec_from_name(optarg);
 			if (r < 0)
-				die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
-				    optarg);
+				cli_die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
+					optarg);
 			mo.codec = (enum kvmig_codec)r;
 			break;
 		case 'L':
 			v = parse_count("--level", optarg);
 			if (!v || v > 19)
-				die("--level: 1..19 (zlib 1..9, zstd 1..19, auto 1..4), "
-				    "not %s", optarg);
+				cli_die("--level: 1..19 (zlib 1..9, zstd 1..19, auto 1..4), "
+					"not %s", optarg);
 			mo.level = (int)v;
 			break;
 		case 'w':
@@ -797,20 +535,20 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		case 'S':
 			mo.xbzrle_cache_size = parse_num("--xbzrle-cache-size", optarg);
 			if (mo.xbzrle_cache_size < (64 << 10))
-				die("--xbzrle-cache-size: at least 64K, not %s", optarg);
+				cli_die("--xbzrle-cache-size: at least 64K, not %s", optarg);
 			mo.xbzrle = true;
 			break;
 		case 'H':
 			v = parse_num("--xbzrle-threshold", optarg);
 			if (!v || v > 4096)
-				die("--xbzrle-threshold: 1..4096 bytes, not %s", optarg);
+				cli_die("--xbzrle-threshold: 1..4096 bytes, not %s", optarg);
 			mo.xbzrle_threshold = (uint32_t)v;
 			mo.xbzrle = true;
 			break;
 		case 'G':
 			if (kvmig_converge_parse(optarg, &mo.converge))
-				die("--converge: auto, none, auto-converge or "
-				    "dirty-limit, not '%s'", optarg);
+				cli_die("--converge: auto, none, auto-converge or "
+					"dirty-limit, not '%s'", optarg);
 			break;
 		case 'I':
 			mo.throttle_initial = (uint32_t)parse_range("--throttle-initial",
@@ -830,21 +568,21 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 							       1, 1000000, " us");
 			break;
 		default:
-			return 2;	/* next_opt() handled the others */
+			return 2;	/* cli_next_opt() handled the others */
 		}
 	}
 	if (!to)
-		die("migrate: --to tcp:HOST:PORT is required");
+		cli_die("migrate: --to tcp:HOST:PORT is required");
 	if (mo.throttle_initial && mo.throttle_max &&
 	    mo.throttle_initial > mo.throttle_max)
-		die("--throttle-initial %u%% is above --throttle-max %u%%",
-		    mo.throttle_initial, mo.throttle_max);
+		cli_die("--throttle-initial %u%% is above --throttle-max %u%%",
+			mo.throttle_initial, mo.throttle_max);
 	if (mo.workers && !mo.channels)
 		mo.channels = mo.workers < 2 ? 2 : mo.workers;
 	if (mo.workers > (mo.channels ? mo.channels : 2))
-		die("--workers %u: at most --channels (%u)", mo.workers,
-		    mo.channels ? mo.channels : 2);
-	no_more_args(cmd, argc, argv);
+		cli_die("--workers %u: at most --channels (%u)", mo.workers,
+			mo.channels ? mo.channels : 2);
+	cli_no_more_args(cmd, argc, argv);
 	check_level(mo.codec, mo.level);
 	parse_tcp("--to", to, false, &host, &port);
 	if (auto_bw) {
@@ -858,9 +596,9 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		if (!c.quiet)
 			fprintf(stderr, "kvmig: --max-bandwidth auto: %s\n", lc.why);
 	}
-	c.vmm = connect_vmm(vm, &c);
+	c.vmm = cli_connect_vmm(vm, &c);
 	if (report && !(c.report = report_open(report, err, sizeof(err))))
-		die("--report: %s", err);
+		cli_die("--report: %s", err);
 	r = kvmig_migrate(c.vmm, host, port, &mo, &st);
 	json_decref(c.params);
 	if (c.report && report_close(c.report, &st, &mo, vm, to, err, sizeof(err)))
@@ -877,7 +615,7 @@ static int parse_ready_fd(const char *s)
 	int fd = (int)parse_range("--ready-fd", s, 0, INT_MAX, "");
 
 	if (fcntl(fd, F_GETFD) < 0)
-		die("--ready-fd %d: %s", fd, strerror(errno));
+		cli_die("--ready-fd %d: %s", fd, strerror(errno));
 	return fd;
 }
 
@@ -948,7 +686,7 @@ static int cmd_incoming(const struct command *cmd, int argc, char **argv)
 	bool quit_on_failure = false;
 	struct kvmig_incoming_opts io = {
 		.sz = sizeof(io), .progress = on_progress, .progress_opaque = &c,
-		.print = print_msg, .print_opaque = &c,
+		.print = cli_print_msg, .print_opaque = &c,
 		.listening = on_listening, .listening_opaque = &c,
 	};
 	struct kvmig_migration_stats st = { .sz = sizeof(st) };
@@ -956,7 +694,7 @@ static int cmd_incoming(const struct command *cmd, int argc, char **argv)
 	char *host, *port;
 	int opt, r;
 
-	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
+	while ((opt = cli_next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'l': listen = optarg; break;
@@ -968,17 +706,17 @@ static int cmd_incoming(const struct command *cmd, int argc, char **argv)
 		case 'F': c.ready_file = optarg; break;
 		case 'Q': quit_on_failure = true; break;
 		default:
-			return 2;	/* next_opt() handled the others */
+			return 2;	/* cli_next_opt() handled the others */
 		}
 	}
 	if (!listen)
-		die("incoming: --listen tcp:[ADDR]:PORT is required");
-	no_more_args(cmd, argc, argv);
+		cli_die("incoming: --listen tcp:[ADDR]:PORT is required");
+	cli_no_more_args(cmd, argc, argv);
 	parse_tcp("--listen", listen, true, &host, &port);
 	/* a file left by an earlier run must not announce this one */
 	if (c.ready_file && unlink(c.ready_file) && errno != ENOENT)
-		die("--ready-file %s: %s", c.ready_file, strerror(errno));
-	c.vmm = connect_vmm(vm, &c);
+		cli_die("--ready-file %s: %s", c.ready_file, strerror(errno));
+	c.vmm = cli_connect_vmm(vm, &c);
 	r = kvmig_incoming(c.vmm, host[0] ? host : NULL, port, &io, &st);
 	/* no longer listening: a stale file must not say we are */
 	if (c.ready_file)
@@ -1001,9 +739,9 @@ static void print_vmm_help(json_t *list)
 
 	printf("The VMM's control commands (Documentation/control-protocol.rst):\n");
 	json_array_foreach(list, i, e) {
-		printf("  %s", safe(json_string_value(json_object_get(e, "name"))) ?: "?");
+		printf("  %s", cli_safe(json_string_value(json_object_get(e, "name"))) ?: "?");
 		json_array_foreach(json_object_get(e, "arguments"), k, a)
-			printf("%s%s", k ? ", " : "  ", safe(json_string_value(a)) ?: "?");
+			printf("%s%s", k ? ", " : "  ", cli_safe(json_string_value(a)) ?: "?");
 		putchar('\n');
 	}
 }
@@ -1022,17 +760,17 @@ static int cmd_vm(const struct command *cmd, int argc, char **argv)
 	int opt, r;
 	json_t *o;
 
-	while ((opt = next_opt(cmd, argc, argv, "+")) != -1) {
+	while ((opt = cli_next_opt(cmd, argc, argv, "+")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:
-			return 2;	/* next_opt() handled the others */
+			return 2;	/* cli_next_opt() handled the others */
 		}
 	}
 	if (optind >= argc || argc - optind > 2)
-		die("vm: give COMMAND and optionally its arguments as a JSON object");
-	c.vmm = connect_vmm(vm, &c);
+		cli_die("vm: give COMMAND and optionally its arguments as a JSON object");
+	c.vmm = cli_connect_vmm(vm, &c);
 	r = kvmig_vmm_request(c.vmm, argv[optind], argc - optind == 2 ?
 			      argv[optind + 1] : NULL, &reply, NULL, 0, NULL);
 	if (r) {
@@ -1057,14 +795,14 @@ static void print_query(json_t *o)
 {
 	json_t *ram = json_object_get(o, "ram"), *conv = json_object_get(o, "converge");
 	json_t *pass = json_object_get(o, "pass"), *params = json_object_get(o, "parameters");
-	const char *err = safe(json_string_value(json_object_get(o, "error-desc")));
-	const char *sw = safe(json_string_value(json_object_get(o, "switchover")));
+	const char *err = cli_safe(json_string_value(json_object_get(o, "error-desc")));
+	const char *sw = cli_safe(json_string_value(json_object_get(o, "switchover")));
 	double total = (double)json_integer_value(json_object_get(ram, "total"));
 	double left = (double)json_integer_value(json_object_get(ram, "remaining"));
 
 #define INT(obj, key) ((long long)json_integer_value(json_object_get(obj, key)))
 	printf("Migration status: %s\n",
-	       safe(json_string_value(json_object_get(o, "status"))) ?: "?");
+	       cli_safe(json_string_value(json_object_get(o, "status"))) ?: "?");
 	if (!ram) {
 		if (err)
 			printf("error: %s\n", err);
@@ -1077,7 +815,7 @@ static void print_query(json_t *o)
 	else
 		printf("expected downtime: %lld ms\n", INT(o, "expected-downtime"));
 	printf("dirty log: %s, channels: %lld\n",
-	       safe(json_string_value(json_object_get(o, "dirty-log"))) ?: "-",
+	       cli_safe(json_string_value(json_object_get(o, "dirty-log"))) ?: "-",
 	       INT(o, "channels"));
 	printf("transferred ram: %.1f MiB\n", INT(ram, "transferred") / 1048576.0);
 	printf("remaining ram: %.1f MiB\n", left / 1048576.0);
@@ -1100,8 +838,8 @@ static void print_query(json_t *o)
 	printf("dirty pages rate: %lld pages/s\n", INT(ram, "dirty-pages-rate"));
 	if (conv)
 		printf("convergence: %s (policy %s)\n",
-		       safe(json_string_value(json_object_get(conv, "mechanism"))) ?: "-",
-		       safe(json_string_value(json_object_get(conv, "policy"))) ?: "-");
+		       cli_safe(json_string_value(json_object_get(conv, "mechanism"))) ?: "-",
+		       cli_safe(json_string_value(json_object_get(conv, "policy"))) ?: "-");
 	if (params) {
 		long long bw = INT(params, "max-bandwidth");
 
@@ -1144,18 +882,18 @@ static int cmd_simple(const struct command *cmd, int argc, char **argv,
 	char *reply = NULL;
 	int opt, r;
 
-	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
+	while ((opt = cli_next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'j': c.json = true; break;
 		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:
-			return 2;	/* next_opt() handled the others */
+			return 2;	/* cli_next_opt() handled the others */
 		}
 	}
 	if (optind < argc)
-		die("%s: unexpected argument '%s'", cmd->name, argv[optind]);
-	c.vmm = connect_vmm(vm, &c);
+		cli_die("%s: unexpected argument '%s'", cmd->name, argv[optind]);
+	c.vmm = cli_connect_vmm(vm, &c);
 	r = kvmig_vmm_request(c.vmm, what, NULL, &reply, NULL, 0, NULL);
 	if (r) {
 		fprintf(stderr, "kvmig: %s\n", kvmig_vmm_last_error(c.vmm));
@@ -1202,14 +940,14 @@ static int cmd_set(const struct command *cmd, int argc, char **argv)
 	uint64_t v;
 	int opt, r;
 
-	while ((opt = next_opt(cmd, argc, argv, "")) != -1) {
+	while ((opt = cli_next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
 		case 'L':
 			v = parse_count("--level", optarg);
 			if (v > 19)
-				die("--level: 0..19 (0: the codec's default), not %s",
-				    optarg);
+				cli_die("--level: 0..19 (0: the codec's default), not %s",
+					optarg);
 			json_object_set_new(args, "level", json_integer((json_int_t)v));
 			break;
 		case 'b':
@@ -1218,13 +956,13 @@ static int cmd_set(const struct command *cmd, int argc, char **argv)
 			break;
 		case 'C':
 			if (kvmig_codec_from_name(optarg) < 0)
-				die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
-				    optarg);
+				cli_die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
+					optarg);
 			json_object_set_new(args, "codec", json_string(optarg));
 			break;
 		case 'A':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
-				die("--io-aware: on or off, not '%s'", optarg);
+				cli_die("--io-aware: on or off, not '%s'", optarg);
 			json_object_set_new(args, "io-aware",
 					    json_boolean(!strcmp(optarg, "on")));
 			break;
@@ -1233,17 +971,17 @@ static int cmd_set(const struct command *cmd, int argc, char **argv)
 			for (i = 0; i < NR_KNOBS && knobs[i].opt != opt; i++)
 				;
 			if (i == NR_KNOBS)
-				return 2;	/* next_opt() handled the others */
+				return 2;	/* cli_next_opt() handled the others */
 			v = parse_range(knobs[i].flag, optarg, knobs[i].lo,
 					knobs[i].hi, knobs[i].unit);
 			json_object_set_new(args, knobs[i].key,
 					    json_integer((json_int_t)v));
 		}
 	}
-	no_more_args(cmd, argc, argv);
+	cli_no_more_args(cmd, argc, argv);
 	if (!json_object_size(args))
-		die("set: nothing to set (see 'kvmig set --help')");
-	c.vmm = connect_vmm(vm, &c);
+		cli_die("set: nothing to set (see 'kvmig set --help')");
+	c.vmm = cli_connect_vmm(vm, &c);
 	text = json_dumps(args, JSON_COMPACT);
 	r = kvmig_vmm_request(c.vmm, "migrate-set-parameters", text, NULL, NULL,
 			      0, NULL);
@@ -1303,7 +1041,7 @@ static void usage(FILE *f)
 	for (cmd = commands; cmd->name; cmd++) {
 		int col = fprintf(f, "  kvmig %-8s ", cmd->name);
 
-		wrap(f, cmd->synopsis, col, col);
+		cli_wrap(f, cmd->synopsis, col, col);
 	}
 	fputs("  kvmig --version\n\n"
 	      "'kvmig COMMAND --help' describes each option of COMMAND; the manual\n"
@@ -1323,7 +1061,7 @@ int main(int argc, char **argv)
 	    !strcmp(argv[1], "help")) {
 		for (cmd = commands; argc > 2 && cmd->name; cmd++)
 			if (!strcmp(cmd->name, argv[2])) {
-				command_help(cmd, stdout);
+				cli_help(cmd, stdout);
 				return 0;
 			}
 		usage(stdout);
