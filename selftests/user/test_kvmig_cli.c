@@ -9,6 +9,10 @@
  *    host, words after the options, an empty --vm, a --level that the
  *    --codec does not take, an unknown option: one message naming the
  *    option;
+ *  - a live knob is refused by the same rule in kvmig set as in kvmig
+ *    migrate (knob.c): a --level above every codec's, a --level with the
+ *    --codec of the same kvmig set that does not take it, a
+ *    --max-bandwidth above 2^63 - 1 (a JSON integer's end);
  *  - a socket that does not exist: exit 1, said once, no usage text.
  *
  * No VMM runs here, and no /dev/kvm is needed.
@@ -58,6 +62,19 @@ static const struct cli_case cases[] = {
 	  "--io-aware: on or off, not 'maybe'" },
 	{ { "set", "--vm", "s", "--throttle-max", "100" }, 2,
 	  "--throttle-max: 1..99 %, not 100" },
+	{ { "set", "--vm", "s", "--level", "20" }, 2,
+	  "--level: 0..19 (0: the codec's default), not 20" },
+	{ { "migrate", "--vm", "s", "--to", "tcp:h:1", "--level", "20" }, 2,
+	  "--level: 0..19 (0: the codec's default), not 20" },
+	{ { "set", "--vm", "s", "--codec", "zlib", "--level", "12" }, 2,
+	  "--level: 1..9 for --codec zlib, not 12" },
+	{ { "set", "--vm", "s", "--level", "3", "--codec", "lz4" }, 2,
+	  "--level 3: --codec lz4 takes no level" },
+	{ { "set", "--vm", "s", "--max-bandwidth", "9223372036854775808" }, 2,
+	  "--max-bandwidth: 0..9223372036854775807, not 9223372036854775808" },
+	{ { "migrate", "--vm", "s", "--to", "tcp:h:1", "--max-bandwidth",
+	    "9223372036854775808" }, 2,
+	  "--max-bandwidth: 0..9223372036854775807, not 9223372036854775808" },
 	{ { "migrate", "--vm", "s", "--to", "tcp:h:1", "--report", "" }, 2,
 	  "--report: an empty path" },
 	{ { "query", "--vm", "/nonexistent/kvmig.sock" }, 1,

@@ -20,6 +20,8 @@
  *   cli.c       what every subcommand uses: die, the options' getopt table
  *               and --help, the messages, the VMM's connection (cli.h)
  *   parse.c     the command line's numbers and addresses
+ *   knob.c      the live knobs (kvmig set): option, JSON key, kind, range,
+ *               field, and the one rule of each kind
  *   show.c      the statistics for a person: progress line, summary, query
  *   link.c      migrate --max-bandwidth auto: the link's speed, over netlink
  *   report.c    migrate --report FILE: the migration's timeline as HTML
@@ -38,6 +40,7 @@
 
 #include "kvmig/kvmig.h"
 #include "cli.h"
+#include "knob.h"
 #include "link.h"
 #include "parse.h"
 #include "report.h"
@@ -49,25 +52,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	interrupted = 1;
-}
-
-/* --level N for --codec C: what the codec takes, said at parse time */
-static void check_level(enum kvmig_codec codec, int level)
-{
-	static const struct { int lo, hi; } range[KVMIG_CODEC_NR] = {
-		[KVMIG_CODEC_ZLIB] = { 1, 9 },
-		[KVMIG_CODEC_ZSTD] = { 1, 19 },
-		[KVMIG_CODEC_AUTO] = { 1, 4 },
-	};
-
-	if (!level)
-		return;
-	if (!range[codec].hi)
-		cli_die("--level %d: --codec %s takes no level", level,
-			kvmig_codec_name(codec));
-	if (level < range[codec].lo || level > range[codec].hi)
-		cli_die("--level: %d..%d for --codec %s, not %d", range[codec].lo,
-			range[codec].hi, kvmig_codec_name(codec), level);
 }
 
 /* Publish the statistics to the VMM; returns non-zero to cancel. */
@@ -98,88 +82,14 @@ static int on_progress(const struct kvmig_migration_stats *st, void *opaque)
 	return cancel || interrupted;
 }
 
-/*
- * The live knobs that are plain counts, in one place: kvmig set's option,
- * the key migrate-set-parameters carries, the range both kvmig set and
- * kvmig migrate check, and the field of struct kvmig_tunables.
- */
-struct knob {
-	int opt;
-	const char *flag, *key, *unit;
-	uint64_t lo, hi;
-	size_t off;		/* of a uint32_t-sized field */
-};
-
-#define KNOB(opt, flag, key, unit, lo, hi, field)			\
-	{ opt, flag, key, unit, lo, hi, offsetof(struct kvmig_tunables, field) }
-static const struct knob knobs[] = {
-	KNOB('w', "--workers", "workers", "", 1, 64, workers),
-	KNOB('d', "--downtime-limit", "downtime-limit", " ms", 1, 3600000,
-	     downtime_limit_ms),
-	KNOB('I', "--throttle-initial", "cpu-throttle-initial", " %", 1, 99,
-	     throttle_initial),
-	KNOB('N', "--throttle-increment", "cpu-throttle-increment", " %", 1, 99,
-	     throttle_increment),
-	KNOB('M', "--throttle-max", "max-cpu-throttle", " %", 1, 99, throttle_max),
-	KNOB('O', "--io-stall", "io-stall", " us", 1, 1000000, io_stall_us),
-};
-#define NR_KNOBS	(sizeof(knobs) / sizeof(knobs[0]))
-_Static_assert(sizeof(((struct kvmig_tunables *)0)->workers) == sizeof(uint32_t),
-	       "knobs[] stores every count as a uint32_t");
-
-static uint32_t *knob_field(struct kvmig_tunables *t, const struct knob *k)
-{
-	return (uint32_t *)((char *)t + k->off);
-}
-
-/* A "kvmig set" integer, or @keep when absent or out of [@min, @max]. */
-static uint64_t param(json_t *params, const char *name, uint64_t min, uint64_t max,
-		      uint64_t keep)
-{
-	json_t *v = json_object_get(params, name);
-	json_int_t n;
-
-	if (!v)
-		return keep;
-	n = json_integer_value(v);
-	if (!json_is_integer(v) || n < 0 || (uint64_t)n < min || (uint64_t)n > max) {
-		fprintf(stderr, "kvmig: set: %s %lld is out of range %llu..%llu: "
-			"ignored\n", name, (long long)n, (unsigned long long)min,
-			(unsigned long long)max);
-		return keep;
-	}
-	return (uint64_t)n;
-}
-
 /* Apply what "kvmig set" asked for; the library refuses invalid values. */
 static void on_tune(struct kvmig_tunables *t, void *opaque)
 {
 	struct cli *c = opaque;
-	unsigned int i;
-	json_t *v;
 
 	if (!c->params)
 		return;
-	for (i = 0; i < NR_KNOBS; i++) {
-		uint32_t *f = knob_field(t, &knobs[i]);
-
-		*f = (uint32_t)param(c->params, knobs[i].key, knobs[i].lo,
-				     knobs[i].hi, *f);
-	}
-	t->level = (int)param(c->params, "level", 0, 19, (uint64_t)t->level);
-	t->max_bandwidth = param(c->params, "max-bandwidth", 0, INT64_MAX,
-				 t->max_bandwidth);
-	if (json_is_boolean(json_object_get(c->params, "io-aware")))
-		t->no_io_aware = !json_is_true(json_object_get(c->params, "io-aware"));
-	if ((v = json_object_get(c->params, "codec"))) {
-		int codec = kvmig_codec_from_name(json_string_value(v));
-
-		if (codec < 0)
-			fprintf(stderr, "kvmig: set: unknown codec '%s'\n",
-				cli_safe(json_string_value(v)));
-		else
-			t->codec = (enum kvmig_codec)codec;
-	}
+	knob_apply(t, c->params);
 	json_decref(c->params);
 	c->params = NULL;
 }
@@ -245,6 +155,15 @@ static const struct optdoc migrate_opts[] = {
 	{ 0 }
 };
 
+/*
+ * A migrate option that is a live knob too: kvmig set's option of the
+ * same name, with the same getopt value, and the knob's rule (knob.c).
+ */
+static uint64_t live_knob(int opt)
+{
+	return knob_parse(knob_of_opt(opt), optarg);
+}
+
 static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 {
 	struct cli c = { .tty = isatty(2) };
@@ -272,12 +191,10 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		case 'b':
 			auto_bw = !strcmp(optarg, "auto");
 			if (!auto_bw)
-				mo.max_bandwidth = parse_num("--max-bandwidth", optarg);
+				mo.max_bandwidth = live_knob(opt);
 			break;
 		case 'd':
-			mo.downtime_limit_ms = (uint32_t)parse_range("--downtime-limit",
-								     optarg, 1, 3600000,
-								     " ms");
+			mo.downtime_limit_ms = (uint32_t)live_knob(opt);
 			break;
 		case 'i':
 			mo.max_iterations = (uint32_t)parse_range("--max-iterations",
@@ -300,24 +217,9 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;
 		case 'T': mo.timeout_ms = parse_timeout(optarg); break;
-		case 'C':
-			r = kvmig_codec_from_name(optarg);
-			if (r < 0)
-				cli_die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
-					optarg);
-			mo.codec = (enum kvmig_codec)r;
-			break;
-		case 'L':
-			v = parse_count("--level", optarg);
-			if (!v || v > 19)
-				cli_die("--level: 1..19 (zlib 1..9, zstd 1..19, auto 1..4), "
-					"not %s", optarg);
-			mo.level = (int)v;
-			break;
-		case 'w':
-			mo.workers = (unsigned int)parse_range("--workers", optarg,
-							       1, 64, "");
-			break;
+		case 'C': mo.codec = (enum kvmig_codec)live_knob(opt); break;
+		case 'L': mo.level = (int)live_knob(opt); break;
+		case 'w': mo.workers = (unsigned int)live_knob(opt); break;
 		case 'X': mo.xbzrle = true; break;
 		case 'S':
 			mo.xbzrle_cache_size = parse_num("--xbzrle-cache-size", optarg);
@@ -337,23 +239,11 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 				cli_die("--converge: auto, none, auto-converge or "
 					"dirty-limit, not '%s'", optarg);
 			break;
-		case 'I':
-			mo.throttle_initial = (uint32_t)parse_range("--throttle-initial",
-								    optarg, 1, 99, " %");
-			break;
-		case 'N':
-			mo.throttle_increment = (uint32_t)parse_range(
-				"--throttle-increment", optarg, 1, 99, " %");
-			break;
-		case 'M':
-			mo.throttle_max = (uint32_t)parse_range("--throttle-max",
-								optarg, 1, 99, " %");
-			break;
+		case 'I': mo.throttle_initial = (uint32_t)live_knob(opt); break;
+		case 'N': mo.throttle_increment = (uint32_t)live_knob(opt); break;
+		case 'M': mo.throttle_max = (uint32_t)live_knob(opt); break;
 		case 'A': mo.no_io_aware = true; break;
-		case 'O':
-			mo.io_stall_us = (uint32_t)parse_range("--io-stall", optarg,
-							       1, 1000000, " us");
-			break;
+		case 'O': mo.io_stall_us = (uint32_t)live_knob(opt); break;
 		default:
 			return 2;	/* cli_next_opt() handled the others */
 		}
@@ -370,7 +260,7 @@ static int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		cli_die("--workers %u: at most --channels (%u)", mo.workers,
 			mo.channels ? mo.channels : 2);
 	cli_no_more_args(cmd, argc, argv);
-	check_level(mo.codec, mo.level);
+	knob_check_level(mo.codec, (uint64_t)mo.level);
 	parse_tcp("--to", to, false, &host, &port);
 	if (auto_bw) {
 		struct link_choice lc;
@@ -650,53 +540,34 @@ static int cmd_set(const struct command *cmd, int argc, char **argv)
 {
 	struct cli c = { .vmm_timeout_ms = SHORT_TIMEOUT_MS };
 	json_t *args = json_object();
+	const struct knob *k;
 	const char *vm = NULL;
-	unsigned int i;
+	uint64_t v, level = 0;
+	int opt, r, codec = -1;
 	char *text;
-	uint64_t v;
-	int opt, r;
 
 	while ((opt = cli_next_opt(cmd, argc, argv, "")) != -1) {
 		switch (opt) {
 		case 'v': vm = optarg; break;
-		case 'L':
-			v = parse_count("--level", optarg);
-			if (v > 19)
-				cli_die("--level: 0..19 (0: the codec's default), not %s",
-					optarg);
-			json_object_set_new(args, "level", json_integer((json_int_t)v));
-			break;
-		case 'b':
-			json_object_set_new(args, "max-bandwidth", json_integer(
-				(json_int_t)parse_num("--max-bandwidth", optarg)));
-			break;
-		case 'C':
-			if (kvmig_codec_from_name(optarg) < 0)
-				cli_die("--codec: none, zlib, zstd, lz4 or auto, not '%s'",
-					optarg);
-			json_object_set_new(args, "codec", json_string(optarg));
-			break;
-		case 'A':
-			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
-				cli_die("--io-aware: on or off, not '%s'", optarg);
-			json_object_set_new(args, "io-aware",
-					    json_boolean(!strcmp(optarg, "on")));
-			break;
 		case 'T': c.vmm_timeout_ms = parse_timeout(optarg); break;
 		default:
-			for (i = 0; i < NR_KNOBS && knobs[i].opt != opt; i++)
-				;
-			if (i == NR_KNOBS)
+			k = knob_of_opt(opt);
+			if (!k)
 				return 2;	/* cli_next_opt() handled the others */
-			v = parse_range(knobs[i].flag, optarg, knobs[i].lo,
-					knobs[i].hi, knobs[i].unit);
-			json_object_set_new(args, knobs[i].key,
-					    json_integer((json_int_t)v));
+			v = knob_parse(k, optarg);
+			if (k->kind == KNOB_CODEC)
+				codec = (int)v;
+			if (k->kind == KNOB_LEVEL)
+				level = v;
+			json_object_set_new(args, k->key, knob_json(k, v));
 		}
 	}
 	cli_no_more_args(cmd, argc, argv);
 	if (!json_object_size(args))
 		cli_die("set: nothing to set (see 'kvmig set --help')");
+	/* a level with the codec it is for: as kvmig migrate checks it */
+	if (codec >= 0)
+		knob_check_level((enum kvmig_codec)codec, level);
 	c.vmm = cli_connect_vmm(vm, &c);
 	text = json_dumps(args, JSON_COMPACT);
 	r = kvmig_vmm_request(c.vmm, "migrate-set-parameters", text, NULL, NULL,
