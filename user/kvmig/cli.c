@@ -5,12 +5,15 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "report.h"
+#include "show.h"
 
 /* "kvmig: " and the message on stderr, exit 2: a bad command line. */
 void cli_die(const char *fmt, ...)
@@ -158,4 +161,55 @@ struct kvmig_vmm *cli_connect_vmm(const char *path, struct cli *c)
 		exit(1);
 	}
 	return v;
+}
+
+/* SIGINT, SIGTERM: the progress callback cancels the migration. */
+static volatile sig_atomic_t interrupted;
+
+void cli_on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Publish the statistics to the VMM; returns non-zero to cancel. */
+int cli_progress(const struct kvmig_migration_stats *st, void *opaque)
+{
+	struct cli *c = opaque;
+	char *text = kvmig_migration_stats_json(st), *args = NULL, *reply = NULL;
+	int cancel = 0;
+
+	show_progress(c, st);
+	report_progress(c->report, st);
+	if (text && asprintf(&args, "{\"status\": %s}", text) > 0 &&
+	    !kvmig_vmm_request(c->vmm, "migrate-set-status", args, &reply, NULL,
+			       0, NULL)) {
+		json_t *r = json_loads(reply, 0, NULL);
+
+		cancel = json_is_true(json_object_get(r, "cancel"));
+		if (c->source && json_is_object(json_object_get(r, "parameters"))) {
+			if (!c->params)
+				c->params = json_object();
+			json_object_update(c->params, json_object_get(r, "parameters"));
+		}
+		json_decref(r);
+	}
+	free(text);
+	free(args);
+	free(reply);
+	return cancel || interrupted;
+}
+
+/* Report, tell the VMM to quit if @quit, let go of everything. */
+int cli_finish(struct cli *c, const struct kvmig_migration_stats *st,
+	       int r, bool quit, const char *side, char *host, char *port)
+{
+	show_final(c, st);
+	if (quit && kvmig_vmm_request(c->vmm, "quit", NULL, NULL, NULL, 0, NULL))
+		fprintf(stderr, "kvmig: telling the %s VMM to quit: %s\n", side,
+			kvmig_vmm_last_error(c->vmm));
+	kvmig_vmm_close(c->vmm);
+	free(host);
+	free(port);
+	return r ? 1 : 0;
 }

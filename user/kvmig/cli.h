@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What every kvmig subcommand uses (cli.c): the state of one run, the
- * options with their help, the messages, the VMM's connection.
+ * options with their help, the messages, the VMM's connection, and the
+ * progress and the end of a migration, either end.
  */
 #ifndef KVMIG_CLI_H
 #define KVMIG_CLI_H
@@ -69,5 +70,16 @@ void cli_help(const struct command *cmd, FILE *f);
 int cli_next_opt(const struct command *cmd, int argc, char **argv,
 		 const char *shortopts);
 void cli_no_more_args(const struct command *cmd, int argc, char **argv);
+
+/* SIGINT, SIGTERM: the migration's next progress callback cancels it */
+void cli_on_signal(int sig);
+/*
+ * A migration's progress and end, either side's: libkvmig's progress
+ * callback (non-zero to cancel), and the summary, the VMM told to quit if
+ * @quit and let go; the exit status.
+ */
+int cli_progress(const struct kvmig_migration_stats *st, void *opaque);
+int cli_finish(struct cli *c, const struct kvmig_migration_stats *st, int r,
+	       bool quit, const char *side, char *host, char *port);
 
 #endif
