@@ -44,22 +44,29 @@ static void print_to_stderr(enum kvmig_log_level level, const char *msg,
 
 static int dirty_bitmap_create(struct vm *vm)
 {
+	void *bm;
+	int fd, e;
+
 	vm->dirty_bm_len = kvmig_bitmap_words(kvmig_memmap_pages(vm->mem)) *
 			   sizeof(uint64_t);
-	vm->dirty_bm_fd = memfd_create("kvmig-dirty-bitmap",
-					MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (vm->dirty_bm_fd < 0 ||
-	    ftruncate(vm->dirty_bm_fd, (off_t)vm->dirty_bm_len) ||
-	    fcntl(vm->dirty_bm_fd, F_ADD_SEALS,
-		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+	fd = memfd_create("kvmig-dirty-bitmap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
 		return -errno;
-	vm->dirty_bm = mmap(NULL, vm->dirty_bm_len, PROT_READ | PROT_WRITE,
-			    MAP_SHARED, vm->dirty_bm_fd, 0);
-	if (vm->dirty_bm == MAP_FAILED) {
-		vm->dirty_bm = NULL;
-		return -errno;
-	}
+	if (ftruncate(fd, (off_t)vm->dirty_bm_len) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+		goto err_close;
+	bm = mmap(NULL, vm->dirty_bm_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		  fd, 0);
+	if (bm == MAP_FAILED)
+		goto err_close;
+	vm->dirty_bm_fd = fd;
+	vm->dirty_bm = bm;
 	return 0;
+
+err_close:
+	e = -errno;
+	close(fd);	/* the next dirty-start makes another */
+	return e;
 }
 
 /*

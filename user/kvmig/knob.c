@@ -69,17 +69,12 @@ const struct knob *knob_of_opt(int opt)
 }
 
 /*
- * The levels @codec takes: the one place that knows them.  @codec < 0:
- * any codec's, from the lowest to the highest (kvmig set without --codec,
- * on_tune()).
+ * The levels @codec takes, as libkvmig's table of codecs says (false if
+ * none).  @codec < 0: any codec's, from the lowest to the highest (kvmig
+ * set without --codec, on_tune()).
  */
 bool knob_level_range(int codec, int *lo, int *hi)
 {
-	static const struct { int lo, hi; } range[KVMIG_CODEC_NR] = {
-		[KVMIG_CODEC_ZLIB] = { 1, 9 },
-		[KVMIG_CODEC_ZSTD] = { 1, 19 },
-		[KVMIG_CODEC_AUTO] = { 1, 4 },
-	};
 	int c, l, h;
 
 	if (codec < 0) {
@@ -93,9 +88,31 @@ bool knob_level_range(int codec, int *lo, int *hi)
 		}
 		return *hi;
 	}
-	*lo = range[codec].lo;
-	*hi = range[codec].hi;
-	return range[codec].hi;
+	*lo = *hi = 0;
+	kvmig_codec_levels((enum kvmig_codec)codec, lo, hi, NULL);
+	return *hi;
+}
+
+/* The codecs' names, "none, zlib, ... or auto", from libkvmig's table. */
+static const char *codec_names(void)
+{
+	static char buf[128];
+	size_t n = 0;
+	int c;
+
+	for (c = 0; c < KVMIG_CODEC_NR && n < sizeof(buf); c++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+				      !c ? "" : c + 1 < KVMIG_CODEC_NR ? ", " :
+				      " or ", kvmig_codec_name((enum kvmig_codec)c));
+	return buf;
+}
+
+/* @name's codec, or a value that is none (the rule then refuses it). */
+static uint64_t codec_of_name(const char *name)
+{
+	enum kvmig_codec c;
+
+	return kvmig_codec_parse(name, &c) ? UINT64_MAX : (uint64_t)c;
 }
 
 bool knob_level_ok(int codec, uint64_t level)
@@ -143,7 +160,7 @@ uint64_t knob_parse(const struct knob *k, const char *arg)
 		v = !strcmp(arg, "on") ? 1 : !strcmp(arg, "off") ? 0 : 2;
 		break;
 	case KNOB_CODEC:
-		v = (uint64_t)kvmig_codec_from_name(arg);
+		v = codec_of_name(arg);
 		break;
 	}
 	if (valid(k, v, -1))
@@ -151,7 +168,7 @@ uint64_t knob_parse(const struct knob *k, const char *arg)
 	if (k->kind == KNOB_ON_OFF)
 		cli_die("%s: on or off, not '%s'", k->flag, arg);
 	if (k->kind == KNOB_CODEC)
-		cli_die("%s: none, zlib, zstd, lz4 or auto, not '%s'", k->flag, arg);
+		cli_die("%s: %s, not '%s'", k->flag, codec_names(), arg);
 	if (k->kind == KNOB_LEVEL) {
 		knob_level_range(-1, &lo, &hi);
 		cli_die("%s: 0..%d (0: the codec's default), not %s", k->flag, hi,
@@ -196,7 +213,7 @@ static uint64_t from_json(const struct knob *k, json_t *j)
 	case KNOB_ON_OFF:
 		return json_is_boolean(j) ? json_is_true(j) : 2;
 	case KNOB_CODEC:
-		return (uint64_t)kvmig_codec_from_name(json_string_value(j));
+		return codec_of_name(json_string_value(j));
 	}
 	return UINT64_MAX;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codec.h"
 #include "wire.h"
 
 static const char *const type_names[] = {
@@ -231,13 +232,28 @@ int wire_pages_begin(struct wire_pages_iter *it, const uint8_t *p, uint32_t len,
 
 const char *wire_encoding_name(unsigned int enc)
 {
-	static const char *const names[WIRE_ENC_NR] = {
-		[WIRE_ENC_ZERO] = "zero", [WIRE_ENC_RAW] = "raw",
-		[WIRE_ENC_ZLIB] = "zlib", [WIRE_ENC_ZSTD] = "zstd",
-		[WIRE_ENC_LZ4] = "lz4", [WIRE_ENC_XBZRLE] = "xbzrle",
-	};
+	const struct codec_ops *o = codec_by_wire(enc);
 
-	return enc < WIRE_ENC_NR ? names[enc] : "unknown";
+	return o ? o->name : "unknown";
+}
+
+/*
+ * The lengths an entry of encoding @enc may have: a zero page none, a raw
+ * one a page, XBZRLE less than a page (0: the page did not change), a
+ * compressed page 1 byte up to less than a page, whichever compressor.
+ */
+static bool entry_len_ok(unsigned int enc, uint32_t len)
+{
+	switch (enc) {
+	case WIRE_ENC_ZERO:
+		return !len;
+	case WIRE_ENC_RAW:
+		return len == WIRE_PAGE_SIZE;
+	case WIRE_ENC_XBZRLE:
+		return len < WIRE_PAGE_SIZE;
+	default:
+		return len && len < WIRE_PAGE_SIZE;
+	}
 }
 
 int wire_pages_next(struct wire_pages_iter *it, struct wire_page *pg,
@@ -284,11 +300,7 @@ int wire_pages_next(struct wire_pages_iter *it, struct wire_page *pg,
 			 it->len - it->off - WIRE_PAGE_ENTRY_HDR);
 		return -EBADMSG;
 	}
-	if ((pg->encoding == WIRE_ENC_ZERO && pg->len) ||
-	    (pg->encoding == WIRE_ENC_RAW && pg->len != WIRE_PAGE_SIZE) ||
-	    (WIRE_ENC_IS_CODEC(pg->encoding) &&
-	     (!pg->len || pg->len >= WIRE_PAGE_SIZE)) ||
-	    (pg->encoding == WIRE_ENC_XBZRLE && pg->len >= WIRE_PAGE_SIZE)) {
+	if (!entry_len_ok(pg->encoding, pg->len)) {
 		snprintf(err, errlen, "PAGES frame: entry %u: len %u is wrong for "
 			 "encoding %s", it->index, pg->len,
 			 wire_encoding_name(pg->encoding));

@@ -56,7 +56,11 @@ enum wire_type {
 	WIRE_TYPE_MAX = WIRE_STARTED,
 };
 
-/* How a page travels (PAGES entries). */
+/*
+ * How a page travels (PAGES entries); each has its row in codec.c.  An
+ * entry's length: zero none, raw a page, XBZRLE below a page (0: the page
+ * did not change), any compressor 1 byte up to below a page.
+ */
 enum wire_encoding {
 	WIRE_ENC_ZERO = 0,	/* all-zero page, no data */
 	WIRE_ENC_RAW = 1,	/* the page as is */
@@ -75,9 +79,6 @@ enum wire_encoding {
 #define WIRE_CODECS_V1		((1U << WIRE_ENC_ZERO) | (1U << WIRE_ENC_RAW))
 /* Every encoding this implementation decodes. */
 #define WIRE_CODECS_ALL		((1U << WIRE_ENC_NR) - 1)
-/* Compressed entries: 1..WIRE_PAGE_SIZE - 1 bytes (else it goes raw);
- * XBZRLE entries 0..WIRE_PAGE_SIZE - 1 (0: the page did not change). */
-#define WIRE_ENC_IS_CODEC(e)	((e) >= WIRE_ENC_ZLIB && (e) <= WIRE_ENC_LZ4)
 
 struct wire_hdr {
 	uint8_t type;
