@@ -175,13 +175,15 @@ static void fuzz_verify(const struct wire_hdr *h, const uint8_t *p, bool own)
 	struct wire_verify v;
 	char err[512] = "";
 	uint64_t sum = 0;
+	uint32_t i, hashes;
 	uint8_t *b;
-	uint32_t i;
 
 	if (checked(wire_get_verify(h, p, &v, err, sizeof(err)), err))
 		return;
+	/* a zero range has a count but no hashes */
+	hashes = v.flags & WIRE_VERIFY_ZERO ? 0 : v.count;
 	if (!own) {
-		for (i = 0; i < v.count; i++)	/* every hash inside the payload */
+		for (i = 0; i < hashes; i++)	/* every hash inside the payload */
 			sum += wire_verify_hash(&v, i);
 		(void)sum;
 		return;
@@ -189,7 +191,7 @@ static void fuzz_verify(const struct wire_hdr *h, const uint8_t *p, bool own)
 	b = malloc(h->len);
 	if (!b || wire_put_verify(b, &v) != h->len)
 		abort();
-	for (i = 0; i < v.count; i++)
+	for (i = 0; i < hashes; i++)
 		wire_put_verify_hash(b, i, wire_verify_hash(&v, i));
 	same(b, p, h->len);
 	free(b);
@@ -290,7 +292,8 @@ static int seed(const char *dir, const char *name, uint8_t type,
 
 /*
  * Frames the first seeds lack or do not get past every check: GO and
- * STARTED, an ITER_END whose frames is its seq, PAGES with every encoding,
+ * STARTED, an ITER_END whose frames is its seq, PAGES with every encoding
+ * (a zero run too), a VERIFY zero range,
  * the largest channel index, HELLO with verification, a full ERROR.
  */
 static int make_corpus(const char *dir)
@@ -324,6 +327,9 @@ static int make_corpus(const char *dir)
 		.status = EIO, .verify_pages = 16384, .mismatches = 3 });
 	r |= seed(dir, "complete_eio", WIRE_COMPLETE, 0, 1, b, WIRE_COMPLETE_SIZE);
 	r |= seed(dir, "device_state_empty", WIRE_DEVICE_STATE, 0, 8, "", 0);
+	r |= seed(dir, "verify_zero_range", WIRE_VERIFY, 0, 9, b, wire_put_verify(b,
+		  &(struct wire_verify){ .first = 512, .count = 1 << 20,
+					 .flags = WIRE_VERIFY_ZERO }));
 	for (i = 0; i < sizeof(msg); i++)
 		msg[i] = "the destination refused "[i % 24];
 	memcpy(b + wire_put_error(b, &(struct wire_error){
@@ -349,17 +355,19 @@ static int make_corpus(const char *dir)
 	for (i = 0; i < sizeof(page); i++)
 		page[i] = (uint8_t)(i * 2654435761U >> 24);
 	wire_pages_start(&w, pages, sizeof(pages));
-	r |= wire_pages_add(&w, &(struct wire_page){ 0x100000, WIRE_ENC_ZERO, 0, NULL });
+	r |= wire_pages_add(&w, &(struct wire_page){ 0x100000, WIRE_ENC_ZERO, 0, NULL, 1 });
 	r |= wire_pages_add(&w, &(struct wire_page){ 0x101000, WIRE_ENC_RAW,
-						     WIRE_PAGE_SIZE, page });
-	r |= wire_pages_add(&w, &(struct wire_page){ 0x102000, WIRE_ENC_ZLIB, 1, page });
-	r |= wire_pages_add(&w, &(struct wire_page){ 0x103000, WIRE_ENC_ZSTD, 40, page });
+						     WIRE_PAGE_SIZE, page, 1 });
+	r |= wire_pages_add(&w, &(struct wire_page){ 0x102000, WIRE_ENC_ZLIB, 1, page, 1 });
+	r |= wire_pages_add(&w, &(struct wire_page){ 0x103000, WIRE_ENC_ZSTD, 40, page, 1 });
 	r |= wire_pages_add(&w, &(struct wire_page){ 0x104000, WIRE_ENC_LZ4,
-						     WIRE_PAGE_SIZE - 1, page });
+						     WIRE_PAGE_SIZE - 1, page, 1 });
 	r |= wire_pages_add(&w, &(struct wire_page){ 0x105000, WIRE_ENC_XBZRLE,
-						     0, NULL });
+						     0, NULL, 1 });
 	r |= wire_pages_add(&w, &(struct wire_page){ 0x106000, WIRE_ENC_XBZRLE,
-						     sizeof(xb), xb });
+						     sizeof(xb), xb, 1 });
+	r |= wire_pages_add(&w, &(struct wire_page){ 0x200000, WIRE_ENC_ZERO_RUN,
+						     8, NULL, 256 });
 	r |= seed(dir, "pages_every_encoding", WIRE_PAGES, 2, 5, pages,
 		  wire_pages_finish(&w, 1));
 	return r ? 1 : 0;

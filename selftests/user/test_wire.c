@@ -330,9 +330,21 @@ static void body_frames(void)
 	expect_refusal(wire_get_verify(&h, b, &v2, err, sizeof(err)), -EBADMSG,
 		       "8 bytes do not match", "VERIFY, no fixed part");
 	h.len = 32;
-	b[12] = 1;
+	b[12] = 2;
 	expect_refusal(wire_get_verify(&h, b, &v2, err, sizeof(err)), -EBADMSG,
-		       "(or reserved bytes set)", "VERIFY, reserved set");
+		       "(or unknown flags 0x2)", "VERIFY, an unknown flag set");
+	/* a zero range: no hashes, so a count with a hash is too long */
+	v.flags = WIRE_VERIFY_ZERO;
+	v.count = 1000;
+	n = wire_put_verify(b, &v);
+	h = rx_hdr(WIRE_VERIFY, n, 0, 10);
+	ksft_test_result(n == WIRE_VERIFY_FIXED &&
+			 !wire_get_verify(&h, b, &v2, err, sizeof(err)) &&
+			 v2.first == 10 && v2.count == 1000 &&
+			 v2.flags == WIRE_VERIFY_ZERO, "VERIFY zero range round trip");
+	h.len = WIRE_VERIFY_FIXED + 8;
+	expect_refusal(wire_get_verify(&h, b, &v2, err, sizeof(err)), -EBADMSG,
+		       "24 bytes do not match its count", "VERIFY zero range with a hash");
 }
 
 /* The PAGES writer builds what make_pages() spells out byte by byte. */
@@ -347,24 +359,56 @@ static void pages_writer(void)
 	memset(raw, 0x5a, sizeof(raw));
 	memset(got, 0xee, sizeof(got));
 	wire_pages_start(&w, got, sizeof(got));
-	r |= wire_pages_add(&w, &(struct wire_page){ 0x200000, WIRE_ENC_ZERO, 0, NULL });
+	r |= wire_pages_add(&w, &(struct wire_page){ 0x200000, WIRE_ENC_ZERO, 0, NULL, 1 });
 	/* the raw page encoded in place, as a worker's codec does */
 	memcpy(wire_pages_data(&w), raw, sizeof(raw));
 	r |= wire_pages_add(&w, &(struct wire_page){ 0x201000, WIRE_ENC_RAW, 4096,
-						     wire_pages_data(&w) });
-	r |= wire_pages_add(&w, &(struct wire_page){ 0x202000, WIRE_ENC_ZERO, 0, NULL });
+						     wire_pages_data(&w), 1 });
+	r |= wire_pages_add(&w, &(struct wire_page){ 0x202000, WIRE_ENC_ZERO, 0, NULL, 1 });
 	len = wire_pages_finish(&w, 5);
 	ksft_test_result(!r && len == n && !memcmp(got, want, n),
 			 "PAGES writer: the bytes of the grammar (%u of %zu)", len, n);
 
 	wire_pages_start(&w, got, WIRE_PAGES_FIXED + WIRE_PAGE_ENTRY_HDR + 4095);
 	ksft_test_result(wire_pages_add(&w, &(struct wire_page){ 0x201000,
-					WIRE_ENC_RAW, 4096, raw }) == -EMSGSIZE &&
+					WIRE_ENC_RAW, 4096, raw, 1 }) == -EMSGSIZE &&
 			 !wire_pages_add(&w, &(struct wire_page){ 0x200000,
-					 WIRE_ENC_ZERO, 0, NULL }) &&
+					 WIRE_ENC_ZERO, 0, NULL, 1 }) &&
 			 wire_pages_finish(&w, 0) == WIRE_PAGES_FIXED +
 			 WIRE_PAGE_ENTRY_HDR, "PAGES writer: an entry that does "
 			 "not fit is refused, the frame unchanged");
+}
+
+/* A zero run: its u64 written and read by the grammar, its bounds checked. */
+static void zero_runs(void)
+{
+	static uint8_t b[256];
+	struct wire_pages_writer w;
+	struct wire_pages_iter it;
+	struct wire_page pg;
+	uint32_t len;
+	int r;
+
+	wire_pages_start(&w, b, sizeof(b));
+	r = wire_pages_add(&w, &(struct wire_page){ .gpa = 0x400000,
+			   .encoding = WIRE_ENC_ZERO_RUN, .len = 8, .pages = 262144 });
+	len = wire_pages_finish(&w, 0);
+	ksft_test_result(!r && len == WIRE_PAGES_FIXED + 16 + 8 &&
+			 !wire_pages_begin(&it, b, len, err, sizeof(err)) &&
+			 wire_pages_next(&it, &pg, err, sizeof(err)) == 1 &&
+			 pg.gpa == 0x400000 && pg.encoding == WIRE_ENC_ZERO_RUN &&
+			 pg.pages == 262144 && !wire_pages_next(&it, &pg, err, sizeof(err)),
+			 "PAGES: a zero run of 1 GiB in one 24-byte entry");
+	put_u64(b + WIRE_PAGES_FIXED + 16, 0);
+	r = wire_pages_begin(&it, b, len, err, sizeof(err)) ?:
+	    wire_pages_next(&it, &pg, err, sizeof(err));
+	expect_refusal(r, -EBADMSG, "entry 0: a zero run of 0 pages",
+		       "PAGES: a zero run of no pages");
+	put_u64(b + WIRE_PAGES_FIXED + 16, WIRE_ZERO_RUN_MAX + 1);
+	r = wire_pages_begin(&it, b, len, err, sizeof(err)) ?:
+	    wire_pages_next(&it, &pg, err, sizeof(err));
+	expect_refusal(r, -EBADMSG, "a zero run of 1099511627777 pages",
+		       "PAGES: a zero run past the maximum");
 }
 
 int main(void)
@@ -379,7 +423,7 @@ int main(void)
 	const size_t E1 = WIRE_PAGES_FIXED, E2 = E1 + 16;	/* entry offsets */
 
 	ksft_print_header();
-	ksft_set_plan(1 + 8 + 1 + 9 + 1 + 10 + 2 + 33 + 7);
+	ksft_set_plan(1 + 8 + 1 + 9 + 1 + 10 + 2 + 35 + 7 + 3);
 
 	wire_put_hdr(b, &h);
 	ksft_test_result(!memcmp(b, "KVMF", 4) && !wire_get_hdr(b, &got, err, sizeof(err)) &&
@@ -424,6 +468,7 @@ int main(void)
 	pages_case("length past the frame", E2 + 12, 1 << 20, 4, 0, "overruns the frame");
 	pages_case("truncated raw data", 0, 0, 0, -(int)(16 + 100), "overruns the frame");
 	pages_writer();
+	zero_runs();
 	fixed_frames();
 	body_frames();
 	ksft_finished();

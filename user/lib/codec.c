@@ -70,6 +70,11 @@ static const struct codec_ops raw_ops = {
 	.decode = raw_decode,
 };
 
+/* a run of zero pages: the destination punches it whole, not page_apply() */
+static const struct codec_ops zero_run_ops = {
+	.name = "zero-run", .wire = WIRE_ENC_ZERO_RUN, .codec = KVMIG_CODEC_NR,
+};
+
 static const struct codec_ops xbzrle_ops = {
 	.name = "xbzrle", .wire = WIRE_ENC_XBZRLE, .codec = KVMIG_CODEC_NR,
 	.decode = xbzrle_decode,
@@ -81,6 +86,7 @@ static const struct codec_ops xbzrle_ops = {
  */
 static const struct codec_ops *const codecs[] = {
 	&zero_ops,
+	&zero_run_ops,
 	&raw_ops,
 	&xbzrle_ops,
 	&codec_lz4_ops,
@@ -464,9 +470,9 @@ int page_apply(struct page_dec *d, const struct wire_page *pg, uint8_t *page,
 	void *priv;
 	int r;
 
-	if (!o)
-		return codec_err(err, errlen, "encoding %u is unknown",
-				 pg->encoding);
+	if (!o || !o->decode)
+		return codec_err(err, errlen, "encoding %s is not one page",
+				 o ? o->name : "unknown");
 	if (ctx_get(&d->ctx, o, &priv))
 		return codec_err(err, errlen, "%s: out of memory", o->name);
 	if (o->bounce) {

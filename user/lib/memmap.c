@@ -325,6 +325,26 @@ bool kvmig_memmap_is_hole(const struct kvmig_memmap *m, uint64_t index,
 	return false;
 }
 
+uint64_t kvmig_memmap_hole_run(const struct kvmig_memmap *m, uint64_t index,
+			       uint64_t max, struct kvmig_hole_cache *hc)
+{
+	const struct kvmig_slot *s;
+	uint64_t off, n, left;
+
+	if (!max || !kvmig_memmap_is_hole(m, index, hc))
+		return 0;
+	/* is_hole() cached the hole's extent, [hc->lo, hc->hi) of the memfd */
+	s = slot_of_index(m, index);
+	off = m->fd_off[s - m->slots] + (index - s->first_page) * KVMIG_PAGE_SIZE;
+	n = (hc->hi - off) / KVMIG_PAGE_SIZE;
+	left = s->size / KVMIG_PAGE_SIZE - (index - s->first_page);
+	if (n > left)
+		n = left;
+	if (n > max)
+		n = max;
+	return n ? n : 1;
+}
+
 uint64_t kvmig_page_hash(const struct kvmig_memmap *m, uint64_t index,
 			 struct kvmig_hole_cache *hc, uint64_t zero_hash)
 {

@@ -19,6 +19,13 @@ struct kvmig_hole_cache {
 #define KVMIG_HOLE_CACHE_INIT	{ .slot = ~0U }
 bool kvmig_memmap_is_hole(const struct kvmig_memmap *m, uint64_t index,
 			  struct kvmig_hole_cache *hc);
+/*
+ * The number of pages from @index on, at most @max and within its slot,
+ * that are holes of their memfd (0: @index is not one): a run that needs
+ * neither reading nor a per-page entry.
+ */
+uint64_t kvmig_memmap_hole_run(const struct kvmig_memmap *m, uint64_t index,
+			       uint64_t max, struct kvmig_hole_cache *hc);
 /* XXH3-64 of page @index for VERIFY; holes hash as a zero page, unread */
 uint64_t kvmig_page_hash(const struct kvmig_memmap *m, uint64_t index,
 			 struct kvmig_hole_cache *hc, uint64_t zero_hash);

@@ -251,6 +251,8 @@ static bool entry_len_ok(unsigned int enc, uint32_t len)
 		return len == WIRE_PAGE_SIZE;
 	case WIRE_ENC_XBZRLE:
 		return len < WIRE_PAGE_SIZE;
+	case WIRE_ENC_ZERO_RUN:
+		return len == 8;
 	default:
 		return len && len < WIRE_PAGE_SIZE;
 	}
@@ -307,6 +309,16 @@ int wire_pages_next(struct wire_pages_iter *it, struct wire_page *pg,
 		return -EBADMSG;
 	}
 	pg->data = e + WIRE_PAGE_ENTRY_HDR;
+	pg->pages = 1;
+	if (pg->encoding == WIRE_ENC_ZERO_RUN) {
+		pg->pages = get_u64(pg->data);
+		if (!pg->pages || pg->pages > WIRE_ZERO_RUN_MAX) {
+			snprintf(err, errlen, "PAGES frame: entry %u: a zero run "
+				 "of %llu pages (1..%llu)", it->index,
+				 (unsigned long long)pg->pages, WIRE_ZERO_RUN_MAX);
+			return -EBADMSG;
+		}
+	}
 	it->off += WIRE_PAGE_ENTRY_HDR + pg->len;
 	it->index++;
 	return 1;
@@ -328,7 +340,9 @@ int wire_pages_add(struct wire_pages_writer *w, const struct wire_page *pg)
 	    pg->len > w->cap - w->len - WIRE_PAGE_ENTRY_HDR)
 		return -EMSGSIZE;
 	/* a codec encodes straight into the entry: then there is no copy */
-	if (pg->len && pg->data != e + WIRE_PAGE_ENTRY_HDR)
+	if (pg->encoding == WIRE_ENC_ZERO_RUN && pg->len == 8)
+		put_u64(e + WIRE_PAGE_ENTRY_HDR, pg->pages);
+	else if (pg->len && pg->data != e + WIRE_PAGE_ENTRY_HDR)
 		memmove(e + WIRE_PAGE_ENTRY_HDR, pg->data, pg->len);
 	put_u64(e, pg->gpa);
 	e[8] = pg->encoding;
@@ -502,8 +516,9 @@ uint32_t wire_put_verify(uint8_t *b, const struct wire_verify *v)
 {
 	put_u64(b, v->first);
 	put_u32(b + 8, v->count);
-	put_u32(b + 12, 0);
-	return WIRE_VERIFY_FIXED + v->count * 8;
+	put_u32(b + 12, v->flags);
+	return WIRE_VERIFY_FIXED +
+	       (v->flags & WIRE_VERIFY_ZERO ? 0 : v->count * 8);
 }
 
 void wire_put_verify_hash(uint8_t *b, uint32_t i, uint64_t hash)
@@ -514,16 +529,21 @@ void wire_put_verify_hash(uint8_t *b, uint32_t i, uint64_t hash)
 int wire_get_verify(const struct wire_hdr *h, const uint8_t *p,
 		    struct wire_verify *v, char *err, size_t errlen)
 {
+	uint32_t flags = h->len >= WIRE_VERIFY_FIXED ? get_u32(p + 12) : 0;
+	uint64_t hashes = flags & WIRE_VERIFY_ZERO ? 0 : get_u32(p + 8);
+
 	if (h->len < WIRE_VERIFY_FIXED ||
-	    h->len != WIRE_VERIFY_FIXED + (uint64_t)get_u32(p + 8) * 8 ||
-	    get_u32(p + 12)) {
+	    h->len != WIRE_VERIFY_FIXED + hashes * 8 ||
+	    (flags & ~WIRE_VERIFY_ZERO)) {
 		snprintf(err, errlen, "VERIFY frame seq %llu: %u bytes do not match "
-			 "its count (or reserved bytes set)",
-			 (unsigned long long)h->seq, h->len);
+			 "its count (or unknown flags 0x%x)",
+			 (unsigned long long)h->seq, h->len,
+			 flags & ~WIRE_VERIFY_ZERO);
 		return -EBADMSG;
 	}
 	v->first = get_u64(p);
 	v->count = get_u32(p + 8);
+	v->flags = flags;
 	v->hashes = p + WIRE_VERIFY_FIXED;
 	return 0;
 }

@@ -59,7 +59,8 @@ enum wire_type {
 /*
  * How a page travels (PAGES entries); each has its row in codec.c.  An
  * entry's length: zero none, raw a page, XBZRLE below a page (0: the page
- * did not change), any compressor 1 byte up to below a page.
+ * did not change), a zero run 8 bytes (u64 pages, 1..WIRE_ZERO_RUN_MAX),
+ * any compressor 1 byte up to below a page.
  */
 enum wire_encoding {
 	WIRE_ENC_ZERO = 0,	/* all-zero page, no data */
@@ -68,8 +69,10 @@ enum wire_encoding {
 	WIRE_ENC_ZSTD = 3,	/* one zstd frame, content size 4096 */
 	WIRE_ENC_LZ4 = 4,	/* one lz4 block */
 	WIRE_ENC_XBZRLE = 5,	/* the difference to the destination's page */
+	WIRE_ENC_ZERO_RUN = 6,	/* pages zero from gpa on, within one slot */
 	WIRE_ENC_NR,
 };
+#define WIRE_ZERO_RUN_MAX	(1ULL << 40)	/* pages: 4 PiB */
 
 /* HELLO flags */
 #define WIRE_HELLO_VERIFY	(1U << 0)	/* VERIFY frames will follow */
@@ -120,6 +123,7 @@ struct wire_page {
 	uint8_t encoding;
 	uint32_t len;
 	const uint8_t *data;	/* points into the payload */
+	uint64_t pages;		/* a zero run's: its u64 (else 1) */
 };
 
 /* ---- byte order ---- */
@@ -286,18 +290,22 @@ int wire_get_device_state(const struct wire_hdr *h, const uint8_t *p,
 			  size_t errlen);
 
 /*
- * VERIFY payload: u64 first, u32 count, u32 0, then count x u64 hash
- * (XXH3-64 of pages first..first + count - 1).  The writer writes the
- * fixed part and returns the payload size; wire_put_verify_hash() writes
- * hash @i after it.  The reader checks that the length matches the count
- * and the reserved field is 0 (-EBADMSG); where the hashes belong is the
+ * VERIFY payload: u64 first, u32 count, u32 flags, then count x u64 hash
+ * (XXH3-64 of pages first..first + count - 1); with WIRE_VERIFY_ZERO no
+ * hashes follow: the count pages are zero on the source (a destination
+ * that decodes zero runs takes it).  The writer writes the fixed part and
+ * returns the payload size; wire_put_verify_hash() writes hash @i after
+ * it.  The reader checks that the length matches the count and flags, and
+ * that no other flag is set (-EBADMSG); where the hashes belong is the
  * caller's to check.  wire_verify_hash() reads hash @i < count.
  */
 #define WIRE_VERIFY_FIXED	16
 #define WIRE_VERIFY_MAX_HASHES	((WIRE_MAX_PAYLOAD - WIRE_VERIFY_FIXED) / 8)
+#define WIRE_VERIFY_ZERO	(1U << 0)
 struct wire_verify {
 	uint64_t first;
 	uint32_t count;
+	uint32_t flags;
 	const uint8_t *hashes;	/* reader: points into the payload */
 };
 uint32_t wire_put_verify(uint8_t *b, const struct wire_verify *v);
