@@ -39,7 +39,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "internal.h"
 #include "log.h"
@@ -85,7 +84,13 @@ struct dest {
 	uint32_t src_codecs;	/* encodings HELLO announced */
 	bool verify;
 	uint64_t pages;
-	uint64_t *hashes;	/* from VERIFY frames */
+	uint64_t *hashes;	/* from VERIFY frames (calloc: a page of it
+				 * is only touched if hashes land there) */
+	uint64_t zero_hash;	/* a zero page's */
+	struct zero_range {	/* VERIFY zero ranges, in page order */
+		uint64_t first, count;
+	} *zero_ranges;
+	size_t nr_zero_ranges, cap_zero_ranges;
 	uint64_t hashes_got;
 	char *device_state;
 	uint64_t t_start;
@@ -447,15 +452,16 @@ static void zero_flush(struct zero_run *z)
 	z->len = 0;
 }
 
-static void zero_add(struct zero_run *z, uint8_t *hva)
+/* @len bytes from @hva on are zero: add them to the run, or start one. */
+static void zero_add(struct zero_run *z, uint8_t *hva, size_t len)
 {
 	if (z->len && z->start + z->len == hva) {
-		z->len += WIRE_PAGE_SIZE;
+		z->len += len;
 		return;
 	}
 	zero_flush(z);
 	z->start = hva;
-	z->len = WIRE_PAGE_SIZE;
+	z->len = len;
 }
 
 static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *h)
@@ -499,9 +505,22 @@ static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *
 				       (unsigned long long)pg.gpa);
 		/* zero pages: runs punched at once rather than page_apply()'s
 		 * memset per page */
-		if (pg.encoding == WIRE_ENC_ZERO) {
-			zero_add(&z, hva);
-			STAT_ADD(dc->dec.st.zero, 1);
+		if (pg.encoding == WIRE_ENC_ZERO_RUN) {
+			hva = kvmig_memmap_gpa_to_hva(d->map, pg.gpa,
+						      pg.pages * WIRE_PAGE_SIZE);
+			if (!hva)
+				return rx_fail(dc, -EFAULT, "PAGES frame seq %llu on "
+					       "channel %u: entry %u: a zero run of "
+					       "%llu pages from gpa 0x%llx leaves its "
+					       "slot of guest RAM", seq, dc->c.index,
+					       it.index - 1,
+					       (unsigned long long)pg.pages,
+					       (unsigned long long)pg.gpa);
+		}
+		if (pg.encoding == WIRE_ENC_ZERO ||
+		    pg.encoding == WIRE_ENC_ZERO_RUN) {
+			zero_add(&z, hva, pg.pages * WIRE_PAGE_SIZE);
+			STAT_ADD(dc->dec.st.zero, pg.pages);
 			continue;
 		}
 		zero_flush(&z);
@@ -515,6 +534,24 @@ static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *
 	zero_flush(&z);
 	if (r)
 		return rx_fail(dc, r, "channel %u seq %llu: %s", dc->c.index, seq, err);
+	return 0;
+}
+
+/* Pages [@first, +@count) hash as zero pages on the source. */
+static int add_zero_range(struct dest *d, uint64_t first, uint64_t count)
+{
+	struct zero_range *zr = d->zero_ranges;
+
+	if (d->nr_zero_ranges == d->cap_zero_ranges) {
+		size_t cap = d->cap_zero_ranges ? 2 * d->cap_zero_ranges : 64;
+
+		zr = reallocarray(zr, cap, sizeof(*zr));
+		if (!zr)
+			return -ENOMEM;
+		d->zero_ranges = zr;
+		d->cap_zero_ranges = cap;
+	}
+	zr[d->nr_zero_ranges++] = (struct zero_range){ first, count };
 	return 0;
 }
 
@@ -538,8 +575,18 @@ static int take_hashes(struct dest *d, struct dchan *dc, const struct wire_hdr *
 			       (unsigned long long)h->seq,
 			       (unsigned long long)v.first, v.count,
 			       (unsigned long long)d->pages);
-	for (i = 0; i < v.count; i++)
-		d->hashes[v.first + i] = wire_verify_hash(&v, i);
+	if (v.flags & WIRE_VERIFY_ZERO) {
+		if (!(d->src_codecs & (1U << WIRE_ENC_ZERO_RUN)))
+			return rx_fail(dc, -EPROTO, "VERIFY frame seq %llu: a zero "
+				       "range, but HELLO did not announce zero "
+				       "runs", (unsigned long long)h->seq);
+		if (v.count && add_zero_range(d, v.first, v.count))
+			return rx_fail(dc, -ENOMEM, "VERIFY frame seq %llu: out "
+				       "of memory", (unsigned long long)h->seq);
+	} else {
+		for (i = 0; i < v.count; i++)
+			d->hashes[v.first + i] = wire_verify_hash(&v, i);
+	}
 	d->hashes_got += v.count;
 	return 0;
 }
@@ -913,22 +960,48 @@ static void send_started(struct dest *d, uint32_t status)
 	chan_send(&d->ch[0].c, WIRE_STARTED, b, sizeof(b), NULL, 0);
 }
 
+/* The pages of @zr that are not zero here; holes of the memfd are. */
+static uint64_t zero_range_bad(const struct dest *d, const struct zero_range *zr,
+			       struct kvmig_hole_cache *hc)
+{
+	uint64_t i, n, bad = 0, end = zr->first + zr->count;
+
+	for (i = zr->first; i < end; i += n) {
+		n = kvmig_memmap_hole_run(d->map, i, end - i, hc);
+		if (!n) {
+			n = 1;
+			bad += kvmig_page_hash(d->map, i, hc, d->zero_hash) !=
+			       d->zero_hash;
+		}
+	}
+	return bad;
+}
+
 static int finish(struct dest *d)
 {
 	uint64_t i, bad = 0;
+	size_t z;
 	int r;
 	struct kvmig_hole_cache hc = KVMIG_HOLE_CACHE_INIT;
-	static const uint8_t zero[WIRE_PAGE_SIZE];
-	uint64_t zero_hash = XXH3_64bits(zero, sizeof(zero));
 
 	if (d->verify) {
 		if (d->hashes_got != d->pages)
 			return refuse(d, -EPROTO, "VERIFY frames covered %llu of %llu "
 				      "pages", (unsigned long long)d->hashes_got,
 				      (unsigned long long)d->pages);
-		for (i = 0; i < d->pages; i++)
-			bad += kvmig_page_hash(d->map, i, &hc, zero_hash) !=
+		for (i = 0, z = 0; i < d->pages; i++) {
+			const struct zero_range *zr = z < d->nr_zero_ranges ?
+						      &d->zero_ranges[z] : NULL;
+
+			if (zr && i == zr->first) {
+				bad += zero_range_bad(d, zr, &hc);
+				i += zr->count - 1;
+				z++;
+				continue;
+			}
+			bad += kvmig_page_hash(d->map, i, &hc, d->zero_hash) !=
 			       d->hashes[i];
+		}
 		d->st->verify.done = true;
 		d->st->verify.pages = d->pages;
 		d->st->verify.mismatches = bad;
@@ -1047,6 +1120,7 @@ static int incoming(struct kvmig_vmm *vmm, const char *host,
 	d.pages = kvmig_memmap_pages(d.map);
 	stats->ram.total = kvmig_memmap_bytes(d.map);
 	d.hashes = calloc(d.pages, sizeof(uint64_t));
+	d.zero_hash = kvmig_zero_page_hash();
 	if (!d.hashes) {
 		r = unready(&d, -ENOMEM, "out of memory");
 		goto out;
@@ -1084,6 +1158,7 @@ out:
 		d.o.progress(stats, d.o.progress_opaque);
 	free(d.ch);
 	free(d.hashes);
+	free(d.zero_ranges);
 	free(d.device_state);
 	kvmig_memmap_free(d.map);
 	return r;

@@ -345,6 +345,13 @@ uint64_t kvmig_memmap_hole_run(const struct kvmig_memmap *m, uint64_t index,
 	return n ? n : 1;
 }
 
+uint64_t kvmig_zero_page_hash(void)
+{
+	static const uint8_t zero[KVMIG_PAGE_SIZE];
+
+	return XXH3_64bits(zero, sizeof(zero));
+}
+
 uint64_t kvmig_page_hash(const struct kvmig_memmap *m, uint64_t index,
 			 struct kvmig_hole_cache *hc, uint64_t zero_hash)
 {

@@ -26,6 +26,8 @@ bool kvmig_memmap_is_hole(const struct kvmig_memmap *m, uint64_t index,
  */
 uint64_t kvmig_memmap_hole_run(const struct kvmig_memmap *m, uint64_t index,
 			       uint64_t max, struct kvmig_hole_cache *hc);
+/* XXH3-64 of a zero page */
+uint64_t kvmig_zero_page_hash(void);
 /* XXH3-64 of page @index for VERIFY; holes hash as a zero page, unread */
 uint64_t kvmig_page_hash(const struct kvmig_memmap *m, uint64_t index,
 			 struct kvmig_hole_cache *hc, uint64_t zero_hash);

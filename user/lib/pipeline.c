@@ -72,7 +72,8 @@
 #define FRAME_MAX	(WIRE_PAGES_FIXED + JOB_MAX_PAGES * \
 			 (WIRE_PAGE_ENTRY_HDR + WIRE_PAGE_SIZE))
 
-enum job_kind { JOB_PAGES, JOB_ITER_END, JOB_QUIT };
+/* JOB_ZERO_RUN: index[0] pages zero from index[1] on, within one slot */
+enum job_kind { JOB_PAGES, JOB_ZERO_RUN, JOB_ITER_END, JOB_QUIT };
 
 struct job {
 	uint8_t kind;
@@ -80,6 +81,7 @@ struct job {
 	uint16_t count;
 	uint32_t iteration;
 	uint32_t epoch;			/* owners of pages (XBZRLE) */
+	uint32_t holes_gen;		/* re-arms before it (pipe_rearmed()) */
 	uint64_t index[JOB_MAX_PAGES];
 };
 
@@ -113,7 +115,8 @@ struct worker {
 
 	/* the worker thread's own; enc.st is read with STAT_GET */
 	struct page_enc enc;		/* XBZRLE: enc.xc, its share of the cache */
-	struct kvmig_hole_cache holes;
+	struct kvmig_hole_cache holes;	/* valid for jobs of holes_gen */
+	uint32_t holes_gen;
 	uint8_t *frame;
 	uint32_t epoch;
 	int err;
@@ -131,6 +134,7 @@ struct pipe {
 	struct job *cur;		/* the batch being filled, per worker */
 	unsigned int next;
 	uint32_t epoch;
+	uint32_t holes_gen;		/* pipe_rearmed() calls */
 	uint32_t iteration;
 	bool downtime;
 	uint32_t want_active;		/* asked by pipe_tune() */
@@ -214,6 +218,29 @@ int pipe_pace(struct pipe *p, uint64_t bytes)
 	return ratelimit_wait(&p->rate, bytes, pace_stop, p);
 }
 
+/* Send the PAGES frame of @len bytes that holds @pages pages of @job. */
+static int send_pages(struct worker *w, const struct job *job, uint32_t len,
+		      uint64_t pages)
+{
+	uint64_t t = kvmig_now_ns();
+	int r = pipe_pace(w->p, len + WIRE_HDR_SIZE);
+
+	STAT_ADD(w->st.pace_ns, kvmig_now_ns() - t);
+	if (!r)
+		r = chan_send(w->ch, WIRE_PAGES, w->frame, len, NULL, 0);
+	if (r) {
+		worker_fail(w, r, "sending pages on channel %u: %s", w->ch->index,
+			    strerror(-r));
+		return r;
+	}
+	STAT_ADD(w->st.pages, pages);
+	if (job->downtime)
+		STAT_ADD(w->st.downtime_bytes, len + WIRE_HDR_SIZE);
+	else
+		STAT_ADD(w->st.precopy_bytes, len + WIRE_HDR_SIZE);
+	return 0;
+}
+
 /* Encode the pages of @job into one PAGES frame and send it. */
 static int do_pages(struct worker *w, const struct job *job)
 {
@@ -225,12 +252,16 @@ static int do_pages(struct worker *w, const struct job *job)
 	};
 	struct wire_pages_writer fw;
 	unsigned int i;
-	uint32_t len;
 	int r;
 
 	if (w->enc.xc && job->epoch != w->epoch) {
 		xcache_clear(w->enc.xc);	/* pages changed owners */
 		w->epoch = job->epoch;
+	}
+	if (job->holes_gen != w->holes_gen) {
+		/* a hole it saw may hold what the guest wrote since */
+		w->holes = (struct kvmig_hole_cache)KVMIG_HOLE_CACHE_INIT;
+		w->holes_gen = job->holes_gen;
 	}
 	wire_pages_start(&fw, w->frame, FRAME_MAX);
 	for (i = 0; i < job->count; i++) {
@@ -264,26 +295,33 @@ static int do_pages(struct worker *w, const struct job *job)
 			STAT_ADD(w->st.est_pages, 1);
 		}
 	}
-	len = wire_pages_finish(&fw, job->iteration);
-	{
-		uint64_t t = kvmig_now_ns();
+	return send_pages(w, job, wire_pages_finish(&fw, job->iteration),
+			  job->count);
+}
 
-		r = pipe_pace(p, len + WIRE_HDR_SIZE);
-		STAT_ADD(w->st.pace_ns, kvmig_now_ns() - t);
-	}
-	if (!r)
-		r = chan_send(w->ch, WIRE_PAGES, w->frame, len, NULL, 0);
+/*
+ * A run of pages that are holes of their memfd: one entry, nothing read.
+ * Only pass 0 has them (source.c), when no XBZRLE cache can hold those
+ * pages yet: nothing to drop.
+ */
+static int do_zero_run(struct worker *w, const struct job *job)
+{
+	uint64_t pages = job->index[0], gpa = 0;
+	struct wire_pages_writer fw;
+	int r;
+
+	kvmig_memmap_index_to_gpa(w->p->cfg.map, job->index[1], &gpa);
+	wire_pages_start(&fw, w->frame, FRAME_MAX);
+	r = wire_pages_add(&fw, &(struct wire_page){
+		.gpa = gpa, .encoding = WIRE_ENC_ZERO_RUN, .len = 8,
+		.pages = pages,
+	});
 	if (r) {
-		worker_fail(w, r, "sending pages on channel %u: %s", w->ch->index,
-			    strerror(-r));
+		worker_fail(w, r, "a zero run does not fit its PAGES frame");
 		return r;
 	}
-	STAT_ADD(w->st.pages, job->count);
-	if (job->downtime)
-		STAT_ADD(w->st.downtime_bytes, len + WIRE_HDR_SIZE);
-	else
-		STAT_ADD(w->st.precopy_bytes, len + WIRE_HDR_SIZE);
-	return 0;
+	STAT_ADD(w->enc.st.zero, pages);
+	return send_pages(w, job, wire_pages_finish(&fw, job->iteration), pages);
 }
 
 static int do_iter_end(struct worker *w, const struct job *job)
@@ -322,6 +360,8 @@ static void *worker_main(void *arg)
 
 			if (job->kind == JOB_PAGES)
 				do_pages(w, job);
+			else if (job->kind == JOB_ZERO_RUN)
+				do_zero_run(w, job);
 			else
 				do_iter_end(w, job);
 			STAT_ADD(w->st.busy_ns, kvmig_now_ns() - t);
@@ -437,19 +477,18 @@ static int wait_for(struct pipe *p, enum wait_for what, unsigned int id,
 }
 
 /*
- * Hand the batch p->cur[@w] to a worker: without XBZRLE to the next one
- * round-robin that has room; with it, to worker @w, whose pages they are.
- * -EAGAIN after a tick without room: the batch stays, to go next time.
+ * Hand @job to a worker: without XBZRLE to the next one round-robin that
+ * has room; with it, to worker @w, whose pages they are.  -EAGAIN after a
+ * tick without room: the job stays with the caller, to go next time.
  */
-static int dispatch(struct pipe *p, unsigned int w)
+static int dispatch_job(struct pipe *p, struct job *job, unsigned int w)
 {
-	struct job *job = &p->cur[w];
 	bool counted = p->busy_counted;
 
-	job->kind = JOB_PAGES;
 	job->iteration = p->iteration;
 	job->downtime = p->downtime;
 	job->epoch = p->epoch;
+	job->holes_gen = p->holes_gen;
 	for (;;) {
 		unsigned int k, n = __atomic_load_n(&p->active, __ATOMIC_RELAXED);
 		int r;
@@ -480,6 +519,13 @@ static int dispatch(struct pipe *p, unsigned int w)
 	}
 }
 
+/* The batch p->cur[@w] */
+static int dispatch(struct pipe *p, unsigned int w)
+{
+	p->cur[w].kind = JOB_PAGES;
+	return dispatch_job(p, &p->cur[w], w);
+}
+
 static int flush_all(struct pipe *p)
 {
 	unsigned int w;
@@ -508,6 +554,11 @@ static int apply_active(struct pipe *p)
 	if (p->xbzrle)
 		p->epoch++;
 	return 0;
+}
+
+void pipe_rearmed(struct pipe *p)
+{
+	p->holes_gen++;
 }
 
 void pipe_set_pass(struct pipe *p, uint32_t iteration, bool downtime)
@@ -541,6 +592,22 @@ int pipe_page(struct pipe *p, uint64_t index)
 		return 0;
 	r = dispatch(p, w);
 	return r == -EAGAIN ? 0 : r;	/* queued: the batch goes next time */
+}
+
+int pipe_zero_run(struct pipe *p, uint64_t index, uint64_t pages)
+{
+	struct job job = { .kind = JOB_ZERO_RUN, .count = 1,
+			   .index = { pages, index } };
+	unsigned int n;
+	int r;
+
+	if (p->want_active != __atomic_load_n(&p->active, __ATOMIC_RELAXED)) {
+		r = apply_active(p);
+		if (r)
+			return r;
+	}
+	n = __atomic_load_n(&p->active, __ATOMIC_RELAXED);
+	return dispatch_job(p, &job, (unsigned int)((index / JOB_MAX_PAGES) % n));
 }
 
 /* Give @job to worker @i, waiting a tick at most for room in its ring. */

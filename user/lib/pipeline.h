@@ -56,6 +56,13 @@ void pipe_free(struct pipe *p);
  */
 #define PIPE_TICK_NS	100000000ULL
 
+/*
+ * The caller re-armed dirty tracking of pages it is about to queue: a
+ * worker forgets the memfd holes it knew, since a page that was a hole
+ * then may hold what the guest wrote before the re-arm, a write no later
+ * pass would send again.
+ */
+void pipe_rearmed(struct pipe *p);
 /* Pages that follow belong to pass @iteration (stop-and-copy if @downtime). */
 void pipe_set_pass(struct pipe *p, uint32_t iteration, bool downtime);
 /*
@@ -64,6 +71,12 @@ void pipe_set_pass(struct pipe *p, uint32_t iteration, bool downtime);
  * that stopped the pipeline.
  */
 int pipe_page(struct pipe *p, uint64_t index);
+/*
+ * Queue @pages pages from @index on, holes of one slot's memfd, as one
+ * zero run (the destination must decode WIRE_ENC_ZERO_RUN; with XBZRLE,
+ * only in pass 0): 0, -EAGAIN (not queued: call again), or the error.
+ */
+int pipe_zero_run(struct pipe *p, uint64_t index, uint64_t pages);
 /*
  * End the pass: flush, ITER_END on every channel, and wait until every
  * worker is idle; -EAGAIN after a tick of waiting (call again: it goes on
