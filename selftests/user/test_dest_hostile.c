@@ -124,8 +124,12 @@ static void src_open(struct source *s, const struct dest_run *dr, uint16_t i)
 		    "channel %u: %s", i, err);
 }
 
-/* Channel 0, HELLO for this VM's RAM and @nr channels, then HELLO_ACK. */
-static void src_hello(struct source *s, const struct dest_run *dr, uint16_t nr)
+/*
+ * Channel 0, HELLO for this VM's RAM, @nr channels, the encodings @codecs
+ * and @flags, then HELLO_ACK.
+ */
+static void src_hello_with(struct source *s, const struct dest_run *dr,
+			   uint16_t nr, uint32_t codecs, uint32_t flags)
 {
 	struct wire_hello *h = calloc(1, sizeof(*h));
 	uint8_t *b = calloc(1, WIRE_HELLO_FIXED + WIRE_MAX_SLOTS * WIRE_HELLO_SLOT);
@@ -143,7 +147,8 @@ static void src_hello(struct source *s, const struct dest_run *dr, uint16_t nr)
 	h->nr_slots = (uint16_t)kvmig_memmap_nr_slots(map);
 	h->nr_channels = nr;
 	h->session = s->session;
-	h->codecs = WIRE_CODECS_ALL;
+	h->codecs = codecs;
+	h->flags = flags;
 	for (i = 0; i < h->nr_slots; i++) {
 		const struct kvmig_slot *sl = kvmig_memmap_slot(map, i);
 
@@ -158,6 +163,12 @@ static void src_hello(struct source *s, const struct dest_run *dr, uint16_t nr)
 		    hdr.type == WIRE_HELLO_ACK, "HELLO_ACK: %s", err);
 	free(b);
 	free(h);
+}
+
+/* ... every encoding, no verification */
+static void src_hello(struct source *s, const struct dest_run *dr, uint16_t nr)
+{
+	src_hello_with(s, dr, nr, WIRE_CODECS_ALL, 0);
 }
 
 /* Channel @i: connect and send CHANNEL. */
@@ -310,6 +321,83 @@ static void test_xbzrle_pass0(void)
 		"XBZRLE in pass 1 goes through to the source's ERROR");
 	ksft_test_result(!memcmp(page, hva, sizeof(page)),
 			 "XBZRLE in pass 1: applied to the page pass 0 sent");
+}
+
+/* a PAGES frame of one zero run of @pages pages from @gpa */
+static void src_zero_run(struct chan *c, uint32_t iteration, uint64_t gpa,
+			 uint64_t pages)
+{
+	uint8_t n[8];
+
+	put_u64(n, pages);
+	src_page(c, iteration, gpa, WIRE_ENC_ZERO_RUN, n, sizeof(n));
+}
+
+/*
+ * Zero runs: one that leaves its slot is refused before a byte is zeroed;
+ * one inside is applied; neither a zero run nor a VERIFY zero range is
+ * taken from a source whose HELLO did not announce zero runs.
+ */
+static void test_zero_runs(void)
+{
+	const struct kvmig_slot *sl = kvmig_memmap_slot(map, 0);
+	uint64_t last = sl->gpa + sl->size - WIRE_PAGE_SIZE;
+	uint64_t gpa = sl->gpa + 32 * WIRE_PAGE_SIZE;
+	uint8_t *hva = kvmig_memmap_gpa_to_hva(map, gpa, WIRE_PAGE_SIZE);
+	uint8_t *lhva = kvmig_memmap_gpa_to_hva(map, last, WIRE_PAGE_SIZE);
+	static const uint8_t zero[WIRE_PAGE_SIZE];
+	uint8_t page[WIRE_PAGE_SIZE], p[WIRE_VERIFY_FIXED];
+	const uint32_t no_runs = WIRE_CODECS_ALL & ~(1U << WIRE_ENC_ZERO_RUN);
+	struct dest_run dr;
+	struct source s;
+	uint64_t rng = 7;
+
+	TEST_ASSERT(hva && lhva, "gpa 0x%llx", (unsigned long long)gpa);
+	/* the last page holds data: a run from it past the slot must not zero it */
+	test_fill_random(page, sizeof(page), &rng);
+	dest_start(&dr, PATIENT_MS);
+	src_hello(&s, &dr, 1);
+	src_page(&s.ch[0], 0, last, WIRE_ENC_RAW, page, sizeof(page));
+	src_zero_run(&s.ch[0], 0, last, 2);
+	dest_wait(&dr);
+	src_close(&s);
+	ksft_test_result(refused(&dr, EFAULT, "entry 0: a zero run of 2 pages from "
+				 "gpa ", AT_ONCE_MS, "a zero run past its slot") &&
+			 !memcmp(lhva, page, sizeof(page)),
+			 "a zero run past its slot: its first page kept");
+
+	/* pass 0 puts data there, pass 1's run zeroes it and its neighbours */
+	dest_start(&dr, PATIENT_MS);
+	src_hello(&s, &dr, 1);
+	src_page(&s.ch[0], 0, gpa, WIRE_ENC_RAW, page, sizeof(page));
+	src_iter_end(&s.ch[0], 16, 0, 0, s.ch[0].tx_seq);
+	src_zero_run(&s.ch[0], 1, gpa - 4 * WIRE_PAGE_SIZE, 9);
+	src_error(&s.ch[0], "enough");
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, EPROTO, "the source gave up: enough", AT_ONCE_MS,
+		"a zero run goes through to the source's ERROR");
+	ksft_test_result(!memcmp(hva, zero, sizeof(zero)),
+			 "a zero run: the page pass 0 sent is zero");
+
+	dest_start(&dr, PATIENT_MS);
+	src_hello_with(&s, &dr, 1, no_runs, 0);
+	src_zero_run(&s.ch[0], 0, gpa, 4);
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, EPROTO, "entry 0: encoding zero-run was not announced in HELLO",
+		AT_ONCE_MS, "a zero run a HELLO did not announce");
+
+	dest_start(&dr, PATIENT_MS);
+	src_hello_with(&s, &dr, 1, no_runs, WIRE_HELLO_VERIFY);
+	wire_put_verify(p, &(struct wire_verify){ .first = 0, .count = 16,
+						  .flags = WIRE_VERIFY_ZERO });
+	TEST_ASSERT(!chan_send(&s.ch[0], WIRE_VERIFY, p, sizeof(p), NULL, 0),
+		    "sending VERIFY");
+	dest_wait(&dr);
+	src_close(&s);
+	refused(&dr, EPROTO, "a zero range, but HELLO did not announce zero runs",
+		AT_ONCE_MS, "a VERIFY zero range a HELLO did not announce");
 }
 
 /* two channels; channel 0 does @what before channel 1 connects */
@@ -502,7 +590,7 @@ int main(void)
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(4 + 4 + 7 + 6);
+	ksft_set_plan(4 + 4 + 6 + 7 + 6);
 	test_vm_start(&vm, vm_args);
 	vmm = kvmig_vmm_connect(vm.sock, NULL);
 	TEST_ASSERT(vmm, "connecting to the VMM");
@@ -511,6 +599,7 @@ int main(void)
 
 	test_iter_end_fields();
 	test_xbzrle_pass0();
+	test_zero_runs();
 	test_handshake();
 	test_silence();
 

@@ -15,7 +15,9 @@
  * really used, and that ITER_END reaches every channel once per pass.
  */
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "kvmig/kvmig.h"
@@ -39,6 +41,7 @@ struct rx {
 	struct chan c;
 	pthread_t thread;
 	uint8_t *mirror;
+	uint64_t mirror_size;
 	uint32_t passes;	/* ITER_ENDs seen (atomic) */
 	uint64_t xbzrle, bad;
 	char err[256];
@@ -75,6 +78,14 @@ static void *rx_main(void *arg)
 
 			if (pg.encoding == WIRE_ENC_XBZRLE)
 				rx->xbzrle++;
+			if (pg.encoding == WIRE_ENC_ZERO_RUN) {
+				/* the destination punches it; here: zeroes */
+				if (pg.gpa + pg.pages * PAGE > rx->mirror_size)
+					rx->bad++;
+				else
+					memset(dst, 0, pg.pages * PAGE);
+				continue;
+			}
 			/* the destination's own decoder, on the mirror */
 			if (page_apply(dec, &pg, dst, err, sizeof(err))) {
 				rx->bad++;
@@ -150,6 +161,7 @@ static void run(const char *name, bool xbzrle, enum xcache_policy policy,
 		TEST_ASSERT(!chan_init(&tx[i], sv[0], (uint16_t)i, 20000) &&
 			    !chan_init(&rx[i].c, sv[1], (uint16_t)i, 20000), "chan");
 		rx[i].mirror = mirror;
+		rx[i].mirror_size = PAGES * PAGE;
 		rx[i].passes = 0;
 		rx[i].xbzrle = rx[i].bad = 0;
 		rx[i].err[0] = 0;
@@ -220,13 +232,102 @@ static void run(const char *name, bool xbzrle, enum xcache_policy policy,
 	free(st);
 }
 
+/*
+ * Guest RAM in a memfd whose pages are mostly holes: pass 0 sends pages
+ * one by one and a run of holes as one zero run.  Then the "guest" writes
+ * a page its worker last saw as a hole, the producer re-arms and says so
+ * (pipe_rearmed()), and pass 1 sends that page: it must go with its data.
+ * A worker that trusted the hole it had seen would send a zero page, a
+ * write no later pass would send again.
+ */
+static void holes(void)
+{
+	int fd = memfd_create("test-holes", MFD_CLOEXEC);
+	struct kvmig_slot_desc sd = {
+		.sz = sizeof(sd), .size = PAGES * PAGE, .memfd = fd,
+	};
+	struct kvmig_memmap *map = kvmig_memmap_new(NULL);
+	uint8_t *mirror = malloc(PAGES * PAGE), *mem;
+	struct kvmig_migration_stats *st = calloc(1, sizeof(*st));
+	struct pipe_cfg cfg = {
+		.map = map, .nr_ch = 1, .workers = 1, .codec = KVMIG_CODEC_NONE,
+		.timeout_ms = 20000, .simd = KVMIG_SIMD_NR,
+	};
+	struct chan tx;
+	struct rx rx = { .mirror = mirror, .mirror_size = PAGES * PAGE };
+	uint64_t i, duplicate;
+	bool pass0, pass1;
+	struct pipe *p;
+	int sv[2];
+
+	TEST_ASSERT(fd >= 0 && !ftruncate(fd, PAGES * PAGE) && map && mirror && st,
+		    "memfd");
+	TEST_ASSERT(!kvmig_memmap_add(map, &sd), "memmap");
+	close(fd);
+	mem = kvmig_memmap_index_to_hva(map, 0);
+	memset(mirror, 0xa5, PAGES * PAGE);	/* what a zero entry must undo */
+	memset(mem + 10 * PAGE, 0x11, PAGE);	/* the one page with data */
+	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) &&
+		    !chan_init(&tx, sv[0], 0, 20000) &&
+		    !chan_init(&rx.c, sv[1], 0, 20000), "channel");
+	TEST_ASSERT(!pthread_create(&rx.thread, NULL, rx_main, &rx), "thread");
+	cfg.ch = &tx;
+	p = pipe_new(&cfg);
+	TEST_ASSERT(p, "pipe_new: %s", strerror(errno));
+
+	pipe_rearmed(p);
+	pipe_set_pass(p, 0, false);
+	for (i = 0; i < PAGES; i++) {
+		if (i == 11) {
+			TEST_ASSERT(!PIPE_RETRY(pipe_zero_run(p, 11, 1000)),
+				    "pipe_zero_run: %s", pipe_error(p));
+			i += 999;
+			continue;
+		}
+		TEST_ASSERT(!PIPE_RETRY(pipe_page(p, i)), "pipe_page: %s",
+			    pipe_error(p));
+	}
+	TEST_ASSERT(!PIPE_RETRY(pipe_end_pass(p)), "pipe_end_pass: %s",
+		    pipe_error(p));
+	TEST_WAIT(__atomic_load_n(&rx.passes, __ATOMIC_ACQUIRE) >= 1,
+		  TEST_DEADLINE_S, "holes: pass 0's ITER_END");
+	pipe_stats(p, st);
+	duplicate = st->ram.duplicate;
+	pass0 = !memcmp(mem, mirror, PAGES * PAGE);
+
+	/* the worker last saw pages 1011.. as one hole: write into it */
+	memset(mem + 1500 * PAGE, 0x22, PAGE);
+	pipe_rearmed(p);
+	pipe_set_pass(p, 1, false);
+	TEST_ASSERT(!PIPE_RETRY(pipe_page(p, 1500)) &&
+		    !PIPE_RETRY(pipe_end_pass(p)), "pass 1: %s", pipe_error(p));
+	TEST_WAIT(__atomic_load_n(&rx.passes, __ATOMIC_ACQUIRE) >= 2,
+		  TEST_DEADLINE_S, "holes: pass 1's ITER_END");
+	pass1 = !memcmp(mem, mirror, PAGES * PAGE);
+	pipe_free(p);
+	chan_fini(&tx);
+	pthread_join(rx.thread, NULL);
+	chan_fini(&rx.c);
+	ksft_test_result(pass0 && duplicate == PAGES - 1 && !rx.bad,
+			 "holes: pass 0 (a zero run of 1000 pages, 1047 zero pages, "
+			 "one with data) leaves the mirror equal (%llu zero pages "
+			 "counted, %llu bad entries)", (unsigned long long)duplicate,
+			 (unsigned long long)rx.bad);
+	ksft_test_result(pass1, "holes: a page written where the worker saw a hole "
+			 "goes with its data after pipe_rearmed()");
+	kvmig_memmap_free(map);
+	free(mirror);
+	free(st);
+}
+
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(6);
 	run("xbzrle (use counts) + lz4", true, XCACHE_FREQ, KVMIG_CODEC_LZ4);
 	run("xbzrle (direct-mapped) + none", true, XCACHE_DIRECT, KVMIG_CODEC_NONE);
 	run("zstd, no xbzrle", false, XCACHE_FREQ, KVMIG_CODEC_ZSTD);
 	run("auto, no xbzrle", false, XCACHE_FREQ, KVMIG_CODEC_AUTO);
+	holes();
 	ksft_finished();
 }
