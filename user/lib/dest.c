@@ -541,7 +541,15 @@ static int apply_pages(struct dest *d, struct dchan *dc, const struct wire_hdr *
 static int add_zero_range(struct dest *d, uint64_t first, uint64_t count)
 {
 	struct zero_range *zr = d->zero_ranges;
+	struct zero_range *last = d->nr_zero_ranges ?
+				  &zr[d->nr_zero_ranges - 1] : NULL;
 
+	/* one that follows the last extends it: at most one range per two
+	 * pages, whatever a source sends */
+	if (last && last->first + last->count == first) {
+		last->count += count;
+		return 0;
+	}
 	if (d->nr_zero_ranges == d->cap_zero_ranges) {
 		size_t cap = d->cap_zero_ranges ? 2 * d->cap_zero_ranges : 64;
 
