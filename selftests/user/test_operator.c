@@ -74,6 +74,47 @@ static void test_control_path_taken(void)
 	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit status");
 }
 
+/*
+ * A live listener whose backlog is full: the check that nobody serves the
+ * path must not wait for room in it (a blocking connect would, forever).
+ */
+static void test_control_path_busy(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/kvmig-test-XXXXXX", out[4096];
+	int lfd, c[8], n = 0, rc;
+	uint64_t t0;
+
+	TEST_ASSERT(mkdtemp(dir), "mkdtemp");
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/busy.sock", dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	TEST_ASSERT(lfd >= 0 && !bind(lfd, (struct sockaddr *)&a, sizeof(a)) &&
+		    !listen(lfd, 0), "listen on %s", a.sun_path);
+	/* fill the backlog: a connect that would block says EAGAIN */
+	for (n = 0; n < 8; n++) {
+		c[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		TEST_ASSERT(c[n] >= 0, "socket");
+		if (connect(c[n], (struct sockaddr *)&a, sizeof(a))) {
+			TEST_ASSERT(errno == EAGAIN, "connect: %s", strerror(errno));
+			break;
+		}
+	}
+	TEST_ASSERT(n < 8, "the backlog never filled");
+	t0 = test_now_ns();
+	rc = start_on(a.sun_path, out, sizeof(out));
+	ksft_test_result(rc == 2 && strstr(out, "another process serves it") &&
+			 test_now_ns() - t0 < 10000000000ULL,
+			 "--control of a socket whose listener's backlog is full: "
+			 "refused at once (exit %d)", rc);
+	if (rc != 2)
+		ksft_print_msg("got: %s\n", out);
+	while (n >= 0)
+		close(c[n--]);
+	close(lfd);
+	unlink(a.sun_path);
+	rmdir(dir);
+}
+
 static void test_control_path_stale(void)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -436,8 +477,9 @@ int main(void)
 {
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(1 + 2 + 1 + 2 + 3 + 4 + 3 + 2);
+	ksft_set_plan(1 + 1 + 2 + 1 + 2 + 3 + 4 + 3 + 2);
 	test_control_path_taken();
+	test_control_path_busy();
 	test_control_path_stale();
 	test_incoming_running_vm();
 	test_incoming_setup_errors();

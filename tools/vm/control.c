@@ -58,7 +58,8 @@ static bool stale_socket_gone(const struct sockaddr_un *addr)
 			"is not a socket; not replacing it\n", path);
 		return false;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a blocking connect to a full backlog would wait */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		fprintf(stderr, "kvmig-vm: control socket: %s\n", strerror(errno));
 		return false;
