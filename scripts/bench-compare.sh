@@ -21,9 +21,10 @@
 # run of the old one (by chance alone: 1 in 252 for 5 runs each); faster
 # likewise.
 #
-# The benchmarks: bench_pipeline and bench_xbzrle (in one process, a few
-# seconds a round); any other by name (bench_migrate, bench_dirty and
-# bench_converge need /dev/kvm and minutes a round).
+# The benchmarks: bench_pipeline (in one process, a few seconds a round)
+# and bench_xbzrle (in one process, about 40 s a round); any other by
+# name (bench_migrate, bench_dirty and bench_converge need /dev/kvm and
+# minutes a round).
 #
 # Exit: 0 no row slower, 1 a row slower (a regression), 2 nothing could be
 # compared: REV is not a commit, a benchmark is missing in it, it does not
@@ -46,7 +47,7 @@ case $THRESHOLD in '' | *[!0-9.]*) die "THRESHOLD=$THRESHOLD: a percentage" ;; e
 
 # A short round of each benchmark: the same arguments for both versions, so
 # only options every version of the program knows (bench_pipeline ignores
-# an option it does not know).  bench_xbzrle takes about 2 s as it is.
+# an option it does not know).  bench_xbzrle takes about 40 s as it is.
 short_args() {
 	case $1 in
 	bench_pipeline) echo "-m 32" ;;	# a 32 MiB corpus, not 128 MiB
@@ -161,8 +162,8 @@ rounds, threshold = int(rounds), float(threshold) / 100
 
 # The fields that name a row in the benchmarks' --json (tools/bench/*.c);
 # the others are measurements.
-KEYS = ("table", "design", "policy", "backend", "run", "pairs", "encoder",
-        "codec", "workers")
+KEYS = ("table", "design", "policy", "backend", "run", "set", "pairs",
+        "encoder", "baseline", "codec", "workers")
 
 def speed(metric, v):
     """The throughput a field stands for, higher is faster; None if none."""
