@@ -163,7 +163,7 @@ rounds, threshold = int(rounds), float(threshold) / 100
 # The fields that name a row in the benchmarks' --json (tools/bench/*.c);
 # the others are measurements.
 KEYS = ("table", "design", "policy", "backend", "run", "set", "pairs",
-        "encoder", "baseline", "codec", "workers")
+        "encoder", "test", "baseline", "codec", "workers")
 
 def speed(metric, v):
     """The throughput a field stands for, higher is faster; None if none."""

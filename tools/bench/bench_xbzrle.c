@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bench_xbzrle: XBZRLE against the baselines a user would otherwise run,
- * in one process, in one run.
+ * bench_xbzrle: XBZRLE and the zero-page test against the baselines a
+ * user would otherwise run, in one process, in one run.
  *
  *  - the encoders: kvmig's (scalar, AVX2, AVX-512BW) and two baselines
  *    written here from QEMU's algorithms (word-scalar: 8 bytes at a time;
@@ -11,6 +11,9 @@
  *    pages) and one read from memory (twice the last-level cache).  GiB/s
  *    of new pages.  Every encoder's output is checked byte for byte
  *    against kvmig-scalar's first, on every distinct pair;
+ *  - the zero test: kvmig's against a plain read of the page (the OR of
+ *    its words, compiler-vectorised and AVX-512), on zero pages, which
+ *    every test reads whole, in the same two sizes of set;
  *  - the decoder, on the in-cache encodings;
  *  - the page cache: hit rate of the use-count policy against a plain
  *    direct-mapped cache (QEMU's) on a page stream where a hot working
@@ -280,10 +283,47 @@ static int ref_memcmp(const uint8_t *old, const uint8_t *new, uint8_t *out,
 	return memcmp(old, new, PAGE) != 0;
 }
 
-/* An encoder timed. */
+/*
+ * The zero test's references: a read of the whole page and nothing else,
+ * the OR of its words (a zero test without an early exit).  read-or-c is
+ * plain C that the compiler vectorises for the best extension this CPU
+ * has (one clone each, chosen at load time); read-or-avx512 ORs AVX-512
+ * loads into four accumulators.
+ */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static bool ref_or_c(const void *page)
+{
+	const uint64_t *w = page;
+	uint64_t any = 0;
+	unsigned int i;
+
+	for (i = 0; i < PAGE / 8; i++)
+		any |= w[i];
+	return !any;
+}
+
+__attribute__((target("avx512f")))
+static bool ref_or_avx512(const void *page)
+{
+	const uint8_t *p = page;
+	__m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+	unsigned int i;
+
+	for (i = 0; i < PAGE; i += 256) {
+		a = _mm512_or_si512(a, _mm512_loadu_si512(p + i));
+		b = _mm512_or_si512(b, _mm512_loadu_si512(p + i + 64));
+		c = _mm512_or_si512(c, _mm512_loadu_si512(p + i + 128));
+		d = _mm512_or_si512(d, _mm512_loadu_si512(p + i + 192));
+	}
+	a = _mm512_or_si512(_mm512_or_si512(a, b), _mm512_or_si512(c, d));
+	return !_mm512_test_epi64_mask(a, a);
+}
+
+/* An implementation timed: an encoder of a pair, or a zero test of a page. */
 struct impl {
 	const char *name;
 	kvmig_xbzrle_fn enc;
+	kvmig_zero_fn zero;
 };
 
 static const char *const kvmig_name[KVMIG_SIMD_NR] = {
@@ -298,10 +338,24 @@ static unsigned int encoders(struct impl *e)
 
 	for (lvl = 0; lvl < KVMIG_SIMD_NR; lvl++)
 		if (kvmig_xbzrle_impl(lvl))
-			e[nr++] = (struct impl){ kvmig_name[lvl], kvmig_xbzrle_impl(lvl) };
-	e[nr++] = (struct impl){ "word-scalar", base_word };
+			e[nr++] = (struct impl){ kvmig_name[lvl], kvmig_xbzrle_impl(lvl), NULL };
+	e[nr++] = (struct impl){ "word-scalar", base_word, NULL };
 	if (kvmig_cpu_has(KVMIG_SIMD_AVX512))
-		e[nr++] = (struct impl){ "avx512-qemu", base_avx512 };
+		e[nr++] = (struct impl){ "avx512-qemu", base_avx512, NULL };
+	return nr;
+}
+
+/* kvmig's zero tests this CPU has, then the references. */
+static unsigned int zero_tests(struct impl *e)
+{
+	unsigned int lvl, nr = 0;
+
+	for (lvl = 0; lvl < KVMIG_SIMD_NR; lvl++)
+		if (kvmig_zero_impl(lvl))
+			e[nr++] = (struct impl){ kvmig_name[lvl], NULL, kvmig_zero_impl(lvl) };
+	e[nr++] = (struct impl){ "read-or-c", NULL, ref_or_c };
+	if (kvmig_cpu_has(KVMIG_SIMD_AVX512))
+		e[nr++] = (struct impl){ "read-or-avx512", NULL, ref_or_avx512 };
 	return nr;
 }
 
@@ -354,9 +408,10 @@ static double check_same(const struct impl *e, unsigned int nr, const uint8_t *o
 }
 
 /*
- * Pairs of pages to time over.  A measurement starts where the previous
- * one stopped and goes round the set, so in a set larger than the LLC a
- * page is read only after the whole set has been since it was last: from
+ * Pages to time over: pairs (@old and @new), or for the zero test pages
+ * alone (@new; @old NULL).  A measurement starts where the previous one
+ * stopped and goes round the set, so in a set larger than the LLC a page
+ * is read only after the whole set has been since it was last: from
  * memory.
  */
 struct set {
@@ -381,7 +436,7 @@ static uint64_t cpu_ns(void)
 }
 
 /*
- * GiB/s of new pages through @m, from s->at on, for @ns of wall time
+ * GiB/s of (new) pages through @m, from s->at on, for @ns of wall time
  * (the cheaper clock to look at often), per second of CPU time.
  */
 static double measure(const struct impl *m, struct set *s, uint64_t ns)
@@ -396,7 +451,8 @@ static double measure(const struct impl *m, struct set *s, uint64_t ns)
 		for (k = 0; k < BATCH; k++) {
 			const uint8_t *n = s->new + at * PAGE;
 
-			acc += m->enc(s->old + at * PAGE, n, out, LIMIT);
+			acc += m->enc ? m->enc(s->old + at * PAGE, n, out, LIMIT) :
+					m->zero(n);
 			if (++at == s->nr)
 				at = 0;
 		}
@@ -494,17 +550,21 @@ static const struct target {
 	{ "cache", NULL, "word-scalar", 1.5 },
 	/* no slower than the AVX-512 encoder QEMU's users run */
 	{ NULL, NULL, "avx512-qemu", 1.0 },
+	/* a zero test reads the page: at the read bandwidth */
+	{ "memory", "zero pages", "read-or-c", 0.9 },
+	{ "memory", "zero pages", "read-or-avx512", 0.9 },
 };
 
 /* What a table's rows are called in the JSON. */
 struct table {
 	const char *name;	/* "table" */
-	const char *impl_key;	/* "encoder" */
-	const char *rate_key;	/* "enc_gib_per_s" */
-	const char *pages_key;	/* "pairs" */
+	const char *impl_key;	/* "encoder", "test" */
+	const char *rate_key;	/* "enc_gib_per_s", ... */
+	const char *pages_key;	/* "pairs", or NULL */
 };
 
 static const struct table encode_table = { "encode", "encoder", "enc_gib_per_s", "pairs" };
+static const struct table zero_table = { "zero", "test", "gib_per_s", NULL };
 
 static int find(const struct impl *im, unsigned int nr, const char *name)
 {
@@ -524,7 +584,8 @@ static json_t *row(const struct table *t, const char *table, const struct set *s
 
 	json_object_set_new(o, "table", json_string(table));
 	json_object_set_new(o, "set", json_string(s->name));
-	json_object_set_new(o, t->pages_key, json_string(pages));
+	if (t->pages_key)
+		json_object_set_new(o, t->pages_key, json_string(pages));
 	if (impl)
 		json_object_set_new(o, t->impl_key, json_string(impl));
 	return o;
@@ -748,7 +809,7 @@ static void bench_encoders(struct bench *b, struct set *cache, struct set *memor
 			snprintf(note, sizeof(note), "%.0f", bytes);
 		nr = nr_enc;
 		if (k == UNCHANGED)
-			enc[nr++] = (struct impl){ "memcmp", ref_memcmp };
+			enc[nr++] = (struct impl){ "memcmp", ref_memcmp, NULL };
 		compare(b, &encode_table, cache, kind_name[k], note, enc, nr,
 			"word-scalar");
 		if (k != UNCHANGED && k != OVERFLOW)	/* something to decode */
@@ -766,6 +827,28 @@ static void bench_encoders(struct bench *b, struct set *cache, struct set *memor
 			       range(note, sizeof(note), dec[k]));
 }
 
+/*
+ * The zero test on zero pages, in the memory of both sets (old and new
+ * pages alike), every byte of them written: not the shared zero page a
+ * page never written maps, which would always be in cache.
+ */
+static void bench_zero(struct bench *b, const struct set *cache_pairs,
+		       const struct set *memory_pairs)
+{
+	struct set cache = { cache_pairs->name, NULL, cache_pairs->old,
+			     2 * cache_pairs->nr, 0 };
+	struct set memory = { memory_pairs->name, NULL, memory_pairs->old,
+			      2 * memory_pairs->nr, 0 };
+	struct impl zt[IMPL_MAX];
+	unsigned int nr = zero_tests(zt);
+
+	printf("\n%-6s %-21s %5s  %-14s %7s %-17s %s\n", "set", "pages", "",
+	       "zero test", "GiB/s", "(min..max)", "vs read-or-c (min..max)");
+	memset(cache.new, 0, cache.nr * PAGE);
+	memset(memory.new, 0, memory.nr * PAGE);
+	compare(b, &zero_table, &cache, "zero pages", "", zt, nr, "read-or-c");
+	compare(b, &zero_table, &memory, "zero pages", "", zt, nr, "read-or-c");
+}
 
 static void usage(const char *prog)
 {
@@ -838,7 +921,7 @@ int main(int argc, char **argv)
 	if (getloadavg(load, 3) < 0)
 		load[0] = load[1] = load[2] = -1;
 
-	printf("bench_xbzrle: kvmig's XBZRLE encoders against baselines; "
+	printf("bench_xbzrle: kvmig's XBZRLE encoders and zero test against baselines; "
 	       "kvmig runs %s on this CPU\n", b.best);
 	printf("  sets: cache %u pairs (%u KiB of pages); memory %zu pairs (%zu MiB, "
 	       "LLC %zu MiB%s)\n", CACHE_PAIRS, 2 * CACHE_PAIRS * PAGE >> 10, pairs,
@@ -859,6 +942,7 @@ int main(int argc, char **argv)
 	json_array_append_new(b.json, o);
 
 	bench_encoders(&b, &cache, &memory);
+	bench_zero(&b, &cache, &memory);
 
 	freq = hit_rate(XCACHE_FREQ, &n);
 	direct = hit_rate(XCACHE_DIRECT, &n);
