@@ -60,6 +60,7 @@
 #define BATCH		64	/* pages between two looks at the clock */
 #define IMPL_MAX	8
 #define ROUND_MS	60	/* an implementation's time in a round */
+#define QUICK_MS	15	/* the same with --quick */
 
 static uint64_t rng = 0x51ed270b27d4c3a5ULL;
 
@@ -853,17 +854,19 @@ static void bench_zero(struct bench *b, const struct set *cache_pairs,
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [--json FILE] [--mem-mib N]\n"
+		"usage: %s [--json FILE] [--quick] [--mem-mib N]\n"
 		"  --json FILE  the rows, also in JSON\n"
+		"  --quick      %u ms per implementation and round instead of %u\n"
 		"  --mem-mib N  the memory set's size (old and new pages), instead of\n"
 		"               twice the LLC (at least 64 MiB, at most 4 GiB)\n",
-		prog);
+		prog, QUICK_MS, ROUND_MS);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", required_argument, NULL, 'j' },
+		{ "quick", no_argument, NULL, 'q' },
 		{ "mem-mib", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -879,10 +882,13 @@ int main(int argc, char **argv)
 	int opt;
 	json_t *o;
 
-	while ((opt = getopt_long(argc, argv, "j:m:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "j:qm:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json_path = optarg;
+			break;
+		case 'q':
+			b.round_ns = QUICK_MS * 1000000ULL;
 			break;
 		case 'm':
 			mib = strtoul(optarg, NULL, 0);
