@@ -146,7 +146,8 @@ int kvmig_dirty_set_logging(struct kvmig_dirty *d, bool on)
 static const struct kvmig_dirty_ops *pick_auto(const struct kvmig_kvm_desc *kvm,
 					       char *reason, size_t len)
 {
-	char why[160], offers[160], nots[400] = "";
+	/* auto: NAME, OFFERS; not A: WHY; not B: WHY; not C: WHY, in 512 */
+	char why[112], offers[112], nots[3 * 128] = "";
 	size_t n = 0;
 	unsigned int i;
 
