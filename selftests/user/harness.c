@@ -903,3 +903,38 @@ json_t *migrate_verified(const char *name, struct mig *m,
 	TEST_ASSERT(test_vm_quit(&m->src) == 0, "source exit status");
 	return st;
 }
+
+json_t *migrate_bench(const char *name, const char *const *src_args,
+		      const char *const *dst_args, const char *const *extra)
+{
+	/* --keep-vm: the source VMM quits here, its exit status checked */
+	const char *args[24] = { "--verify", "--keep-vm" };
+	unsigned int n = 2;
+	struct mig m;
+	json_t *st, *g;
+	int rc;
+
+	while (extra && *extra) {
+		TEST_ASSERT(n < 22, "%s: too many options for kvmig migrate", name);
+		args[n++] = *extra++;
+	}
+	args[n] = NULL;
+	start_vms(&m, src_args, dst_args);	/* once the guest filled its working set */
+	start_incoming(&m, false);
+	rc = migrate(&m, args, &st);
+	TEST_ASSERT(rc == 0 && st && json_path_int(st, "verify.mismatches") == 0 &&
+		    json_path_int(st, "verify.pages") ==
+		    json_path_int(st, "ram.total") / 4096,
+		    "%s: migration failed or not every page verified: %s", name,
+		    test_slurp(m.mig_log));
+	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming: %s", name,
+		    test_slurp(m.inc_log));
+	TEST_ASSERT(test_vm_progresses(&m.dst, test_pages_written(&m.dst)),
+		    "%s: the destination guest does not run", name);
+	g = test_vm_cmd(&m.dst, "guest-check");
+	TEST_ASSERT(json_path_int(g, "bad") == 0, "%s: destination self-check", name);
+	json_decref(g);
+	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "%s: destination exit", name);
+	TEST_ASSERT(test_vm_quit(&m.src) == 0, "%s: source exit", name);
+	return st;
+}

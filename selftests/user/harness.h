@@ -212,6 +212,16 @@ json_t *migrate_ok(const char *name, const char *const *src_args,
 json_t *migrate_verified(const char *name, struct mig *m,
 			 const char *const *extra, const char *switchover);
 /*
+ * A benchmark's migration: both VMs from @src_args / @dst_args, kvmig
+ * incoming that starts the destination guest, kvmig migrate with --verify,
+ * --keep-vm and @extra (at most 20 options).  Dies, naming @name, unless it
+ * completed with every page verified and none differing, the destination
+ * guest runs on and its self-check is clean.  Both VMs quit after it.
+ * Returns kvmig migrate's JSON statistics (the caller's to free).
+ */
+json_t *migrate_bench(const char *name, const char *const *src_args,
+		      const char *const *dst_args, const char *const *extra);
+/*
  * After a failed incoming migration: the destination VMM still waits for
  * one (query-status "inmigrate", its guest never ran) and answers.
  */

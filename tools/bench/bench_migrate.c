@@ -35,27 +35,13 @@ static void one(struct run *r, const char *bw)
 		"--workload", r->workload, "--workload", "1:io,period=1000", NULL,
 	};
 	/* the codecs alone: no throttle (bench_converge compares those) */
-	const char *extra[] = { "--max-bandwidth", bw, "--verify", "--keep-vm",
-				"--converge", "none",
+	const char *extra[] = { "--max-bandwidth", bw, "--converge", "none",
 				"--max-iterations", "8", "--codec",
 				r->codec ?: "none",
 				/* a cache that holds the 96 MiB working set */
 				r->xbzrle ? "--xbzrle-cache-size" : NULL, "128M", NULL };
-	struct mig m;
-	json_t *st, *g;
-	int rc;
+	json_t *st = migrate_bench(r->name, vm, vm, extra);
 
-	start_vms(&m, vm, vm);	/* returns once the guest filled its working set */
-	start_incoming(&m, false);
-	rc = migrate(&m, extra, &st);
-	TEST_ASSERT(rc == 0 && st && json_path_int(st, "verify.mismatches") == 0,
-		    "%s: migration failed: %s", r->name, test_slurp(m.mig_log));
-	TEST_ASSERT(test_wait(m.inc, 30) == 0, "%s: kvmig incoming", r->name);
-	TEST_ASSERT(test_vm_progresses(&m.dst, test_pages_written(&m.dst)),
-		    "%s: the destination guest does not run", r->name);
-	g = test_vm_cmd(&m.dst, "guest-check");
-	TEST_ASSERT(json_path_int(g, "bad") == 0, "%s: destination self-check", r->name);
-	json_decref(g);
 	r->total_ms = (double)json_path_int(st, "total-time");
 	r->downtime_ms = (double)json_path_int(st, "downtime");
 	r->mbytes = (double)json_path_int(st, "ram.transferred") / 1048576.0;
@@ -63,8 +49,6 @@ static void one(struct run *r, const char *bw)
 	snprintf(r->switchover, sizeof(r->switchover), "%s",
 		 json_string_value(json_object_get(st, "switchover")) ?: "?");
 	json_decref(st);
-	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "destination exit");
-	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit");
 }
 
 /* Rows with ratios against the first one. */
