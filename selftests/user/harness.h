@@ -94,7 +94,12 @@ struct test_vm {
 	FILE *rx;		/* buffered reader over ctl */
 };
 
-/* Path of a sibling binary: build/tests/x -> build/bin/<name>. */
+/*
+ * Path of a sibling binary: build/tests/x -> build/bin/<name>; or
+ * <test_bin_dir>/<name> when a program sets test_bin_dir (a benchmark
+ * run against another build's kvmig and kvmig-vm: bench_idle --bin).
+ */
+extern const char *test_bin_dir;
 const char *test_bin(const char *name);
 
 /*
