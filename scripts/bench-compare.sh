@@ -24,7 +24,8 @@
 # The benchmarks: bench_pipeline and bench_xbzrle (in one process,
 # seconds a round: bench_xbzrle --quick about 12 s, 40 s against a REV
 # without --quick); any other by name (bench_migrate, bench_dirty and
-# bench_converge need /dev/kvm and minutes a round).
+# bench_converge need /dev/kvm and minutes a round, bench_idle /dev/kvm
+# and seconds).
 #
 # Exit: 0 no row slower, 1 a row slower (a regression), 2 nothing could be
 # compared: REV is not a commit, a benchmark is missing in it, it does not
@@ -168,7 +169,7 @@ rounds, threshold = int(rounds), float(threshold) / 100
 # The fields that name a row in the benchmarks' --json (tools/bench/*.c);
 # the others are measurements.
 KEYS = ("table", "design", "policy", "backend", "run", "set", "pairs",
-        "encoder", "test", "baseline", "codec", "workers")
+        "encoder", "test", "baseline", "codec", "workers", "mem")
 
 def speed(metric, v):
     """The throughput a field stands for, higher is faster; None if none."""
