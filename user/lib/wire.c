@@ -529,9 +529,13 @@ void wire_put_verify_hash(uint8_t *b, uint32_t i, uint64_t hash)
 int wire_get_verify(const struct wire_hdr *h, const uint8_t *p,
 		    struct wire_verify *v, char *err, size_t errlen)
 {
-	uint32_t flags = h->len >= WIRE_VERIFY_FIXED ? get_u32(p + 12) : 0;
-	uint64_t hashes = flags & WIRE_VERIFY_ZERO ? 0 : get_u32(p + 8);
+	uint32_t flags = 0;
+	uint64_t hashes = 0;
 
+	if (h->len >= WIRE_VERIFY_FIXED) {
+		flags = get_u32(p + 12);
+		hashes = flags & WIRE_VERIFY_ZERO ? 0 : get_u32(p + 8);
+	}
 	if (h->len < WIRE_VERIFY_FIXED ||
 	    h->len != WIRE_VERIFY_FIXED + hashes * 8 ||
 	    (flags & ~WIRE_VERIFY_ZERO)) {
