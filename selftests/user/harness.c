@@ -142,6 +142,22 @@ uint64_t test_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct test_spread test_spread(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return (struct test_spread){
+		.med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2,
+		.min = v[0], .max = v[n - 1],
+	};
+}
+
 const char *test_bin_dir;
 
 const char *test_bin(const char *name)

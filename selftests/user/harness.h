@@ -256,4 +256,11 @@ static inline void test_fill_random(void *buf, size_t len, uint64_t *s)
 void msleep(unsigned int ms);
 uint64_t test_now_ns(void);
 
+/* What rounds of a measurement say: their median and their spread. */
+struct test_spread {
+	double med, min, max;
+};
+/* ... of the @n (>= 1) values at @v, which it sorts */
+struct test_spread test_spread(double *v, unsigned int n);
+
 #endif /* KVMIG_HARNESS_H */
