@@ -928,7 +928,8 @@ json_t *migrate_verified(const char *name, struct mig *m,
 }
 
 json_t *migrate_bench(const char *name, const char *const *src_args,
-		      const char *const *dst_args, const char *const *extra)
+		      const char *const *dst_args, const char *const *extra,
+		      const struct bench_watch *watch)
 {
 	/* --keep-vm: the source VMM quits here, its exit status checked */
 	const char *args[24] = { "--verify", "--keep-vm" };
@@ -944,7 +945,11 @@ json_t *migrate_bench(const char *name, const char *const *src_args,
 	args[n] = NULL;
 	start_vms(&m, src_args, dst_args);	/* once the guest filled its working set */
 	start_incoming(&m, false);
+	if (watch)
+		watch->start(&m, watch->opaque);
 	rc = migrate(&m, args, &st);
+	if (watch)
+		watch->stop(&m, watch->opaque);
 	TEST_ASSERT(rc == 0 && st && json_path_int(st, "verify.mismatches") == 0 &&
 		    json_path_int(st, "verify.pages") ==
 		    json_path_int(st, "ram.total") / 4096,

@@ -222,10 +222,18 @@ json_t *migrate_verified(const char *name, struct mig *m,
  * --keep-vm and @extra (at most 20 options).  Dies, naming @name, unless it
  * completed with every page verified and none differing, the destination
  * guest runs on and its self-check is clean.  Both VMs quit after it.
- * Returns kvmig migrate's JSON statistics (the caller's to free).
+ * Returns kvmig migrate's JSON statistics (the caller's to free).  With
+ * @watch, watch->start(m, opaque) runs once the VMs are up, just before
+ * kvmig migrate starts, and watch->stop(m, opaque) once it has exited.
  */
+struct bench_watch {
+	void (*start)(struct mig *m, void *opaque);
+	void (*stop)(struct mig *m, void *opaque);
+	void *opaque;
+};
 json_t *migrate_bench(const char *name, const char *const *src_args,
-		      const char *const *dst_args, const char *const *extra);
+		      const char *const *dst_args, const char *const *extra,
+		      const struct bench_watch *watch);
 /*
  * After a failed incoming migration: the destination VMM still waits for
  * one (query-status "inmigrate", its guest never ran) and answers.

@@ -97,7 +97,7 @@ static void one(struct size *s, unsigned int round)
 	json_t *st;
 
 	snprintf(name, sizeof(name), "%s, round %u", s->mem, round + 1);
-	st = migrate_bench(name, vm, vm, NULL);
+	st = migrate_bench(name, vm, vm, NULL, NULL);
 	s->total_ms[round] = (double)json_path_int(st, "total-time");
 	s->downtime_ms[round] = (double)json_path_int(st, "downtime");
 	s->kib[round] = (double)json_path_int(st, "ram.transferred") / 1024.0;
