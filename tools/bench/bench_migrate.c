@@ -3,10 +3,10 @@
  * bench_migrate: live migrations of one 256 MiB guest over loopback TCP
  * with a bandwidth limit, in rounds, three tables:
  *
- *  - guests, 128 MiB/s link: an idle guest (the baseline), a lightly
+ *  - guests, 64 MiB/s link: an idle guest (the baseline), a lightly
  *    dirtying one, and a heavy one that dirties faster than the link;
  *    ratios to idle;
- *  - codecs, 1 Gbit/s link: a guest writing text-like pages over 96 MiB
+ *  - codecs, 128 Mbit/s link: a guest writing text-like pages over 48 MiB
  *    faster than the link carries them raw, migrated with none, zlib,
  *    zstd, lz4 and auto; ratios to none;
  *  - XBZRLE, 256 Mbit/s link: a guest rewriting one word in each page of
@@ -162,7 +162,7 @@ static void watch_stop(struct mig *m, void *opaque)
 }
 
 /* The codecs' guest, and XBZRLE's */
-#define TEXT	"0:dirty,rate=0,ws=96M,pattern=random,data=text"
+#define TEXT	"0:dirty,rate=0,ws=48M,pattern=random,data=text"
 #define COUNTER	"0:dirty,rate=0,ws=96M,pattern=seq,data=counter"
 
 static void one(const struct run *r, const char *bw, struct sample *s)
@@ -386,12 +386,12 @@ int main(int argc, char **argv)
 		  .outruns = true },
 	};
 	struct table tables[] = {
-		{ .what = "guest", .bw = "128M", .runs = guests,
+		{ .what = "guest", .bw = "64M", .runs = guests,
 		  .n = sizeof(guests) / sizeof(guests[0]) },
-		{ .what = "codec", .bw = "1Gbit", .runs = codecs,
+		{ .what = "codec", .bw = "128Mbit", .runs = codecs,
 		  .n = sizeof(codecs) / sizeof(codecs[0]), .title =
-		  "codecs: a vCPU writing text-like pages over 96 MiB as fast as "
-		  "it can, 1 Gbit/s link" },
+		  "codecs: a vCPU writing text-like pages over 48 MiB as fast as "
+		  "it can, 128 Mbit/s link" },
 		{ .what = "run", .bw = "256Mbit", .runs = xb,
 		  .n = sizeof(xb) / sizeof(xb[0]), .title =
 		  "xbzrle: a vCPU rewriting one word in each page of 96 MiB as "
