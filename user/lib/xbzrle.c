@@ -76,40 +76,6 @@ static int encode_scalar(const uint8_t *old, const uint8_t *new, uint8_t *out,
 	return (int)o;
 }
 
-/* First set bit of @m (64 words) at or after @pos, or PAGE. */
-static uint32_t next_set(const uint64_t *m, uint32_t pos)
-{
-	uint32_t w = pos / 64;
-	uint64_t v;
-
-	if (pos >= PAGE)
-		return PAGE;
-	v = m[w] & (~0ULL << (pos % 64));
-	while (!v) {
-		if (++w == PAGE / 64)
-			return PAGE;
-		v = m[w];
-	}
-	return w * 64 + (uint32_t)__builtin_ctzll(v);
-}
-
-/* First clear bit of @m at or after @pos, or PAGE. */
-static uint32_t next_clear(const uint64_t *m, uint32_t pos)
-{
-	uint32_t w = pos / 64;
-	uint64_t v;
-
-	if (pos >= PAGE)
-		return PAGE;
-	v = ~m[w] & (~0ULL << (pos % 64));
-	while (!v) {
-		if (++w == PAGE / 64)
-			return PAGE;
-		v = ~m[w];
-	}
-	return w * 64 + (uint32_t)__builtin_ctzll(v);
-}
-
 /*
  * Copy a run: short runs (most of them when changes are dense) as one
  * fixed 16-byte move when there is room on both sides, which the compiler
@@ -124,14 +90,35 @@ static inline void copy_run(uint8_t *dst, size_t room, const uint8_t *src,
 		memcpy(dst, src, n);
 }
 
+/* The run of bytes [@start, @end) after equal ones from @pos; -ENOSPC. */
+static inline int emit_run(uint8_t *out, size_t *o, size_t limit,
+			   const uint8_t *new, uint32_t pos, uint32_t start,
+			   uint32_t end)
+{
+	uint32_t z = start - pos, nz = end - start;
+
+	if (*o + uleb_len(z) + uleb_len(nz) + nz > limit)
+		return -ENOSPC;
+	*o += uleb_put(out + *o, z);
+	*o += uleb_put(out + *o, nz);
+	copy_run(out + *o, limit - *o, new + start, PAGE - start, nz);
+	*o += nz;
+	return 0;
+}
+
 /*
  * Emit the runs of a "differs" mask (bit i: byte i differs), @changed
- * bits set in all.
+ * bits set in all.  The compare loop before it fills the mask without a
+ * branch, so its loads overlap; the walk here finds each end of a run
+ * with one count-trailing-zeros on a word in a register, skips words with
+ * nothing to find, and stops once every changed byte went out: no scan of
+ * the page's unchanged tail.
  */
 static int emit_runs(const uint64_t *diff, uint64_t changed, const uint8_t *new,
 		     uint8_t *out, size_t limit)
 {
-	uint32_t pos = 0;
+	uint32_t pos = 0, start, end, w = 0, b = 0;
+	uint64_t left = changed, v;
 	size_t o = 0;
 
 	if (!changed)
@@ -139,22 +126,28 @@ static int emit_runs(const uint64_t *diff, uint64_t changed, const uint8_t *new,
 	/* the changed bytes alone do not fit: overflow without encoding */
 	if (changed > limit)
 		return -ENOSPC;
-	for (;;) {
-		uint32_t start = next_set(diff, pos), end, z, nz;
-
-		if (start == PAGE)
-			return (int)o;
-		end = next_clear(diff, start);
-		z = start - pos;
-		nz = end - start;
-		if (o + uleb_len(z) + uleb_len(nz) + nz > limit)
+	while (left) {
+		/* a run starts at the first differing byte from (w, b) on */
+		v = diff[w] & (~0ULL << b);
+		if (!v) {
+			w++;
+			b = 0;
+			continue;
+		}
+		b = (uint32_t)__builtin_ctzll(v);
+		start = w * 64 + b;
+		/* ... and ends at the next equal byte, or the page's end */
+		v = ~diff[w] & (~0ULL << b);
+		while (!v && ++w < PAGE / 64)
+			v = ~diff[w];
+		b = v ? (uint32_t)__builtin_ctzll(v) : 0;
+		end = v ? w * 64 + b : PAGE;
+		if (emit_run(out, &o, limit, new, pos, start, end))
 			return -ENOSPC;
-		o += uleb_put(out + o, z);
-		o += uleb_put(out + o, nz);
-		copy_run(out + o, limit - o, new + start, PAGE - start, nz);
-		o += nz;
+		left -= end - start;
 		pos = end;
 	}
+	return (int)o;
 }
 
 __attribute__((target("avx2,popcnt")))
