@@ -164,25 +164,79 @@ $(B)/tests/test_fuzz_%: $(B)/obj/selftests/fuzz/fuzz_%.o $(B)/obj/selftests/fuzz
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-# make fuzz [FUZZ_SECONDS=60]: libFuzzer runs of every target over its corpus
+# make fuzz [FUZZ_SECONDS=60] [FUZZ_RUNS=N] [FUZZ_TARGETS="wire state"]: a
+# libFuzzer campaign per target, one at a time in one process, over its
+# corpus, until FUZZ_SECONDS pass or FUZZ_RUNS inputs ran (-runs=N), whichever
+# comes first.  Then the inputs it found are merged into the kept corpus,
+# selftests/fuzz/corpus/<target>: -merge=1 adds only those that reach
+# coverage the corpus does not, so it stays small.  Each target prints one
+# line: executions, exec/s, libFuzzer's cov (edges) and ft (features), the
+# corpus' files before and after, the wall time and the line and region
+# coverage of the decoder's sources (FUZZ_COV_<target>), by llvm-cov over
+# the corpus kept; $(B)/fuzz/<target>.log has libFuzzer's output and the
+# per-file report.  A crash stops the run and leaves the input in
+# $(B)/fuzz/<target>-crash-*.
 FUZZ_SECONDS ?= 60
-# what the decoders under fuzz need of the library, built with the fuzzer's
-# instrumentation
+FUZZ_RUNS ?= -1
+FUZZ_TARGETS ?= $(FUZZ_SRCS:selftests/fuzz/fuzz_%.c=%)
+# what the decoders under fuzz need, built with the fuzzer's instrumentation:
+# the library's decoders by default, FUZZ_LINK_<target> where it needs more
 FUZZ_LIB_SRCS := user/lib/wire.c $(wildcard user/lib/codec*.c) user/lib/xbzrle.c \
 	user/lib/xcache.c user/lib/simd.c user/lib/log.c
+# the control protocol's parsers live in the VMM and the library: all of
+# both (the handlers never run, but the command table names them)
+FUZZ_LINK_control := $(filter-out tools/vm/main.c,$(VM_SRCS)) \
+	tools/vm/guest_image.S $(LIB_SRCS)
+FUZZ_LINK_state := tools/vm/state.c
+# the sources whose coverage each target reports
+FUZZ_COV_wire := user/lib/wire.c
+FUZZ_COV_codec := $(wildcard user/lib/codec*.c)
+FUZZ_COV_xbzrle := user/lib/xbzrle.c
+FUZZ_COV_control := tools/vm/control.c user/lib/vmm_client.c
+FUZZ_COV_state := tools/vm/state.c
+FUZZ_CC = clang -g -O1 -DKVMIG_LIBFUZZER -Iuser/include -D_GNU_SOURCE -pthread \
+	-DGUEST_BIN='"$(B)/guest/guest.bin"' $< $(or $(FUZZ_LINK_$*),$(FUZZ_LIB_SRCS)) \
+	$(LIB_LIBS) -o $@
+
+$(B)/fuzz/fuzz_%: selftests/fuzz/fuzz_%.c $(LIB_SRCS) $(VM_SRCS) $(B)/guest/guest.bin
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZCC,$@)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined
+$(B)/fuzz/fuzz_%.cov: selftests/fuzz/fuzz_%.c $(LIB_SRCS) $(VM_SRCS) $(B)/guest/guest.bin
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZCC,$@)$(FUZZ_CC) -fsanitize=fuzzer \
+		-fprofile-instr-generate -fcoverage-mapping
+
 fuzz: deps
 	$(Q)command -v clang >/dev/null || { echo "fuzz: needs clang" >&2; exit 1; }
-	$(Q)mkdir -p $(B)/fuzz
-	$(Q)for f in $(FUZZ_SRCS); do \
-		n=$$(basename $$f .c); \
-		clang -g -O1 -fsanitize=fuzzer,address,undefined -DKVMIG_LIBFUZZER \
-			-Iuser/include -D_GNU_SOURCE $$f $(FUZZ_LIB_SRCS) \
-			-lzstd -llz4 -lz \
-			-o $(B)/fuzz/$$n || exit 1; \
-		mkdir -p $(B)/fuzz/$$n.corpus; \
-		$(B)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/$$n.corpus \
-			$(CORPUS)/$${n#fuzz_} || exit 1; \
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		$(MAKE) --no-print-directory fuzz-$$t || exit 1; \
 	done
+.PRECIOUS: $(B)/fuzz/fuzz_% $(B)/fuzz/fuzz_%.cov
+# one target's campaign, merge and coverage (make fuzz runs each in turn)
+fuzz-%: $(B)/fuzz/fuzz_% $(B)/fuzz/fuzz_%.cov
+	$(Q)f=$(B)/fuzz/fuzz_$*; c=$(CORPUS)/$*; l=$(B)/fuzz/$*.log; \
+	rm -rf $$f.new $$f.profraw && mkdir -p $$f.new || exit 1; \
+	before=$$(ls $$c | wc -l); t0=$$(date +%s); \
+	$$f -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
+		-print_final_stats=1 -artifact_prefix=$(B)/fuzz/$*- \
+		$$f.new $$c >$$l 2>&1 || { tail -n 60 $$l; exit 1; }; \
+	t1=$$(date +%s); \
+	$$f -merge=1 $$c $$f.new >$$l.merge 2>&1 || { tail -n 20 $$l.merge; exit 1; }; \
+	LLVM_PROFILE_FILE=$$f.profraw $$f.cov $$c/* >/dev/null 2>&1 && \
+	llvm-profdata merge -sparse $$f.profraw -o $$f.profdata && \
+	llvm-cov report $$f.cov -instr-profile=$$f.profdata $(FUZZ_COV_$*) \
+		>$$l.cov || exit 1; \
+	awk -v n=$* -v t=$$((t1 - t0)) -v b=$$before -v a=$$(ls $$c | wc -l) \
+		-v kb=$$(du -sk $$c | cut -f1) \
+		'/^#[0-9]+.*cov: / { cov = $$0; sub(/.*cov: /, "", cov); \
+				     sub(/ corp.*/, "", cov) } \
+		 /number_of_executed_units/ { runs = $$2 } \
+		 /average_exec_per_sec/ { rate = $$2 } \
+		 /^TOTAL/ { lines = $$10; regions = $$4 } \
+		 END { printf "  FUZZ     %s: %d runs, %d exec/s, cov %s, " \
+			"corpus %d -> %d files (%d KiB), %d s, lines %s, " \
+			"regions %s\n", n, runs, rate, cov, b, a, kb, t, \
+			lines, regions }' $$l $$l.cov
 
 # ---------------------------------------------------------------- top level
 BINS := $(B)/bin/kvmig-vm $(B)/bin/kvmig
