@@ -53,10 +53,15 @@ static char *base64_encode(const uint8_t *p, size_t len)
 	return out;
 }
 
-/* Strict: only the alphabet, '=' padding at the end, length % 4 == 0. */
-static uint8_t *base64_decode(const char *s, size_t *len)
+/*
+ * Strict: only the alphabet, '=' padding at the end, length % 4 == 0, and
+ * zero in the bits the padding drops, so that one blob has one text, the
+ * one base64_encode() writes (RFC 4648's canonical encoding).  @n is the
+ * text's length: a NUL inside it is refused, not an end.
+ */
+static uint8_t *base64_decode(const char *s, size_t n, size_t *len)
 {
-	size_t n = strlen(s), i, o = 0;
+	size_t i, o = 0;
 	uint8_t *out;
 
 	if (n % 4)
@@ -80,6 +85,8 @@ static uint8_t *base64_decode(const char *s, size_t *len)
 				goto bad;
 			v = v << 6 | (uint32_t)(c - b64);
 		}
+		if (v & (pad == 2 ? 0xffff : pad == 1 ? 0xff : 0))
+			goto bad;	/* bits of a byte the padding drops */
 		out[o++] = (uint8_t)(v >> 16);
 		if (pad < 2)
 			out[o++] = (uint8_t)(v >> 8);
@@ -152,38 +159,51 @@ int state_get(struct vm *vm, json_t **out, char *err, size_t errlen)
 	return *out ? 0 : -ENOMEM;
 }
 
-int state_set(struct vm *vm, json_t *args, char *err, size_t errlen)
+uint8_t *state_decode(json_t *args, unsigned int nr_cpus, size_t *len,
+		      char *err, size_t errlen)
 {
 	const char *fmt = json_string_value(json_object_get(args, "format"));
-	const char *text = json_string_value(json_object_get(args, "blob"));
+	json_t *text = json_object_get(args, "blob");
 	json_t *nv = json_object_get(args, "vcpus");
+	uint8_t *blob;
+
+	if (!fmt || strcmp(fmt, "kvmig-vm/1")) {
+		snprintf(err, errlen, "'format' must be \"kvmig-vm/1\"");
+		return NULL;
+	}
+	if (!json_is_integer(nv) || json_integer_value(nv) != nr_cpus) {
+		snprintf(err, errlen, "'vcpus' must be %u, this VM's vCPU count",
+			 nr_cpus);
+		return NULL;
+	}
+	if (!json_is_string(text) ||
+	    !(blob = base64_decode(json_string_value(text),
+				   json_string_length(text), len))) {
+		snprintf(err, errlen, "'blob' is not base64");
+		return NULL;
+	}
+	if (*len != STATE_HDR + nr_cpus * STATE_PER_CPU ||
+	    get32(blob) != STATE_MAGIC || get32(blob + 4) != STATE_VERSION ||
+	    get32(blob + 8) != nr_cpus ||
+	    get32(blob + 12) != sizeof(struct kvm_regs) ||
+	    get32(blob + 16) != sizeof(struct kvm_sregs)) {
+		snprintf(err, errlen, "'blob': %zu bytes, not a kvmig-vm/1 state "
+			 "for %u vCPUs", *len, nr_cpus);
+		free(blob);
+		return NULL;
+	}
+	return blob;
+}
+
+int state_set(struct vm *vm, json_t *args, char *err, size_t errlen)
+{
 	uint8_t *blob, *p;
 	size_t len;
 	unsigned int i;
 
-	if (!fmt || strcmp(fmt, "kvmig-vm/1")) {
-		snprintf(err, errlen, "'format' must be \"kvmig-vm/1\"");
+	blob = state_decode(args, vm->nr_cpus, &len, err, errlen);
+	if (!blob)
 		return -EINVAL;
-	}
-	if (!json_is_integer(nv) || json_integer_value(nv) != vm->nr_cpus) {
-		snprintf(err, errlen, "'vcpus' must be %u, this VM's vCPU count",
-			 vm->nr_cpus);
-		return -EINVAL;
-	}
-	if (!text || !(blob = base64_decode(text, &len))) {
-		snprintf(err, errlen, "'blob' is not base64");
-		return -EINVAL;
-	}
-	if (len != STATE_HDR + vm->nr_cpus * STATE_PER_CPU ||
-	    get32(blob) != STATE_MAGIC || get32(blob + 4) != STATE_VERSION ||
-	    get32(blob + 8) != vm->nr_cpus ||
-	    get32(blob + 12) != sizeof(struct kvm_regs) ||
-	    get32(blob + 16) != sizeof(struct kvm_sregs)) {
-		snprintf(err, errlen, "'blob': %zu bytes, not a kvmig-vm/1 state "
-			 "for %u vCPUs", len, vm->nr_cpus);
-		free(blob);
-		return -EINVAL;
-	}
 	p = blob + STATE_HDR;
 	for (i = 0; i < vm->nr_cpus; i++) {
 		struct cpu *c = &vm->cpus[i];

@@ -334,6 +334,14 @@ json_t *throttle_query_json(struct vm *vm);
 /* state.c */
 int state_get(struct vm *vm, json_t **out, char *err, size_t errlen);
 int state_set(struct vm *vm, json_t *args, char *err, size_t errlen);
+/*
+ * set-device-state's @args for a VM of @nr_cpus vCPUs, decoded: the blob
+ * (malloc'd, *@len bytes) with its header checked, or NULL with why in
+ * @err.  It touches no VM: state_set() loads what it returns, the fuzzer
+ * (selftests/fuzz/fuzz_state.c) only decodes.
+ */
+uint8_t *state_decode(json_t *args, unsigned int nr_cpus, size_t *len,
+		      char *err, size_t errlen);
 
 /* main.c */
 noreturn void die(const char *fmt, ...)
