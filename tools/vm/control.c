@@ -228,12 +228,6 @@ static void client_gone(struct vm *vm, void *c)
 	}
 }
 
-struct command {
-	const char *name;
-	control_cmd_fn *fn;
-	const char *const *args;	/* accepted argument names, or NULL */
-};
-
 static void cmd_quit(struct vm *vm, json_t *args, struct reply *r)
 {
 	(void)args;
@@ -246,7 +240,8 @@ static void cmd_help(struct vm *vm, json_t *args, struct reply *r);
 
 /*
  * The commands, in the order help lists them, each with the names of the
- * arguments it accepts (dispatch() refuses any other) in its own row.  A
+ * arguments it accepts (control_request_parse() refuses any other) in its
+ * own row.  A
  * new command is one row here plus its handler, control_<concern>_*, in the
  * file of its concern (control_vm.c, control_stats.c, control_dirty.c,
  * control_migrate.c, control_limit.c), declared in control.h with that
@@ -254,7 +249,7 @@ static void cmd_help(struct vm *vm, json_t *args, struct reply *r);
  */
 #define ARGS(...)	((const char *const[]){ __VA_ARGS__, NULL })
 
-static const struct command commands[] = {
+static const struct control_command commands[] = {
 	{ "help", cmd_help, NULL },
 	{ "query-status", control_vm_query_status, NULL },
 	{ "stop", control_vm_stop, NULL },
@@ -309,60 +304,62 @@ static void cmd_help(struct vm *vm, json_t *args, struct reply *r)
 	r->ret = list;
 }
 
-static void dispatch(struct vm *vm, const char *line, size_t len,
-		     struct reply *r, json_t **id)
+const struct control_command *control_request_parse(const char *line,
+						   size_t len, struct reply *r,
+						   json_t **req, json_t **args,
+						   json_t **id)
 {
 	json_error_t jerr;
-	json_t *req, *exec, *args;
+	json_t *exec, *val;
 	const char *key;
-	json_t *val;
 	size_t i;
 
-	req = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
-	if (!req) {
+	*args = NULL;
+	*req = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
+	if (!*req) {
 		reply_error(r, "GenericError", "malformed JSON at column %d: %s",
 			    jerr.column, jerr.text);
-		return;
+		return NULL;
 	}
-	if (!json_is_object(req)) {
+	if (!json_is_object(*req)) {
 		reply_error(r, "GenericError", "request must be a JSON object");
-		goto out;
+		return NULL;
 	}
-	*id = json_incref(json_object_get(req, "id"));
-	json_object_foreach(req, key, val) {
+	*id = json_incref(json_object_get(*req, "id"));
+	json_object_foreach(*req, key, val) {
 		if (strcmp(key, "execute") && strcmp(key, "arguments") &&
 		    strcmp(key, "id")) {
 			reply_error(r, "GenericError", "unknown member '%s' in "
 				    "request (execute, arguments, id)", key);
-			goto out;
+			return NULL;
 		}
 	}
-	exec = json_object_get(req, "execute");
+	exec = json_object_get(*req, "execute");
 	if (!exec) {
 		reply_error(r, "GenericError", "request has no 'execute' member");
-		goto out;
+		return NULL;
 	}
 	if (!json_is_string(exec)) {
 		reply_error(r, "GenericError", "'execute' must be a string");
-		goto out;
+		return NULL;
 	}
-	args = json_object_get(req, "arguments");
+	*args = json_object_get(*req, "arguments");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		const struct command *c = &commands[i];
+		const struct control_command *c = &commands[i];
 
 		if (strcmp(c->name, json_string_value(exec)))
 			continue;
-		if (args && !json_is_object(args)) {
+		if (*args && !json_is_object(*args)) {
 			reply_error(r, "GenericError", "'arguments' must be an "
 				    "object");
-			goto out;
+			return NULL;
 		}
-		if (args && json_object_size(args) && !c->args) {
+		if (*args && json_object_size(*args) && !c->args) {
 			reply_error(r, "GenericError", "command '%s' takes no "
 				    "arguments", c->name);
-			goto out;
+			return NULL;
 		}
-		json_object_foreach(args, key, val) {
+		json_object_foreach(*args, key, val) {
 			const char *const *a;
 
 			for (a = c->args; *a && strcmp(*a, key); a++)
@@ -370,15 +367,25 @@ static void dispatch(struct vm *vm, const char *line, size_t len,
 			if (!*a) {
 				reply_error(r, "GenericError", "command '%s' has "
 					    "no argument '%s'", c->name, key);
-				goto out;
+				return NULL;
 			}
 		}
-		c->fn(vm, args, r);
-		goto out;
+		return c;
 	}
 	reply_error(r, "CommandNotFound", "unknown command '%.64s' ('help' "
 		    "lists the commands)", json_string_value(exec));
-out:
+	return NULL;
+}
+
+static void dispatch(struct vm *vm, const char *line, size_t len,
+		     struct reply *r, json_t **id)
+{
+	const struct control_command *c;
+	json_t *req, *args;
+
+	c = control_request_parse(line, len, r, &req, &args, id);
+	if (c)
+		c->fn(vm, args, r);
 	json_decref(req);
 }
 

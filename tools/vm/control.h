@@ -47,10 +47,33 @@ static inline void reply_error(struct reply *r, const char *cls,
 
 /*
  * A command's handler.  @args is the request's "arguments" object, or NULL;
- * dispatch() has checked that it holds only names the command's table row
+ * control_request_parse() has checked that it holds only names the command's table row
  * accepts, but not their types or values.  It answers in @r.
  */
 typedef void control_cmd_fn(struct vm *vm, json_t *args, struct reply *r);
+
+/* A row of control.c's command table. */
+struct control_command {
+	const char *name;
+	control_cmd_fn *fn;
+	const char *const *args;	/* accepted argument names, or NULL */
+};
+
+/*
+ * Parse the request on one line (@len bytes, without its newline) and check
+ * it against the command table: its members, the command it names, and the
+ * names of its arguments.  Returns the command's row, with *@args its
+ * "arguments" object (NULL if none); or NULL with the refusal in @r.
+ * Either way *@req is the parsed request (NULL if it is not JSON), which
+ * *@args points into and the caller drops, and *@id its "id" (a new
+ * reference, left as it was when there is none or the request is not an
+ * object).  It runs nothing: control.c's dispatch calls the row's handler,
+ * and the fuzzer (selftests/fuzz/fuzz_control.c) only parses.
+ */
+const struct control_command *control_request_parse(const char *line,
+						   size_t len, struct reply *r,
+						   json_t **req, json_t **args,
+						   json_t **id);
 
 /* control_vm.c */
 void control_vm_query_status(struct vm *vm, json_t *args, struct reply *r);

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,30 @@ uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Record the first fatal vCPU error; the main loop reports it and exits.
+ * Here, beside its callers, rather than in main.c, so that the VMM's code
+ * links without main() (the control fuzzer, selftests/fuzz).
+ */
+void vm_fail(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->failure && msg) {
+		vm->failure = msg;
+		msg = NULL;
+	}
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	free(msg);
 }
 
 /* This thread's kvm_run, for the SIGUSR1 handler; vCPU threads only. */

@@ -30,26 +30,6 @@ noreturn void die(const char *fmt, ...)
 	exit(2);
 }
 
-/* Record the first fatal vCPU error; the main loop reports it and exits. */
-void vm_fail(struct vm *vm, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	pthread_mutex_lock(&vm->lock);
-	if (!vm->failure && msg) {
-		vm->failure = msg;
-		msg = NULL;
-	}
-	pthread_cond_broadcast(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
-	free(msg);
-}
-
 static void usage(FILE *f)
 {
 	fputs(

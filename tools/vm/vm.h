@@ -266,6 +266,8 @@ int cpu_guest_check(struct vm *vm, bool paused, uint64_t *pages,
 		    uint64_t *bad);
 uint64_t now_ns(void);
 bool cpu_nap(struct cpu *c, uint64_t ns);
+void vm_fail(struct vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* workload.c */
 int workload_parse(const char *s, struct workload_spec *spec, char *err,
@@ -346,7 +348,5 @@ uint8_t *state_decode(json_t *args, unsigned int nr_cpus, size_t *len,
 /* main.c */
 noreturn void die(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
-void vm_fail(struct vm *vm, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 #endif /* KVMIG_VM_H */
