@@ -175,12 +175,54 @@ static int recv_line(struct kvmig_vmm *v, size_t *len, int *fds,
 	return 0;
 }
 
+int vmm_reply_parse(const char *cmd, const char *path, const char *line,
+		    size_t len, char **reply_json, char *err, size_t errlen)
+{
+	json_t *rep, *ret, *error;
+	json_error_t jerr;
+	int r = 0;
+
+	rep = json_loadb(line, len, 0, &jerr);
+	if (!rep || !json_is_object(rep)) {
+		if (rep)
+			snprintf(jerr.text, sizeof(jerr.text), "a JSON %s",
+				 json_type_name(rep));
+		snprintf(err, errlen, "%s: the reply of the VMM at %s is not a "
+			 "JSON object (%s): is it a kvmig control socket?", cmd,
+			 path, jerr.text);
+		json_decref(rep);
+		return -EPROTO;
+	}
+	error = json_object_get(rep, "error");
+	ret = json_object_get(rep, "return");
+	if (error) {
+		const char *desc = json_string_value(json_object_get(error, "desc"));
+
+		/* the VMM's words: escaped before anyone prints them */
+		if (desc)
+			kvmig_text_escape(err, errlen, desc, strlen(desc));
+		else
+			snprintf(err, errlen, "error without description");
+		r = -EREMOTEIO;
+	} else if (!ret) {
+		snprintf(err, errlen, "%s: reply has neither return nor error",
+			 cmd);
+		r = -EPROTO;
+	} else if (reply_json) {
+		*reply_json = json_dumps(ret, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!*reply_json)
+			r = -ENOMEM;
+	}
+	json_decref(rep);
+	return r;
+}
+
 KVMIG_EXPORT int kvmig_vmm_request(struct kvmig_vmm *v, const char *cmd,
 				   const char *args_json, char **reply_json,
 				   int *fds, unsigned int max_fds,
 				   unsigned int *nr_fds)
 {
-	json_t *req, *rep = NULL, *ret, *err;
+	json_t *req;
 	json_error_t jerr;
 	char *text = NULL;
 	size_t len;
@@ -240,48 +282,13 @@ KVMIG_EXPORT int kvmig_vmm_request(struct kvmig_vmm *v, const char *cmd,
 		v->broken = true;
 		goto err_fds;
 	}
-	rep = json_loadb(v->buf, len, 0, &jerr);
-	if (!rep || !json_is_object(rep)) {
-		if (rep)
-			snprintf(jerr.text, sizeof(jerr.text), "a JSON %s",
-				 json_type_name(rep));
-		snprintf(v->error, sizeof(v->error), "%s: the reply of the VMM at %s "
-			 "is not a JSON object (%s): is it a kvmig control "
-			 "socket?", cmd, v->path, jerr.text);
-		r = -EPROTO;
+	r = vmm_reply_parse(cmd, v->path, v->buf, len, reply_json, v->error,
+			    sizeof(v->error));
+	if (r)
 		goto err_fds;
-	}
-	err = json_object_get(rep, "error");
-	ret = json_object_get(rep, "return");
-	if (err) {
-		const char *desc = json_string_value(json_object_get(err, "desc"));
-
-		/* the VMM's words: escaped before anyone prints them */
-		if (desc)
-			kvmig_text_escape(v->error, sizeof(v->error), desc, strlen(desc));
-		else
-			snprintf(v->error, sizeof(v->error), "error without description");
-		r = -EREMOTEIO;
-		goto err_fds;
-	}
-	if (!ret) {
-		snprintf(v->error, sizeof(v->error), "%s: reply has neither return "
-			 "nor error", cmd);
-		r = -EPROTO;
-		goto err_fds;
-	}
-	if (reply_json) {
-		*reply_json = json_dumps(ret, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!*reply_json) {
-			r = -ENOMEM;
-			goto err_fds;
-		}
-	}
-	json_decref(rep);
 	return 0;
 
 err_fds:
-	json_decref(rep);
 	for (i = 0; nr_fds && i < *nr_fds; i++)
 		close(fds[i]);
 	if (nr_fds)
