@@ -22,7 +22,8 @@
  *    served.
  *  - no forged output: a destination that answers with an ERROR frame full
  *    of escape sequences and a fake "status: completed" line, and a VMM
- *    echoing such a command name, reach the operator escaped.
+ *    echoing such a command name, reach the operator escaped; so does a
+ *    VMM's reply that is not JSON.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -473,11 +474,54 @@ static void test_no_forged_output(void)
 	TEST_ASSERT(test_vm_quit(&vm) == 0, "exit status");
 }
 
+/*
+ * The fuzzer (selftests/fuzz/fuzz_control.c) found it: a reply that is not
+ * JSON reached the operator with the bytes jansson quotes from it raw.
+ */
+static void test_vmm_reply_not_json_escaped(void)
+{
+	const char *argv[] = { test_bin("kvmig"), "vm", "--vm", NULL,
+			       "query-status", NULL };
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/kvmig-test-XXXXXX", out[4096], buf[256];
+	int lfd, rc;
+	pid_t pid;
+
+	TEST_ASSERT(mkdtemp(dir), "mkdtemp");
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/hostile.sock", dir);
+	argv[3] = a.sun_path;
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	TEST_ASSERT(lfd >= 0 && !bind(lfd, (struct sockaddr *)&a, sizeof(a)) &&
+		    !listen(lfd, 1), "hostile socket");
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {	/* a "VMM" that answers with a terminal's controls */
+		static const char hostile[] = "\x1b[2J\x1b[31mstatus: completed\n";
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0 || read(fd, buf, sizeof(buf)) <= 0 ||
+		    write(fd, hostile, sizeof(hostile) - 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	rc = test_run(argv, out, sizeof(out));
+	TEST_ASSERT(test_wait(pid, 10) == 0, "the hostile VMM");
+	ksft_test_result(rc == 1 && strstr(out, "not a JSON object") &&
+			 strstr(out, "\\x1b") && !strchr(out, '\x1b'),
+			 "a VMM's reply that is not JSON: the bytes quoted from it "
+			 "reach the operator escaped");
+	if (rc != 1 || strchr(out, '\x1b'))
+		ksft_print_msg("exit %d: %s\n", rc, out);
+	close(lfd);
+	unlink(a.sun_path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(1 + 1 + 2 + 1 + 2 + 3 + 4 + 3 + 2);
+	ksft_set_plan(1 + 1 + 2 + 1 + 2 + 3 + 4 + 3 + 2 + 1);
 	test_control_path_taken();
 	test_control_path_busy();
 	test_control_path_stale();
@@ -486,5 +530,6 @@ int main(void)
 	test_mute_socket();
 	test_control_owner();
 	test_no_forged_output();
+	test_vmm_reply_not_json_escaped();
 	ksft_finished();
 }

@@ -184,12 +184,17 @@ int vmm_reply_parse(const char *cmd, const char *path, const char *line,
 
 	rep = json_loadb(line, len, 0, &jerr);
 	if (!rep || !json_is_object(rep)) {
+		char why[sizeof(jerr.text) * 4];
+
+		/* jansson quotes the bytes it stopped at: the VMM's, escaped */
 		if (rep)
-			snprintf(jerr.text, sizeof(jerr.text), "a JSON %s",
-				 json_type_name(rep));
+			snprintf(why, sizeof(why), "a JSON %s", json_type_name(rep));
+		else
+			kvmig_text_escape(why, sizeof(why), jerr.text,
+					  sizeof(jerr.text));
 		snprintf(err, errlen, "%s: the reply of the VMM at %s is not a "
 			 "JSON object (%s): is it a kvmig control socket?", cmd,
-			 path, jerr.text);
+			 path, why);
 		json_decref(rep);
 		return -EPROTO;
 	}
@@ -199,7 +204,7 @@ int vmm_reply_parse(const char *cmd, const char *path, const char *line,
 		const char *desc = json_string_value(json_object_get(error, "desc"));
 
 		/* the VMM's words: escaped before anyone prints them */
-		if (desc)
+		if (desc && desc[0])
 			kvmig_text_escape(err, errlen, desc, strlen(desc));
 		else
 			snprintf(err, errlen, "error without description");
