@@ -162,7 +162,12 @@ $(B)/obj/selftests/fuzz/%.o: selftests/fuzz/%.c
 	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) $(DEP) -DCORPUS_DIR='"$(CORPUS)"' -c -o $@ $<
 $(B)/tests/test_fuzz_%: $(B)/obj/selftests/fuzz/fuzz_%.o $(B)/obj/selftests/fuzz/replay.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ \
+		$(filter-out $(LIB_A),$^) $(LIB_A) $(LIB_LIBS) -lm
+# the targets of the VMM's decoders link its code (the control protocol's:
+# all of it but main(), since the command table names every handler)
+$(B)/tests/test_fuzz_control: $(filter-out %/main.o,$(VM_OBJS))
+$(B)/tests/test_fuzz_state: $(B)/obj/tools/vm/state.o
 
 # make fuzz [FUZZ_SECONDS=60] [FUZZ_RUNS=N] [FUZZ_TARGETS="wire state"]: a
 # libFuzzer campaign per target, one at a time in one process, over its
