@@ -235,7 +235,7 @@ fuzz-%: $(B)/fuzz/fuzz_% $(B)/fuzz/fuzz_%.cov
 	llvm-cov report $$f.cov -instr-profile=$$f.profdata $(FUZZ_COV_$*) \
 		>$$l.cov || exit 1; \
 	awk -v n=$* -v t=$$((t1 - t0)) -v b=$$before -v a=$$(ls $$c | wc -l) \
-		-v kb=$$(du -sk $$c | cut -f1) \
+		-v kb=$$(($$(cat $$c/* | wc -c) / 1024)) \
 		'/^#[0-9]+.*cov: / { cov = $$0; sub(/.*cov: /, "", cov); \
 				     sub(/ corp.*/, "", cov) } \
 		 /number_of_executed_units/ { runs = $$2 } \
