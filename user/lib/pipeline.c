@@ -18,14 +18,17 @@
  *  - Each ring is single-producer/single-consumer.  Only the producer
  *    writes a slot and w->head; it publishes a slot by storing head with
  *    release (seq_cst) after writing it.  Only the worker writes w->tail,
- *    with release, after it has finished with the slot (frame sent), so
- *    tail == head means the worker is idle and its channel is quiet.
+ *    with release (seq_cst), after it has finished with the slot (frame
+ *    sent), so tail == head means the worker is idle and its channel is
+ *    quiet.
  *  - Sleeping is a Dekker handshake on seq_cst operations: the worker
  *    stores sleeping = 1 then re-reads head before futex_wait; the
  *    producer stores head then reads sleeping, and wakes it if set.  One
  *    of the two always sees the other, so no wake-up is lost.  The
  *    producer sleeps the same way on prod_sleeping when rings are full or
- *    while it waits for the workers to drain.
+ *    while it waits for the workers to drain: it stores prod_sleeping = 1
+ *    then re-reads the tails; a worker stores tail then reads
+ *    prod_sleeping.
  *  - Worker i alone uses channel i from its first job until it is idle
  *    again; between pipe_end_pass() and the next pipe_page() the producer
  *    may use every channel (the acquire on tail orders it after the
@@ -367,7 +370,13 @@ static void *worker_main(void *arg)
 			STAT_ADD(w->st.busy_ns, kvmig_now_ns() - t);
 			STAT_ADD(w->st.link_ns, STAT_GET(w->ch->wait_ns) - link);
 		}
-		__atomic_store_n(&w->tail, tail + 1, __ATOMIC_RELEASE);
+		/*
+		 * seq_cst, not only release: the producer's sleep is a Dekker
+		 * handshake, and a release store may pass wake_producer()'s
+		 * later load of prod_sleeping (x86's store buffer does), a
+		 * wake-up lost until the producer's 100 ms nap ends.
+		 */
+		__atomic_store_n(&w->tail, tail + 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&w->st.cpu_ns, thread_cpu_ns(), __ATOMIC_RELAXED);
 		/*
 		 * Wake a waiting producer once the ring is half empty, not
@@ -411,14 +420,19 @@ static int pipe_errno(const struct pipe *p)
 	return f > 0 ? p->w[f - 1].err : p->abort_err;
 }
 
+/*
+ * The loads of tail are seq_cst, the other half of the Dekker handshake
+ * of wait_for() (they order after its store of prod_sleeping); acquire
+ * also orders the producer's reuse of a slot or channel after the worker.
+ */
 static bool ring_has_space(struct worker *w)
 {
-	return w->head - __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE) < RING_SLOTS;
+	return w->head - __atomic_load_n(&w->tail, __ATOMIC_SEQ_CST) < RING_SLOTS;
 }
 
 static bool ring_idle(struct worker *w)
 {
-	return w->head == __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE);
+	return w->head == __atomic_load_n(&w->tail, __ATOMIC_SEQ_CST);
 }
 
 static void push(struct worker *w, const struct job *job)
