@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <linux/kvm.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -68,8 +69,59 @@ void ksft_test_result_skip(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/*
+ * The VMs' folders this program made (test_vm_start()): the logs of the
+ * migrations run between them stay there after the VMs quit, to be read
+ * when a test fails.  When every test passed, ksft_finished() removes
+ * them: a run of make check used to leave about a hundred behind.
+ */
+static pthread_mutex_t vm_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+static char (*vm_dirs)[sizeof(((struct test_vm *)0)->dir)];
+static unsigned int nr_vm_dirs, cap_vm_dirs;
+
+void test_vm_dir_made(const char *dir)
+{
+	pthread_mutex_lock(&vm_dirs_lock);
+	if (nr_vm_dirs == cap_vm_dirs) {
+		unsigned int cap = cap_vm_dirs ? 2 * cap_vm_dirs : 16;
+		void *d = realloc(vm_dirs, cap * sizeof(*vm_dirs));
+
+		if (d) {
+			vm_dirs = d;
+			cap_vm_dirs = cap;
+		}
+	}
+	if (nr_vm_dirs < cap_vm_dirs)
+		snprintf(vm_dirs[nr_vm_dirs++], sizeof(vm_dirs[0]), "%s", dir);
+	pthread_mutex_unlock(&vm_dirs_lock);
+}
+
+/* Each folder's files (logs, a socket), then the folder. */
+static void vm_dirs_remove(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr_vm_dirs; i++) {
+		DIR *d = opendir(vm_dirs[i]);	/* gone: test_vm_quit() took it */
+		struct dirent *e;
+
+		if (!d)
+			continue;
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+		rmdir(vm_dirs[i]);
+	}
+	free(vm_dirs);
+	vm_dirs = NULL;
+	nr_vm_dirs = cap_vm_dirs = 0;
+}
+
 void ksft_finished(void)
 {
+	if (!ksft_fail)
+		vm_dirs_remove();
 	printf("# Totals: %u tests, %u failed\n", ksft_n, ksft_fail);
 	exit(ksft_fail ? KSFT_FAIL : KSFT_PASS);
 }
@@ -319,6 +371,7 @@ void test_vm_start(struct test_vm *vm, const char *const *argv)
 	memset(vm, 0, sizeof(*vm));
 	strcpy(vm->dir, "/tmp/kvmig-test-XXXXXX");
 	TEST_ASSERT(mkdtemp(vm->dir), "mkdtemp");
+	test_vm_dir_made(vm->dir);
 	snprintf(vm->sock, sizeof(vm->sock), "%s/ctl.sock", vm->dir);
 
 	args[n++] = test_bin("kvmig-vm");

@@ -108,6 +108,11 @@ const char *test_bin(const char *name);
  * requests (--ready-fd) and connect.  Dies on failure.
  */
 void test_vm_start(struct test_vm *vm, const char *const *argv);
+/*
+ * A VM's folder (test_vm_start() makes its own): removed with its files
+ * by ksft_finished() when every test passed, kept when one failed.
+ */
+void test_vm_dir_made(const char *dir);
 /* Send "quit", wait for the process; returns its exit status. */
 int test_vm_quit(struct test_vm *vm);
 

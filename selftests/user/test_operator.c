@@ -335,6 +335,7 @@ static void start_owned(struct test_vm *vm, const char *const *extra,
 	unsigned int n = 9;
 
 	TEST_ASSERT(mkdtemp(dir) && !chmod(dir, 0711), "mkdtemp");
+	test_vm_dir_made(dir);
 	snprintf(vm->dir, sizeof(vm->dir), "%s", dir);
 	snprintf(vm->sock, sizeof(vm->sock), "%s/ctl.sock", dir);
 	snprintf(log, len, "%s/vm.log", dir);
