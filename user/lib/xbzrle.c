@@ -23,13 +23,12 @@
  */
 #include <errno.h>
 #include <immintrin.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 #include "simd.h"
 #include "xbzrle.h"
+#include "codec.h"
 
 #define PAGE	KVMIG_PAGE_SIZE
 
@@ -207,20 +206,6 @@ KVMIG_EXPORT int kvmig_xbzrle_encode(const void *old_page, const void *new_page,
 	return kvmig_xbzrle_impl(kvmig_simd_best())(old_page, new_page, out, limit);
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EBADMSG;
-}
-
 /* One ULEB128 of one or two bytes, minimal; 0 or -EBADMSG. */
 static int uleb_get(const uint8_t *in, size_t len, size_t *i, uint32_t *v,
 		    const char *what, char *err, size_t errlen)
@@ -228,22 +213,22 @@ static int uleb_get(const uint8_t *in, size_t len, size_t *i, uint32_t *v,
 	size_t at = *i;
 
 	if (at >= len)
-		return bad(err, errlen, "xbzrle: %s length missing at byte %zu",
-			   what, at);
+		return codec_err(err, errlen, "xbzrle: %s length missing at "
+				 "byte %zu", what, at);
 	if (!(in[at] & 0x80)) {
 		*v = in[at];
 		*i = at + 1;
 		return 0;
 	}
 	if (at + 1 >= len)
-		return bad(err, errlen, "xbzrle: %s length truncated at byte %zu",
-			   what, at);
+		return codec_err(err, errlen, "xbzrle: %s length truncated at "
+				 "byte %zu", what, at);
 	if (in[at + 1] & 0x80)
-		return bad(err, errlen, "xbzrle: %s length at byte %zu is longer "
-			   "than two bytes", what, at);
+		return codec_err(err, errlen, "xbzrle: %s length at byte %zu is "
+				 "longer than two bytes", what, at);
 	if (!in[at + 1])
-		return bad(err, errlen, "xbzrle: %s length at byte %zu is not "
-			   "minimal", what, at);
+		return codec_err(err, errlen, "xbzrle: %s length at byte %zu is "
+				 "not minimal", what, at);
 	*v = (uint32_t)(in[at] & 0x7f) | (uint32_t)in[at + 1] << 7;
 	*i = at + 2;
 	return 0;
@@ -267,23 +252,27 @@ KVMIG_EXPORT int kvmig_xbzrle_decode(const void *in_, size_t len, void *page_,
 			if (r)
 				return r;
 			if (!z && at)
-				return bad(err, errlen, "xbzrle: zero run of length 0 "
-					   "at byte %zu (only the first may be)", at);
+				return codec_err(err, errlen, "xbzrle: zero run of "
+						 "length 0 at byte %zu (only the "
+						 "first may be)", at);
 			if (i == len)
-				return bad(err, errlen, "xbzrle: zero run at byte %zu "
-					   "without a non-zero run after it", at);
+				return codec_err(err, errlen, "xbzrle: zero run at "
+						 "byte %zu without a non-zero run "
+						 "after it", at);
 			r = uleb_get(in, len, &i, &nz, "non-zero-run", err, errlen);
 			if (r)
 				return r;
 			if (!nz)
-				return bad(err, errlen, "xbzrle: non-zero run of length "
-					   "0 at byte %zu", at);
+				return codec_err(err, errlen, "xbzrle: non-zero run "
+						 "of length 0 at byte %zu", at);
 			if (pos + z + nz > PAGE)
-				return bad(err, errlen, "xbzrle: runs reach byte %zu, "
-					   "past the %llu-byte page", pos + z + nz, PAGE);
+				return codec_err(err, errlen, "xbzrle: runs reach "
+						 "byte %zu, past the %llu-byte page",
+						 pos + z + nz, PAGE);
 			if (nz > len - i)
-				return bad(err, errlen, "xbzrle: non-zero run of %u bytes "
-					   "at byte %zu, only %zu left", nz, at, len - i);
+				return codec_err(err, errlen, "xbzrle: non-zero run "
+						 "of %u bytes at byte %zu, only %zu "
+						 "left", nz, at, len - i);
 			if (pass)	/* exactly nz bytes: the rest stays */
 				memcpy(page + pos + z, in + i, nz);
 			i += nz;
