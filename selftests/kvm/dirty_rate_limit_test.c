@@ -115,28 +115,48 @@ static void io_run(bool aware, struct io_result *res)
 	tvm_io_run(&l, IO_A, IO_B, IO_CYCLES, res);
 }
 
+/*
+ * The guest times each write with the TSC, which under TCG follows the host's
+ * clock: a nested fault and a late timer add a few ms, and the host taking
+ * the emulator's thread off its CPU (make check runs other tests beside the
+ * lab) adds any amount, once in a while.  A stall that IO-awareness failed to
+ * shorten costs a page at IO_RATE (15.6 ms) in every run; the host's noise
+ * seldom strikes twice.  So the IO-aware run is tried up to IO_TRIES times
+ * and the first whose every write after an IO kept the bound counts, with
+ * the bound unchanged; the attempts are printed.
+ */
+#define IO_TRIES	3
+#define IO_NOISE_MS	5.0
+
 static void test_io_aware(void)
 {
 	unsigned long grace = param_read("dirty_rate_limit_io_grace_us");
+	const double bound_ms = IO_STALL_US / 1000.0 + IO_NOISE_MS;
 	struct io_result on, off;
+	unsigned int tries;
 	double slack;
 	char buf[32];
 
 	param_set("dirty_rate_limit_io_grace_us", IO_GRACE_US);
-	io_run(true, &on);
+	for (tries = 1; ; tries++) {
+		io_run(true, &on);
+		ksft_print_msg("IO-aware, try %u: longest write after an IO %.2f ms "
+			       "(bound %u us + %.0f ms), %.0f B/s, %lu stalls shortened\n",
+			       tries, on.max_ms, IO_STALL_US, IO_NOISE_MS, on.rate,
+			       on.shortened);
+		if (on.max_ms <= bound_ms || tries == IO_TRIES)
+			break;
+	}
 	io_run(false, &off);
 	snprintf(buf, sizeof(buf), "%lu", grace);
 	param_set("dirty_rate_limit_io_grace_us", buf);
 
-	ksft_print_msg("IO-aware: longest write after an IO %.2f ms (bound %u us), "
-		       "%.0f B/s, %lu stalls shortened\n",
-		       on.max_ms, IO_STALL_US, on.rate, on.shortened);
 	ksft_print_msg("not IO-aware: longest write after an IO %.2f ms, %.0f B/s\n",
 		       off.max_ms, off.rate);
 
-	/* a nested fault and a late timer: a few ms at most under TCG */
-	TEST_ASSERT(on.max_ms <= IO_STALL_US / 1000.0 + 5,
-		    "IO-aware: a write after an IO took %.2f ms", on.max_ms);
+	TEST_ASSERT(on.max_ms <= bound_ms,
+		    "IO-aware: a write after an IO took %.2f ms in each of %u runs "
+		    "(the last shown)", on.max_ms, tries);
 	TEST_ASSERT(on.shortened > 0, "IO-aware: no stall was shortened");
 	TEST_ASSERT(off.max_ms >= 10, "not IO-aware: the longest write after an IO "
 		    "took only %.2f ms; a page costs 15.6 ms", off.max_ms);
@@ -150,9 +170,10 @@ static void test_io_aware(void)
 	TEST_ASSERT(off.rate <= IO_RATE * 1.15 + slack && off.rate >= IO_RATE * 0.5,
 		    "not IO-aware: long-run rate %.0f B/s, limit %u", off.rate, IO_RATE);
 	ksft_test_result_pass("IO-aware: writes after an IO stall at most %.2f ms "
-			      "(bound %u us) against %.2f ms without; long-run "
-			      "%.2fx and %.2fx the limit\n", on.max_ms, IO_STALL_US,
-			      off.max_ms, on.rate / IO_RATE, off.rate / IO_RATE);
+			      "(bound %u us, run %u of %u) against %.2f ms without; "
+			      "long-run %.2fx and %.2fx the limit\n", on.max_ms,
+			      IO_STALL_US, tries, IO_TRIES, off.max_ms,
+			      on.rate / IO_RATE, off.rate / IO_RATE);
 }
 
 /* ------------------------------------------------------------ a signal */
