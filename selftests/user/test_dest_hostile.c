@@ -19,11 +19,22 @@
  *    (not one that waits at the barrier), a channel that ended before a
  *    pass is named at once, and a frame that stalls or is cut in its
  *    payload is named (type, seq, channel, bytes), even when another
- *    channel is silent too.
+ *    channel is silent too;
+ *  - bounds: a header declaring more than its type's limit is refused
+ *    before its payload; kvmig incoming's peak memory and open files stay
+ *    within the documented bound against everything a source may make it
+ *    hold at once.
  */
+#include <dirent.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <kvmig/kvmig.h>
 
@@ -115,10 +126,10 @@ struct source {
 	uint64_t session;
 };
 
-static void src_open(struct source *s, const struct dest_run *dr, uint16_t i)
+static void src_open(struct source *s, const char *port, uint16_t i)
 {
 	char err[256];
-	int fd = tcp_connect("127.0.0.1", dr->port, 5000, err, sizeof(err));
+	int fd = tcp_connect("127.0.0.1", port, 5000, err, sizeof(err));
 
 	TEST_ASSERT(fd >= 0 && !chan_init(&s->ch[i], fd, i, 5000),
 		    "channel %u: %s", i, err);
@@ -128,8 +139,8 @@ static void src_open(struct source *s, const struct dest_run *dr, uint16_t i)
  * Channel 0, HELLO for this VM's RAM, @nr channels, the encodings @codecs
  * and @flags, then HELLO_ACK.
  */
-static void src_hello_with(struct source *s, const struct dest_run *dr,
-			   uint16_t nr, uint32_t codecs, uint32_t flags)
+static void src_hello_with(struct source *s, const char *port, uint16_t nr,
+			   uint32_t codecs, uint32_t flags)
 {
 	struct wire_hello *h = calloc(1, sizeof(*h));
 	uint8_t *b = calloc(1, WIRE_HELLO_FIXED + WIRE_MAX_SLOTS * WIRE_HELLO_SLOT);
@@ -156,7 +167,7 @@ static void src_hello_with(struct source *s, const struct dest_run *dr,
 		h->ram_bytes += sl->size;
 	}
 	wire_put_hello(b, h);
-	src_open(s, dr, 0);
+	src_open(s, port, 0);
 	TEST_ASSERT(!chan_send(&s->ch[0], WIRE_HELLO, b, (uint32_t)wire_hello_size(h),
 			       NULL, 0), "sending HELLO");
 	TEST_ASSERT(!chan_recv(&s->ch[0], &hdr, err, sizeof(err)) &&
@@ -166,17 +177,17 @@ static void src_hello_with(struct source *s, const struct dest_run *dr,
 }
 
 /* ... every encoding, no verification */
-static void src_hello(struct source *s, const struct dest_run *dr, uint16_t nr)
+static void src_hello(struct source *s, const char *port, uint16_t nr)
 {
-	src_hello_with(s, dr, nr, WIRE_CODECS_ALL, 0);
+	src_hello_with(s, port, nr, WIRE_CODECS_ALL, 0);
 }
 
 /* Channel @i: connect and send CHANNEL. */
-static void src_channel(struct source *s, const struct dest_run *dr, uint16_t i)
+static void src_channel(struct source *s, const char *port, uint16_t i)
 {
 	uint8_t p[16] = { 0 };
 
-	src_open(s, dr, i);
+	src_open(s, port, i);
 	put_u64(p, s->session);
 	put_u16(p + 8, i);
 	TEST_ASSERT(!chan_send(&s->ch[i], WIRE_CHANNEL, p, sizeof(p), NULL, 0),
@@ -256,7 +267,7 @@ static void test_iter_end(uint32_t len, uint32_t iteration, uint32_t reserved,
 	struct source s;
 
 	dest_start(&dr, PATIENT_MS);
-	src_hello(&s, &dr, 1);
+	src_hello(&s, dr.port, 1);
 	src_iter_end(&s.ch[0], len, iteration, reserved, frames);
 	dest_wait(&dr);
 	src_close(&s);
@@ -296,7 +307,7 @@ static void test_xbzrle_pass0(void)
 	TEST_ASSERT(hva, "gpa 0x%llx", (unsigned long long)gpa);
 	memcpy(before, hva, sizeof(before));
 	dest_start(&dr, PATIENT_MS);
-	src_hello(&s, &dr, 1);
+	src_hello(&s, dr.port, 1);
 	src_page(&s.ch[0], 0, gpa, WIRE_ENC_XBZRLE, xb, sizeof(xb));
 	dest_wait(&dr);
 	src_close(&s);
@@ -309,7 +320,7 @@ static void test_xbzrle_pass0(void)
 	/* the same entry in pass 1, on the page pass 0 sent: applied */
 	test_fill_random(page, sizeof(page), &rng);
 	dest_start(&dr, PATIENT_MS);
-	src_hello(&s, &dr, 1);
+	src_hello(&s, dr.port, 1);
 	src_page(&s.ch[0], 0, gpa, WIRE_ENC_RAW, page, sizeof(page));
 	src_iter_end(&s.ch[0], 16, 0, 0, s.ch[0].tx_seq);
 	src_page(&s.ch[0], 1, gpa, WIRE_ENC_XBZRLE, xb, sizeof(xb));
@@ -356,7 +367,7 @@ static void test_zero_runs(void)
 	/* the last page holds data: a run from it past the slot must not zero it */
 	test_fill_random(page, sizeof(page), &rng);
 	dest_start(&dr, PATIENT_MS);
-	src_hello(&s, &dr, 1);
+	src_hello(&s, dr.port, 1);
 	src_page(&s.ch[0], 0, last, WIRE_ENC_RAW, page, sizeof(page));
 	src_zero_run(&s.ch[0], 0, last, 2);
 	dest_wait(&dr);
@@ -368,7 +379,7 @@ static void test_zero_runs(void)
 
 	/* pass 0 puts data there, pass 1's run zeroes it and its neighbours */
 	dest_start(&dr, PATIENT_MS);
-	src_hello(&s, &dr, 1);
+	src_hello(&s, dr.port, 1);
 	src_page(&s.ch[0], 0, gpa, WIRE_ENC_RAW, page, sizeof(page));
 	src_iter_end(&s.ch[0], 16, 0, 0, s.ch[0].tx_seq);
 	src_zero_run(&s.ch[0], 1, gpa - 4 * WIRE_PAGE_SIZE, 9);
@@ -381,7 +392,7 @@ static void test_zero_runs(void)
 			 "a zero run: the page pass 0 sent is zero");
 
 	dest_start(&dr, PATIENT_MS);
-	src_hello_with(&s, &dr, 1, no_runs, 0);
+	src_hello_with(&s, dr.port, 1, no_runs, 0);
 	src_zero_run(&s.ch[0], 0, gpa, 4);
 	dest_wait(&dr);
 	src_close(&s);
@@ -389,7 +400,7 @@ static void test_zero_runs(void)
 		AT_ONCE_MS, "a zero run a HELLO did not announce");
 
 	dest_start(&dr, PATIENT_MS);
-	src_hello_with(&s, &dr, 1, no_runs, WIRE_HELLO_VERIFY);
+	src_hello_with(&s, dr.port, 1, no_runs, WIRE_HELLO_VERIFY);
 	wire_put_verify(p, &(struct wire_verify){ .first = 0, .count = 16,
 						  .flags = WIRE_VERIFY_ZERO });
 	TEST_ASSERT(!chan_send(&s.ch[0], WIRE_VERIFY, p, sizeof(p), NULL, 0),
@@ -413,7 +424,7 @@ static void test_channel0(enum ch0_act act, int err, const char *msg,
 	struct source s;
 
 	dest_start(&dr, PATIENT_MS);
-	src_hello(&s, &dr, 2);
+	src_hello(&s, dr.port, 2);
 	switch (act) {
 	case CH0_ERROR:
 		src_error(&s.ch[0], "no channel 1 today");
@@ -442,7 +453,7 @@ static void test_channel0(enum ch0_act act, int err, const char *msg,
 		/* a source whose connects returned before they were accepted */
 		src_page(&s.ch[0], 0, kvmig_memmap_slot(map, 0)->gpa, WIRE_ENC_ZERO, zero, 0);
 		msleep(100);	/* the same: ordering for coverage, not a wait */
-		src_channel(&s, &dr, 1);
+		src_channel(&s, dr.port, 1);
 		src_error(&s.ch[0], "enough");
 		break;
 	}
@@ -476,8 +487,8 @@ static void test_handshake(void)
 
 	/* four channels, only channel 1 comes */
 	dest_start(&dr, TIMEOUT_MS);
-	src_hello(&s, &dr, 4);
-	src_channel(&s, &dr, 1);
+	src_hello(&s, dr.port, 4);
+	src_channel(&s, dr.port, 1);
 	dest_wait(&dr);
 	src_close(&s);
 	refused(&dr, ETIMEDOUT, "waiting for the source's channels: channels 2-3 "
@@ -512,8 +523,8 @@ static void test_silence(void)
 
 	/* channel 0 ends pass 0 and waits for channel 1, which is silent */
 	dest_start(&dr, TIMEOUT_MS);
-	src_hello(&s, &dr, 2);
-	src_channel(&s, &dr, 1);
+	src_hello(&s, dr.port, 2);
+	src_channel(&s, dr.port, 1);
 	src_iter_end(&s.ch[0], 16, 0, 0, s.ch[0].tx_seq);
 	dest_wait(&dr);
 	src_close(&s);
@@ -523,8 +534,8 @@ static void test_silence(void)
 
 	/* both silent */
 	dest_start(&dr, TIMEOUT_MS);
-	src_hello(&s, &dr, 2);
-	src_channel(&s, &dr, 1);
+	src_hello(&s, dr.port, 2);
+	src_channel(&s, dr.port, 1);
 	dest_wait(&dr);
 	src_close(&s);
 	refused(&dr, ETIMEDOUT, "no data from the source for 1000 ms: channels "
@@ -533,8 +544,8 @@ static void test_silence(void)
 
 	/* channel 1 ends after pass 0, channel 0 carries pass 1 */
 	dest_start(&dr, PATIENT_MS);
-	src_hello(&s, &dr, 2);
-	src_channel(&s, &dr, 1);
+	src_hello(&s, dr.port, 2);
+	src_channel(&s, dr.port, 1);
 	src_iter_end(&s.ch[1], 16, 0, 0, s.ch[1].tx_seq);
 	{
 		uint8_t p[16] = { 0 };
@@ -553,7 +564,7 @@ static void test_silence(void)
 
 	/* a frame that stalls in its payload */
 	dest_start(&dr, TIMEOUT_MS);
-	src_hello(&s, &dr, 1);
+	src_hello(&s, dr.port, 1);
 	src_page_part(&s.ch[0], 40);
 	dest_wait(&dr);
 	src_close(&s);
@@ -563,8 +574,8 @@ static void test_silence(void)
 
 	/* ... also while another channel is silent between frames */
 	dest_start(&dr, TIMEOUT_MS);
-	src_hello(&s, &dr, 2);
-	src_channel(&s, &dr, 1);
+	src_hello(&s, dr.port, 2);
+	src_channel(&s, dr.port, 1);
 	src_page_part(&s.ch[1], 24);
 	dest_wait(&dr);
 	src_close(&s);
@@ -574,7 +585,7 @@ static void test_silence(void)
 
 	/* a frame cut by a close */
 	dest_start(&dr, PATIENT_MS);
-	src_hello(&s, &dr, 1);
+	src_hello(&s, dr.port, 1);
 	src_page_part(&s.ch[0], 40);
 	chan_fini(&s.ch[0]);
 	dest_wait(&dr);
@@ -584,13 +595,265 @@ static void test_silence(void)
 		AT_ONCE_MS, "a frame cut in its payload is named");
 }
 
+/* ------------------------------------------------------------ bounds */
+
+/* A header alone, declaring @len payload bytes that never come. */
+static void src_header(struct chan *c, uint8_t type, uint32_t len)
+{
+	struct wire_hdr h = {
+		.type = type, .len = len, .channel = c->index, .seq = c->tx_seq,
+	};
+	uint8_t b[WIRE_HDR_SIZE];
+
+	wire_put_hdr(b, &h);
+	TEST_ASSERT(write(c->fd, b, sizeof(b)) == (ssize_t)sizeof(b),
+		    "sending a header");
+}
+
+/* Declared sizes beyond a frame type's limit: refused by the header. */
+static void test_declared_sizes(void)
+{
+	static const struct {
+		uint8_t type;
+		uint16_t ch;
+		uint32_t len;
+		const char *msg, *what;
+	} c[] = {
+		{ WIRE_PAGES, 1, WIRE_MAX_PAYLOAD,
+		  "PAGES frame: length 8388608 exceeds the maximum 1052680 of its "
+		  "type on channel 1", "PAGES declaring 8 MiB" },
+		{ WIRE_VERIFY, 1, WIRE_MAX_PAYLOAD,
+		  "VERIFY frame: length 8388608 exceeds the maximum 65536 of its "
+		  "type on channel 1", "VERIFY declaring 8 MiB on channel 1" },
+		{ WIRE_ITER_END, 0, 1U << 20,
+		  "ITER_END frame: length 1048576 exceeds the maximum 65536 of its "
+		  "type on channel 0", "ITER_END declaring 1 MiB" },
+	};
+	struct dest_run dr;
+	struct source s;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		dest_start(&dr, PATIENT_MS);
+		src_hello(&s, dr.port, 2);
+		src_channel(&s, dr.port, 1);
+		src_header(&s.ch[c[i].ch], c[i].type, c[i].len);
+		dest_wait(&dr);
+		src_close(&s);
+		refused(&dr, EBADMSG, c[i].msg, AT_ONCE_MS, c[i].what);
+	}
+}
+
+/* Entries of @fd's process: its open files. */
+static unsigned int open_fds(pid_t pid)
+{
+	char path[64];
+	unsigned int n = 0;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	TEST_ASSERT(d, "%s: %s", path, strerror(errno));
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* @pid's resident memory now, in bytes. */
+static uint64_t resident(pid_t pid)
+{
+	char path[64], line[128];
+	unsigned long long kib = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	TEST_ASSERT(f, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib << 10;
+}
+
+/* Wait for @pid up to TEST_DEADLINE_S; its exit status and usage. */
+static int wait_usage(pid_t pid, struct rusage *ru)
+{
+	uint64_t end = test_now_ns() + TEST_DEADLINE_S * 1000000000ULL;
+	int status;
+	pid_t r;
+
+	while ((r = wait4(pid, &status, WNOHANG, ru)) == 0 && test_now_ns() < end)
+		msleep(20);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		TEST_ASSERT(wait4(pid, &status, 0, ru) == pid, "wait4");
+		return -1;
+	}
+	TEST_ASSERT(r == pid, "wait4: %s", strerror(errno));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * Everything a source may make the destination hold, at once, against
+ * kvmig incoming as operators run it: 64 channels, each receiving the
+ * largest PAGES frame (a zstd, a zlib and 254 raw pages), and on channel 0 the largest
+ * DEVICE_STATE and hashes with zero ranges for every page (one range
+ * every two pages, the most there can be); meanwhile a flood of
+ * connections beyond the 64.  Its peak resident memory (wait4()'s
+ * ru_maxrss, guest pages it wrote included) stays below guest RAM plus
+ * DEST_MEM_BASE + DEST_MEM_CHANNEL a channel + DEST_MEM_PAGE a guest
+ * page (Documentation/migration-stream.rst, "Limits"), and its open
+ * files below its own plus one a channel.
+ */
+#define DEST_MEM_BASE		(32ULL << 20)
+#define DEST_MEM_CHANNEL	(1536ULL << 10)
+#define DEST_MEM_PAGE		16ULL
+#define FLOOD			200
+
+static void test_memory_bound(void)
+{
+	const struct kvmig_slot *sl = kvmig_memmap_slot(map, 0);
+	uint64_t pages = kvmig_memmap_pages(map), ram = kvmig_memmap_bytes(map);
+	uint64_t slot_pages = sl->size / WIRE_PAGE_SIZE, rng = 7, bound, peak, rss0;
+	unsigned int fds0, fds, flood_fds[FLOOD], i, k, nflood = 0;
+	struct wire_pages_writer w;
+	struct wire_verify v = {};
+	uint8_t *frame, *vb, page[WIRE_PAGE_SIZE];
+	uint8_t zstd[2 * WIRE_PAGE_SIZE], gz[2 * WIRE_PAGE_SIZE];
+	struct mig m = { .dst = vm };
+	unsigned long glen;
+	size_t zlen;
+	struct addrinfo *ai, hints = { .ai_socktype = SOCK_STREAM };
+	struct rusage ru;
+	struct source s;
+	char *state;
+	int rc;
+
+	frame = malloc(WIRE_MAX_PAGES_PAYLOAD);
+	vb = malloc(WIRE_VERIFY_FIXED + 8);
+	state = malloc(WIRE_MAX_PAYLOAD);
+	TEST_ASSERT(frame && vb && state, "out of memory");
+	snprintf(m.inc_log, sizeof(m.inc_log), "%s/incoming-bound.log", vm.dir);
+	start_incoming(&m, true);
+	fds0 = open_fds(m.inc);
+	rss0 = resident(m.inc);
+
+	src_hello_with(&s, m.port, WIRE_MAX_CHANNELS, WIRE_CODECS_ALL,
+		       WIRE_HELLO_VERIFY);
+	for (i = 1; i < WIRE_MAX_CHANNELS; i++)
+		src_channel(&s, m.port, (uint16_t)i);
+
+	/* connections beyond the 64: the listener's backlog, never accepted */
+	TEST_ASSERT(!getaddrinfo("127.0.0.1", m.port, &hints, &ai), "getaddrinfo");
+	for (i = 0; i < FLOOD; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+		TEST_ASSERT(fd >= 0, "socket");
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
+			close(fd);
+			continue;
+		}
+		flood_fds[nflood++] = fd;
+	}
+	freeaddrinfo(ai);
+
+	/*
+	 * pass 0: the largest PAGES frame on every channel, its first entries
+	 * zstd and zlib (each channel's decoders then hold their contexts),
+	 * then raw pages up to the limit
+	 */
+	memset(page, 0, sizeof(page));
+	test_fill_random(page, WIRE_PAGE_SIZE / 2, &rng);
+	zlen = ZSTD_compress(zstd, sizeof(zstd), page, sizeof(page), 1);
+	TEST_ASSERT(!ZSTD_isError(zlen) && zlen < WIRE_PAGE_SIZE, "zstd");
+	glen = sizeof(gz);
+	TEST_ASSERT(compress2(gz, &glen, page, sizeof(page), 1) == Z_OK &&
+		    glen < WIRE_PAGE_SIZE, "zlib");
+	for (i = 0; i < WIRE_MAX_CHANNELS; i++) {
+		wire_pages_start(&w, frame, WIRE_MAX_PAGES_PAYLOAD);
+		for (k = 0; ; k++) {
+			struct wire_page pg = {
+				.gpa = sl->gpa + ((i * WIRE_MAX_PAGES_ENTRIES + k) %
+						  slot_pages) * WIRE_PAGE_SIZE,
+				.encoding = k == 0 ? WIRE_ENC_ZSTD :
+					    k == 1 ? WIRE_ENC_ZLIB : WIRE_ENC_RAW,
+				.len = k == 0 ? (uint32_t)zlen :
+				       k == 1 ? (uint32_t)glen : WIRE_PAGE_SIZE,
+				.data = k == 0 ? zstd : k == 1 ? gz : page,
+			};
+
+			if (k > 1)
+				test_fill_random(page, sizeof(page), &rng);
+			if (wire_pages_add(&w, &pg))
+				break;
+		}
+		wire_pages_finish(&w, 0);
+		TEST_ASSERT(w.len > WIRE_MAX_PAGES_PAYLOAD - WIRE_PAGE_SIZE,
+			    "frame of %u bytes", w.len);
+		TEST_ASSERT(!chan_send(&s.ch[i], WIRE_PAGES, frame, w.len, NULL, 0),
+			    "PAGES on channel %u", i);
+		TEST_ASSERT(!chan_send_end(&s.ch[i], WIRE_ITER_END, 0),
+			    "ITER_END on channel %u", i);
+	}
+	fds = open_fds(m.inc);
+
+	/* stop-and-copy: the largest state, a hash or zero range per page */
+	memset(state, ' ', WIRE_MAX_PAYLOAD);
+	state[0] = '{';
+	state[WIRE_MAX_PAYLOAD - 1] = '}';
+	TEST_ASSERT(!chan_send(&s.ch[0], WIRE_DEVICE_STATE, state,
+			       WIRE_MAX_PAYLOAD, NULL, 0), "DEVICE_STATE");
+	for (v.first = 0; v.first < pages; v.first++) {
+		v.count = 1;
+		v.flags = v.first % 2 ? 0 : WIRE_VERIFY_ZERO;
+		k = wire_put_verify(vb, &v);
+		if (!v.flags)
+			wire_put_verify_hash(vb, 0, ~0ULL);	/* a mismatch */
+		TEST_ASSERT(!chan_send(&s.ch[0], WIRE_VERIFY, vb, k, NULL, 0),
+			    "VERIFY of page %llu", (unsigned long long)v.first);
+	}
+	for (i = 0; i < WIRE_MAX_CHANNELS; i++)
+		TEST_ASSERT(!chan_send_end(&s.ch[i], WIRE_END, 1), "END on %u", i);
+
+	rc = wait_usage(m.inc, &ru);
+	src_close(&s);
+	for (i = 0; i < nflood; i++)
+		close(flood_fds[i]);
+	peak = (uint64_t)ru.ru_maxrss << 10;
+	bound = ram + DEST_MEM_BASE + WIRE_MAX_CHANNELS * DEST_MEM_CHANNEL +
+		pages * DEST_MEM_PAGE;
+	ksft_print_msg("kvmig incoming: %.1f MiB resident when it listened, peak "
+		       "%.1f MiB, guest RAM %.1f MiB, bound %.1f MiB; %u open files "
+		       "at the start, %u with 64 channels and %u more connections "
+		       "waiting\n", rss0 / 1048576.0, peak / 1048576.0,
+		       ram / 1048576.0, bound / 1048576.0, fds0, fds, nflood);
+	ksft_test_result(rc == 1 && strstr(test_slurp(m.inc_log), "mismatch") &&
+			 test_vm_waits_incoming(&vm),
+			 "64 channels at their largest frames, the largest state "
+			 "and hashes: refused for the mismatches (exit %d)", rc);
+	if (rc != 1)
+		ksft_print_msg("kvmig incoming said: %s\n", test_slurp(m.inc_log));
+	ksft_test_result(peak <= bound, "the destination's peak memory: %.1f MiB, "
+			 "at most guest RAM + %.1f MiB", peak / 1048576.0,
+			 (bound - ram) / 1048576.0);
+	ksft_test_result(nflood == FLOOD && fds <= fds0 + WIRE_MAX_CHANNELS,
+			 "its open files: %u, at most %u + one a channel, with %u "
+			 "connections waiting", fds, fds0, nflood);
+	free(state);
+	free(vb);
+	free(frame);
+}
+
 int main(void)
 {
 	struct kvmig_vmm *vmm;
 
 	ksft_print_header();
 	test_require_kvm();
-	ksft_set_plan(4 + 4 + 6 + 7 + 6);
+	ksft_set_plan(4 + 4 + 6 + 7 + 6 + 3 + 3);
 	test_vm_start(&vm, vm_args);
 	vmm = kvmig_vmm_connect(vm.sock, NULL);
 	TEST_ASSERT(vmm, "connecting to the VMM");
@@ -602,6 +865,8 @@ int main(void)
 	test_zero_runs();
 	test_handshake();
 	test_silence();
+	test_declared_sizes();
+	test_memory_bound();
 
 	kvmig_memmap_free(map);
 	kvmig_vmm_close(vmm);

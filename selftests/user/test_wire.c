@@ -34,6 +34,65 @@ static void e_len(uint8_t *b) { put_u32(b + 8, WIRE_MAX_PAYLOAD + 1); }
 static void e_channel(uint8_t *b) { put_u16(b + 12, WIRE_MAX_CHANNELS); }
 static void e_reserved(uint8_t *b) { b[15] = 1; }
 
+/*
+ * Each type's limit on len, on channel 0 and 1: the limit itself passes,
+ * one byte more is refused by name (one result for all).
+ */
+static void type_limits(void)
+{
+	static const uint32_t want[][2] = {	/* channel 0, channel 1 */
+		[WIRE_PAGES] = { WIRE_MAX_PAGES_PAYLOAD, WIRE_MAX_PAGES_PAYLOAD },
+		[WIRE_DEVICE_STATE] = { WIRE_MAX_PAYLOAD, WIRE_MAX_CONTROL_PAYLOAD },
+		[WIRE_VERIFY] = { WIRE_MAX_PAYLOAD, WIRE_MAX_CONTROL_PAYLOAD },
+	};
+	struct wire_hdr h = { .seq = 1 }, got;
+	uint8_t b[WIRE_HDR_SIZE];
+	unsigned int bad = 0;
+	char e[256];
+
+	for (h.type = 1; h.type <= WIRE_TYPE_MAX; h.type++) {
+		for (h.channel = 0; h.channel < 2; h.channel++) {
+			uint32_t max = h.type < sizeof(want) / sizeof(want[0]) &&
+				       want[h.type][h.channel] ?
+				       want[h.type][h.channel] : WIRE_MAX_CONTROL_PAYLOAD;
+			char msg[128];
+
+			/* the protocol's own limit is checked first */
+			if (max == WIRE_MAX_PAYLOAD)
+				snprintf(msg, sizeof(msg), "%s frame: length %u "
+					 "exceeds the maximum %u",
+					 wire_type_name(h.type), max + 1, max);
+			else
+				snprintf(msg, sizeof(msg), "%s frame: length %u "
+					 "exceeds the maximum %u of its type on "
+					 "channel %u", wire_type_name(h.type),
+					 max + 1, max, h.channel);
+			h.len = max;
+			wire_put_hdr(b, &h);
+			if (wire_get_hdr(b, &got, e, sizeof(e)) ||
+			    wire_max_len(h.type, h.channel) != max) {
+				ksft_print_msg("%s on channel %u: %u bytes refused: %s\n",
+					       wire_type_name(h.type), h.channel, max, e);
+				bad++;
+			}
+			h.len = max + 1;
+			wire_put_hdr(b, &h);
+			e[0] = 0;
+			if (wire_get_hdr(b, &got, e, sizeof(e)) != -EBADMSG ||
+			    strcmp(e, msg)) {
+				ksft_print_msg("%s on channel %u: %u bytes: '%s', want '%s'\n",
+					       wire_type_name(h.type), h.channel,
+					       max + 1, e, msg);
+				bad++;
+			}
+		}
+	}
+	ksft_test_result(!bad, "header: every type's length limit on channels 0 "
+			 "and 1 (PAGES %u, DEVICE_STATE and VERIFY %u on channel 0, "
+			 "others %u)", WIRE_MAX_PAGES_PAYLOAD, WIRE_MAX_PAYLOAD,
+			 WIRE_MAX_CONTROL_PAYLOAD);
+}
+
 static size_t make_hello(uint8_t *buf, struct wire_hello *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -423,7 +482,7 @@ int main(void)
 	const size_t E1 = WIRE_PAGES_FIXED, E2 = E1 + 16;	/* entry offsets */
 
 	ksft_print_header();
-	ksft_set_plan(1 + 8 + 1 + 9 + 1 + 10 + 2 + 35 + 7 + 3);
+	ksft_set_plan(1 + 9 + 1 + 9 + 1 + 10 + 2 + 35 + 7 + 3);
 
 	wire_put_hdr(b, &h);
 	ksft_test_result(!memcmp(b, "KVMF", 4) && !wire_get_hdr(b, &got, err, sizeof(err)) &&
@@ -438,6 +497,7 @@ int main(void)
 	hdr_case("length over the maximum", e_len, -EBADMSG, "exceeds the maximum");
 	hdr_case("channel 64", e_channel, -EBADMSG, "channel 64");
 	hdr_case("reserved set", e_reserved, -EBADMSG, "reserved header field");
+	type_limits();
 
 	len = make_hello(hb, &hl);
 	ksft_test_result(!wire_get_hello(hb, (uint32_t)len, &hl2, err, sizeof(err)) &&

@@ -26,7 +26,13 @@ struct chan {
 	 */
 	int (*idle)(void *opaque);
 	void *idle_opaque;
-	uint8_t *rx;		/* last received payload, WIRE_MAX_PAYLOAD */
+	/*
+	 * The last received payload, in a buffer of rx_cap bytes that grows
+	 * to the largest frame received (wire_max_len() bounds it), so a
+	 * connection costs what its frames need, not WIRE_MAX_PAYLOAD.
+	 */
+	uint8_t *rx;
+	uint32_t rx_cap;
 	/*
 	 * The frame being received, for a message that names one that
 	 * stalls: rx_in_payload is set once its header has passed the

@@ -4,7 +4,8 @@
  * own sequence numbers in each direction.  Reads wait with poll() so a
  * silent peer becomes a timeout, not a hang; every received header is
  * validated (wire_get_hdr) and its channel and sequence checked before the
- * payload is read into a buffer bounded by WIRE_MAX_PAYLOAD.
+ * payload is read into a buffer that grows to the frame's length, which
+ * wire_get_hdr() bounds by the frame's type (wire_max_len()).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -22,6 +23,25 @@
 #include "internal.h"
 #include "chan.h"
 
+/* A connection's first receive buffer: control frames and small PAGES. */
+#define RX_MIN	(64U << 10)
+
+/* Room for a payload of @len bytes (already checked by wire_get_hdr()). */
+static int rx_reserve(struct chan *c, uint32_t len)
+{
+	uint32_t cap = (len + RX_MIN - 1) & ~(RX_MIN - 1);
+	uint8_t *rx;
+
+	if (len <= c->rx_cap)
+		return 0;
+	rx = realloc(c->rx, cap);
+	if (!rx)
+		return -ENOMEM;
+	c->rx = rx;
+	c->rx_cap = cap;
+	return 0;
+}
+
 int chan_init(struct chan *c, int fd, uint16_t index, int timeout_ms)
 {
 	struct stat st;
@@ -31,7 +51,8 @@ int chan_init(struct chan *c, int fd, uint16_t index, int timeout_ms)
 	c->fd = fd;
 	c->index = index;
 	c->timeout_ms = timeout_ms;
-	c->rx = malloc(WIRE_MAX_PAYLOAD);
+	c->rx_cap = RX_MIN;
+	c->rx = malloc(c->rx_cap);
 	if (!c->rx)
 		return -ENOMEM;
 	/* benchmarks send into /dev/null */
@@ -199,6 +220,13 @@ static int recv_frame(struct chan *c, struct wire_hdr *h, bool any_channel,
 			 wire_type_name(h->type), c->index,
 			 (unsigned long long)h->seq, (unsigned long long)c->rx_seq);
 		return -EBADMSG;
+	}
+	r = rx_reserve(c, h->len);
+	if (r) {
+		snprintf(err, errlen, "%s frame seq %llu on channel %u: no memory "
+			 "for a payload of %u bytes", wire_type_name(h->type),
+			 (unsigned long long)h->seq, c->index, h->len);
+		return r;
 	}
 	__atomic_store_n(&c->rx_in_payload, true, __ATOMIC_RELAXED);
 	c->rx_got = 0;

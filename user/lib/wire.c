@@ -104,7 +104,27 @@ int wire_get_hdr(const uint8_t *buf, struct wire_hdr *h, char *err,
 			 wire_type_name(h->type), h->channel, WIRE_MAX_CHANNELS);
 		return -EBADMSG;
 	}
+	if (h->len > wire_max_len(h->type, h->channel)) {
+		snprintf(err, errlen, "%s frame: length %u exceeds the maximum %u "
+			 "of its type on channel %u", wire_type_name(h->type),
+			 h->len, wire_max_len(h->type, h->channel), h->channel);
+		return -EBADMSG;
+	}
 	return 0;
+}
+
+uint32_t wire_max_len(uint8_t type, uint16_t channel)
+{
+	switch (type) {
+	case WIRE_PAGES:
+		return WIRE_MAX_PAGES_PAYLOAD;
+	case WIRE_DEVICE_STATE:
+	case WIRE_VERIFY:
+		/* channel 0's alone: elsewhere refused by type, if short */
+		return channel ? WIRE_MAX_CONTROL_PAYLOAD : WIRE_MAX_PAYLOAD;
+	default:
+		return WIRE_MAX_CONTROL_PAYLOAD;
+	}
 }
 
 size_t wire_hello_size(const struct wire_hello *h)
@@ -327,7 +347,7 @@ int wire_pages_next(struct wire_pages_iter *it, struct wire_page *pg,
 void wire_pages_start(struct wire_pages_writer *w, uint8_t *buf, uint32_t cap)
 {
 	w->buf = buf;
-	w->cap = cap < WIRE_MAX_PAYLOAD ? cap : WIRE_MAX_PAYLOAD;
+	w->cap = cap < WIRE_MAX_PAGES_PAYLOAD ? cap : WIRE_MAX_PAGES_PAYLOAD;
 	w->len = WIRE_PAGES_FIXED;
 	w->count = 0;
 }

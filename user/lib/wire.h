@@ -39,6 +39,17 @@
 #define WIRE_PAGE_SIZE		4096U
 #define WIRE_PAGE_ENTRY_HDR	16
 #define WIRE_MAX_ERROR_MSG	1024
+/*
+ * Each frame type's own limit on len, checked with the header before a
+ * payload byte is read: a receiver's buffer grows to the largest frame it
+ * took, so these bound its memory (Documentation/migration-stream.rst,
+ * "Limits").  PAGES: 256 raw pages; DEVICE_STATE and VERIFY, channel 0
+ * only: WIRE_MAX_PAYLOAD; every other type: WIRE_MAX_CONTROL_PAYLOAD.
+ */
+#define WIRE_MAX_PAGES_ENTRIES	256
+#define WIRE_MAX_PAGES_PAYLOAD	(8U + WIRE_MAX_PAGES_ENTRIES * \
+				 (WIRE_PAGE_ENTRY_HDR + WIRE_PAGE_SIZE))
+#define WIRE_MAX_CONTROL_PAYLOAD	(64U << 10)
 
 enum wire_type {
 	WIRE_HELLO = 1,		/* src -> dst, channel 0, first frame */
@@ -171,6 +182,8 @@ void wire_put_hdr(uint8_t *buf, const struct wire_hdr *h);
  */
 int wire_get_hdr(const uint8_t *buf, struct wire_hdr *h, char *err,
 		 size_t errlen);
+/* The most payload bytes a frame of @type may carry on @channel. */
+uint32_t wire_max_len(uint8_t type, uint16_t channel);
 
 /* HELLO: encode into @buf (size from wire_hello_size), parse with checks. */
 size_t wire_hello_size(const struct wire_hello *h);
