@@ -75,7 +75,8 @@ LIB_PIC  := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 LIB_A    := $(B)/lib/libkvmig.a
 LIB_SO   := $(B)/lib/libkvmig.so
 LIB_SONAME := libkvmig.so.1
-LIB_LIBS := $(JSON_LIBS) -lxxhash -lzstd -llz4 -lz -lpthread -lm
+TLS_LIBS := $(shell pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
+LIB_LIBS := $(JSON_LIBS) $(TLS_LIBS) -lxxhash -lzstd -llz4 -lz -lpthread -lm
 
 $(LIB_A): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -367,7 +368,7 @@ $(B)/kvmig.pc: FORCE
 	@mkdir -p $(dir $@)
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' 'includedir=$(PC_INCDIR)' '' \
 		'Name: kvmig' 'Description: live migration of KVM guests' \
-		'Version: 0.3' 'Requires.private: jansson' \
+		'Version: 0.4' 'Requires.private: jansson gnutls' \
 		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lxxhash -lzstd -llz4 -lz -lpthread -lm' \
 		'Cflags: -I$${includedir}' > $@
 

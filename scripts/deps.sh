@@ -5,7 +5,7 @@
 set -eu
 
 PKGS=${*:-"build-essential pkg-config libjansson-dev zlib1g-dev libzstd-dev
-liblz4-dev libxxhash-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
+liblz4-dev libxxhash-dev libgnutls28-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
 python3 python3-docutils"}
 
 missing=""

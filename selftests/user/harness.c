@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <libgen.h>
 #include <limits.h>
 #include <linux/kvm.h>
@@ -12,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1018,4 +1021,138 @@ json_t *migrate_bench(const char *name, const char *const *src_args,
 	TEST_ASSERT(test_vm_quit(&m.dst) == 0, "%s: destination exit", name);
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "%s: source exit", name);
 	return st;
+}
+
+/* ---- a throwaway PKI (TLS tests and benchmarks) ---- */
+
+static struct {
+	gnutls_x509_crt_t crt;
+	gnutls_x509_privkey_t key;
+} test_ca[2];
+static pthread_mutex_t test_ca_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static gnutls_x509_privkey_t tls_new_key(void)
+{
+	gnutls_x509_privkey_t k;
+
+	TEST_ASSERT(!gnutls_x509_privkey_init(&k) &&
+		    !gnutls_x509_privkey_generate(k, GNUTLS_PK_ECDSA,
+			GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+		    "generating an ECDSA key");
+	return k;
+}
+
+/* A certificate for @key, @dn, valid from @from for @secs, unsigned. */
+static gnutls_x509_crt_t tls_new_crt(gnutls_x509_privkey_t key, const char *dn,
+				     time_t from, time_t secs)
+{
+	static unsigned int serial = 1;
+	unsigned char sn[4];
+	gnutls_x509_crt_t c;
+	const char *bad = NULL;
+	unsigned int s = __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED);
+
+	sn[0] = 0x01;
+	sn[1] = (unsigned char)(s >> 16);
+	sn[2] = (unsigned char)(s >> 8);
+	sn[3] = (unsigned char)s;
+	TEST_ASSERT(!gnutls_x509_crt_init(&c) && !gnutls_x509_crt_set_version(c, 3) &&
+		    !gnutls_x509_crt_set_serial(c, sn, sizeof(sn)) &&
+		    !gnutls_x509_crt_set_activation_time(c, from) &&
+		    !gnutls_x509_crt_set_expiration_time(c, from + secs) &&
+		    !gnutls_x509_crt_set_key(c, key) &&
+		    !gnutls_x509_crt_set_dn(c, dn, &bad),
+		    "making the certificate of %s (%s)", dn, bad ? bad : "");
+	return c;
+}
+
+static void tls_write(const char *dir, const char *name, gnutls_datum_t *d)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	TEST_ASSERT(f && fwrite(d->data, 1, d->size, f) == d->size && !fclose(f),
+		    "writing %s", path);
+	gnutls_free(d->data);
+}
+
+static void tls_make_ca(int i)
+{
+	char dn[64];
+	gnutls_x509_crt_t c;
+	gnutls_x509_privkey_t k = tls_new_key();
+
+	snprintf(dn, sizeof(dn), "CN=kvmig test CA %d,O=kvmig", i);
+	c = tls_new_crt(k, dn, time(NULL) - 3600, 7 * 86400);
+	TEST_ASSERT(!gnutls_x509_crt_set_basic_constraints(c, 1, -1) &&
+		    !gnutls_x509_crt_set_key_usage(c, GNUTLS_KEY_KEY_CERT_SIGN |
+						   GNUTLS_KEY_CRL_SIGN) &&
+		    !gnutls_x509_crt_sign2(c, c, k, GNUTLS_DIG_SHA256, 0),
+		    "self-signing CA %d", i);
+	test_ca[i].crt = c;
+	test_ca[i].key = k;
+}
+
+void test_tls_dir(const char *dir, bool server, int trust_ca,
+		  const struct test_cert *cert)
+{
+	static const unsigned char lo[4] = { 127, 0, 0, 1 };
+	const char *role = server ? "server" : "client";
+	gnutls_x509_privkey_t k;
+	gnutls_x509_crt_t c;
+	gnutls_datum_t d;
+	char dn[128], name[32];
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&test_ca_lock);
+	for (int i = 0; i < 2; i++)
+		if (!test_ca[i].crt)
+			tls_make_ca(i);
+	pthread_mutex_unlock(&test_ca_lock);
+	TEST_ASSERT(!mkdir(dir, 0700) || errno == EEXIST, "mkdir %s", dir);
+	TEST_ASSERT(!gnutls_x509_crt_export2(test_ca[trust_ca].crt,
+					     GNUTLS_X509_FMT_PEM, &d), "export");
+	tls_write(dir, "ca-cert.pem", &d);
+
+	k = tls_new_key();
+	snprintf(dn, sizeof(dn), "CN=%s,O=kvmig", cert->cn);
+	c = cert->expired ? tls_new_crt(k, dn, now - 2 * 86400, 86400) :
+			    tls_new_crt(k, dn, now - 3600, 86400);
+	TEST_ASSERT(!gnutls_x509_crt_set_basic_constraints(c, 0, -1) &&
+		    !gnutls_x509_crt_set_key_usage(c, GNUTLS_KEY_DIGITAL_SIGNATURE) &&
+		    !gnutls_x509_crt_set_key_purpose_oid(c, server ?
+			GNUTLS_KP_TLS_WWW_SERVER : GNUTLS_KP_TLS_WWW_CLIENT, 0),
+		    "the %s certificate's extensions", role);
+	if (server)
+		TEST_ASSERT(!gnutls_x509_crt_set_subject_alt_name(c, GNUTLS_SAN_DNSNAME,
+				cert->dns, (unsigned int)strlen(cert->dns),
+				GNUTLS_FSAN_APPEND) &&
+			    !gnutls_x509_crt_set_subject_alt_name(c, GNUTLS_SAN_IPADDRESS,
+				lo, sizeof(lo), GNUTLS_FSAN_APPEND),
+			    "the server certificate's names");
+	TEST_ASSERT(!gnutls_x509_crt_sign2(c, test_ca[cert->ca].crt,
+					   test_ca[cert->ca].key, GNUTLS_DIG_SHA256, 0),
+		    "signing the %s certificate", role);
+	TEST_ASSERT(!gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_PEM, &d), "export");
+	snprintf(name, sizeof(name), "%s-cert.pem", role);
+	tls_write(dir, name, &d);
+	TEST_ASSERT(!gnutls_x509_privkey_export2(k, GNUTLS_X509_FMT_PEM, &d), "export");
+	snprintf(name, sizeof(name), "%s-key.pem", role);
+	tls_write(dir, name, &d);
+	gnutls_x509_crt_deinit(c);
+	gnutls_x509_privkey_deinit(k);
+}
+
+void test_tls_psk_dir(const char *dir, const char *user, const char *hexkey)
+{
+	char path[512];
+	FILE *f;
+
+	TEST_ASSERT(!mkdir(dir, 0700) || errno == EEXIST, "mkdir %s", dir);
+	snprintf(path, sizeof(path), "%s/keys.psk", dir);
+	f = fopen(path, "w");
+	TEST_ASSERT(f && fprintf(f, "%s:%s\n", user, hexkey) > 0 && !fclose(f),
+		    "writing %s", path);
 }

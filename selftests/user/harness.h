@@ -276,4 +276,24 @@ struct test_spread {
 /* ... of the @n (>= 1) values at @v, which it sorts */
 struct test_spread test_spread(double *v, unsigned int n);
 
+/*
+ * A throwaway PKI for the TLS tests and benchmarks (harness.c, GnuTLS's
+ * own API: no certtool).  Two CAs, 0 and 1, made once per process.
+ * test_tls_dir() writes a creds directory as kvmig --tls-creds reads it:
+ * ca-cert.pem of CA @trust_ca, and a certificate + key signed by CA
+ * @cert->ca for @cert->cn (server: server-cert.pem with the DNS name
+ * @cert->dns and the address 127.0.0.1; client: client-cert.pem with
+ * the DN "CN=<cn>,O=kvmig"), valid for a day or expired yesterday.
+ */
+struct test_cert {
+	const char *cn;
+	const char *dns;	/* server: subjectAltName DNS */
+	int ca;			/* the CA that signs it, 0 or 1 */
+	bool expired;
+};
+void test_tls_dir(const char *dir, bool server, int trust_ca,
+		  const struct test_cert *cert);
+/* ... or a PSK directory: keys.psk with the line "@user:@hexkey" */
+void test_tls_psk_dir(const char *dir, const char *user, const char *hexkey);
+
 #endif /* KVMIG_HARNESS_H */

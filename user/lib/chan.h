@@ -44,8 +44,22 @@ struct chan {
 	 */
 	bool rx_in_payload;
 	uint32_t rx_got;
+	/*
+	 * TLS (tls.c): the session, NULL while the channel is plaintext;
+	 * whether a handshake that failed met a peer speaking plaintext kvmig
+	 * (it reads an ERROR frame in plaintext); a TLS failure on the
+	 * established session in words, for the message that names it.
+	 */
+	struct tls_conn *tls;
+	bool plain_peer;
+	char tls_err[128];
 };
 
+/*
+ * Wait until the socket is ready for @events (POLLIN, POLLOUT), in the
+ * channel's idle slices: 0, the idle callback's error or -ETIMEDOUT.
+ */
+int chan_wait(struct chan *c, short events);
 int chan_init(struct chan *c, int fd, uint16_t index, int timeout_ms);
 void chan_fini(struct chan *c);
 /* One frame whose payload is @p1 then @p2 (either may be empty). */

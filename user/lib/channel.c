@@ -22,6 +22,7 @@
 
 #include "internal.h"
 #include "chan.h"
+#include "tls.h"
 
 /* A connection's first receive buffer: control frames and small PAGES. */
 #define RX_MIN	(64U << 10)
@@ -64,6 +65,7 @@ int chan_init(struct chan *c, int fd, uint16_t index, int timeout_ms)
 
 void chan_fini(struct chan *c)
 {
+	chan_tls_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->rx);
@@ -71,7 +73,7 @@ void chan_fini(struct chan *c)
 	c->fd = -1;
 }
 
-static int wait_fd(struct chan *c, short events)
+int chan_wait(struct chan *c, short events)
 {
 	struct pollfd p = { .fd = c->fd, .events = events };
 	uint64_t t0 = kvmig_now_ns();
@@ -103,6 +105,8 @@ static int wait_fd(struct chan *c, short events)
 
 static int write_all(struct chan *c, struct iovec *iov, int cnt)
 {
+	if (c->tls)
+		return chan_tls_write(c, iov, cnt);
 	while (cnt) {
 		/*
 		 * sendmsg, not writev: MSG_NOSIGNAL, no SIGPIPE for our caller;
@@ -117,7 +121,7 @@ static int write_all(struct chan *c, struct iovec *iov, int cnt)
 		if (n < 0 && (errno == EINTR))
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			int r = wait_fd(c, POLLOUT);
+			int r = chan_wait(c, POLLOUT);
 
 			if (r)
 				return r;
@@ -168,17 +172,26 @@ static int read_full(struct chan *c, void *buf, size_t len, uint32_t *got)
 
 	while (len) {
 		ssize_t n;
-		int r = wait_fd(c, POLLIN);
+		/* decrypted bytes wait in the TLS session, not in the socket */
+		int r = chan_tls_pending(c) ? 0 : chan_wait(c, POLLIN);
 
 		if (r)
 			return r;
-		n = read(c->fd, p, len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ECONNRESET;
+		if (c->tls) {
+			n = chan_tls_read(c, p, len);
+			if (n == -EAGAIN)
+				continue;
+			if (n < 0)
+				return (int)n;
+		} else {
+			n = read(c->fd, p, len);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				return -ECONNRESET;
+		}
 		STAT_ADD(c->bytes_recv, (uint64_t)n);
 		if (got)
 			*got += (uint32_t)n;
@@ -199,12 +212,17 @@ static int recv_frame(struct chan *c, struct wire_hdr *h, bool any_channel,
 	r = read_full(c, hdr, sizeof(hdr), NULL);
 	if (r) {
 		snprintf(err, errlen, "channel %u: %s", c->index,
+			 c->tls_err[0] ? c->tls_err :
 			 r == -ECONNRESET ? "connection closed by the peer" :
 			 r == -ETIMEDOUT ? "timed out waiting for the peer" :
 			 strerror(-r));
 		return r;
 	}
 	r = wire_get_hdr(hdr, h, err, errlen);
+	if (r && !c->tls && !c->tx_seq && !c->rx_seq &&
+	    tls_looks_like_hello(hdr, sizeof(hdr)))
+		snprintf(err, errlen, "channel %u: the peer started TLS (a TLS "
+			 "ClientHello), and this end has no --tls-creds", c->index);
 	if (r)
 		return r;
 	if (any_channel)
@@ -242,7 +260,7 @@ static int recv_frame(struct chan *c, struct wire_hdr *h, bool any_channel,
 		snprintf(err, errlen, "%s frame seq %llu on channel %u: payload of %u "
 			 "bytes: %u arrived, then %s", wire_type_name(h->type),
 			 (unsigned long long)h->seq, c->index, h->len, c->rx_got,
-			 strerror(-r));
+			 c->tls_err[0] ? c->tls_err : strerror(-r));
 		return r;
 	}
 	__atomic_store_n(&c->rx_in_payload, false, __ATOMIC_RELAXED);

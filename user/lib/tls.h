@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * TLS on the migration channels (tls.c, GnuTLS); internal to libkvmig.
+ * Documentation/migration-stream.rst, "TLS", has the rules.
+ */
+#ifndef KVMIG_TLS_H
+#define KVMIG_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct chan;
+
+/* The source connects: the client; the destination accepts: the server. */
+enum tls_role {
+	TLS_CLIENT,
+	TLS_SERVER,
+};
+
+/*
+ * What every channel of one migration shares: the credentials read from
+ * the creds directory once (x509, or PSK when it holds keys.psk), the
+ * distinguished names a server lets in, the priority string.  Read-only
+ * once made: the channels' threads only read it.
+ */
+struct tls_creds;
+
+/*
+ * Read @dir's files for @role (x509: ca-cert.pem, and server-cert.pem +
+ * server-key.pem or client-cert.pem + client-key.pem; PSK: keys.psk).
+ * @authz (servers, may be NULL: any client the CA signed) is one
+ * distinguished name (it holds '=') or a file of them, one a line.
+ * Return: the credentials, or NULL with errno and @err in words.
+ */
+struct tls_creds *tls_creds_new(enum tls_role role, const char *dir,
+				const char *authz, char *err, size_t errlen);
+void tls_creds_free(struct tls_creds *cr);
+bool tls_creds_is_psk(const struct tls_creds *cr);
+/*
+ * Replace the GnuTLS priority string (tests: a client that offers only
+ * TLS 1.2, a downgrade the other end must refuse).  0 or -ENOMEM.
+ */
+int tls_creds_set_priority(struct tls_creds *cr, const char *priority);
+
+/*
+ * Run the TLS handshake on @c, a fresh connection, before any frame;
+ * a client checks the server's certificate against @hostname.  It waits
+ * as reads do (the channel's timeout and idle callback).  On success the
+ * channel's frames travel inside the session.  On failure, 0 > return
+ * (-EPROTO: the peer spoke plaintext, no TLS 1.3, a protocol error;
+ * -EACCES: a certificate, a name, a DN or a key refused; -ECONNRESET,
+ * -ETIMEDOUT, ...) with @err saying why.  A peer that spoke plaintext
+ * kvmig (chan_tls_plain_peer()) keeps the connection, now plaintext, so
+ * that an ERROR frame can tell it why; a source --tls-authz refuses keeps
+ * it inside TLS, for the same reason; any other failure closes it (fd -1).
+ */
+int chan_tls_start(struct chan *c, const struct tls_creds *cr,
+		   const char *hostname, char *err, size_t errlen);
+bool chan_tls_plain_peer(const struct chan *c);
+void chan_tls_free(struct chan *c);
+/* Decrypted bytes wait in the session: a read must not poll first. */
+bool chan_tls_pending(const struct chan *c);
+/* channel.c's write_all() and read_full() for a TLS channel */
+int chan_tls_write(struct chan *c, struct iovec *iov, int cnt);
+ssize_t chan_tls_read(struct chan *c, void *buf, size_t len);
+
+/* Whether @b (@n bytes) starts like a TLS handshake record. */
+bool tls_looks_like_hello(const unsigned char *b, size_t n);
+
+#endif /* KVMIG_TLS_H */
