@@ -47,6 +47,7 @@
 #include "vmm_client.h"
 #include "stats.h"
 #include "chan.h"
+#include "tls.h"
 #include "codec.h"
 #include "futex.h"
 
@@ -80,6 +81,7 @@ struct dest {
 	struct kvmig_log log;
 	struct dchan *ch;
 	unsigned int nr_ch;
+	struct tls_creds *tls;	/* NULL: plaintext channels */
 	uint64_t session;
 	uint32_t src_codecs;	/* encodings HELLO announced */
 	bool verify;
@@ -283,6 +285,22 @@ static int watch_channel0(struct dest *d, unsigned int nr, short *events)
 	int r;
 
 	was = missing_channels(d, nr, who, sizeof(who)) > 1 ? "were" : "was";
+	if (c->tls && !(*events & POLLRDHUP)) {
+		/* ciphertext: no header to peek at; only a close is watched */
+		*events = POLLRDHUP;
+		return 0;
+	}
+	if (c->tls) {
+		/* the source closed: an ERROR frame may say why */
+		r = chan_recv(c, &h, err, sizeof(err));
+		if (!r && h.type == WIRE_ERROR) {
+			r = chan_parse_error(&h, c->rx, msg, sizeof(msg));
+			return refuse(d, r ? r : -EPROTO, "the source gave up while "
+				      "%s %s still to connect: %s", who, was, msg);
+		}
+		return refuse(d, -ECONNRESET, "channel 0 closed by the source while "
+			      "%s %s still to connect", who, was);
+	}
 	if (!(*events & POLLRDHUP))
 		n = recv(c->fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && errno == EAGAIN)
@@ -357,6 +375,13 @@ static int accept_channels(struct dest *d, int lfd)
 		goto out;
 	}
 	d->nr_ch = 1;
+	if (d->tls) {
+		r = chan_tls_start(&d->ch[0].c, d->tls, NULL, err, sizeof(err));
+		if (r) {
+			r = refuse(d, r, "channel 0: %s", err);
+			goto out;
+		}
+	}
 	r = chan_recv(&d->ch[0].c, &hdr, err, sizeof(err));
 	if (!r && hdr.type != WIRE_HELLO) {
 		snprintf(err, sizeof(err), "%s frame: the stream must start with HELLO",
@@ -391,7 +416,9 @@ static int accept_channels(struct dest *d, int lfd)
 		struct wire_channel ch;
 		struct chan tmp;
 
-		fd = tcp_accept_watch(lfd, d->ch[0].c.fd, watch, left, err,
+		/* what waits decrypted in channel 0's session, poll cannot see */
+		fd = chan_tls_pending(&d->ch[0].c) ? -EINPROGRESS :
+		     tcp_accept_watch(lfd, d->ch[0].c.fd, watch, left, err,
 				      sizeof(err));
 		if (fd == -EINPROGRESS) {
 			r = watch_channel0(d, h->nr_channels, &watch);
@@ -412,6 +439,14 @@ static int accept_channels(struct dest *d, int lfd)
 		if (r) {
 			close(fd);
 			goto out;
+		}
+		if (d->tls) {
+			r = chan_tls_start(&tmp, d->tls, NULL, err, sizeof(err));
+			if (r) {
+				r = refuse(d, r, "a channel of the source: %s", err);
+				chan_fini(&tmp);
+				goto out;
+			}
 		}
 		/* its index is not known yet: the frame names it */
 		r = chan_recv_first(&tmp, &hdr, err, sizeof(err));
@@ -1133,6 +1168,17 @@ static int incoming(struct kvmig_vmm *vmm, const char *host,
 		r = unready(&d, -ENOMEM, "out of memory");
 		goto out;
 	}
+	if (OPTS_GET(opts, tls_creds, NULL)) {
+		d.tls = tls_creds_new(TLS_SERVER, opts->tls_creds,
+				      OPTS_GET(opts, tls_authz, NULL), err, sizeof(err));
+		if (!d.tls) {
+			r = unready(&d, -errno, "%s", err);
+			goto out;
+		}
+	} else if (OPTS_GET(opts, tls_authz, NULL)) {
+		r = unready(&d, -EINVAL, "--tls-authz without --tls-creds");
+		goto out;
+	}
 	lfd = tcp_listen(host, port, err, sizeof(err));
 	if (lfd < 0) {
 		r = unready(&d, lfd, "%s", err);
@@ -1159,6 +1205,7 @@ out:
 			chan_fini(&d.ch[i].c);
 	if (lfd >= 0)
 		close(lfd);
+	tls_creds_free(d.tls);
 	stats->total_time_ms = (kvmig_now_ns() - d.t_start) / 1000000;
 	snprintf(stats->status, sizeof(stats->status), "%s",
 		 r ? (r == -ECANCELED ? "cancelled" : "failed") : "completed");

@@ -51,6 +51,7 @@
 #include "simd.h"
 #include "stats.h"
 #include "chan.h"
+#include "tls.h"
 #include "codec.h"
 #include "pipeline.h"
 #include "converge.h"
@@ -68,6 +69,7 @@ struct source {
 	struct kvmig_log log;
 	struct chan *ch;
 	unsigned int nr_ch;
+	struct tls_creds *tls;		/* NULL: plaintext channels */
 	struct pipe *pipe;
 	uint32_t dst_codecs;		/* encodings the destination decodes */
 	uint64_t pages;
@@ -624,6 +626,14 @@ static int handshake(struct source *s, const char *host, const char *port)
 			close(fd);
 			r = fail(s, r, "channel %u: out of memory", i);
 			goto out;
+		}
+		if (s->tls) {
+			r = chan_tls_start(&s->ch[i], s->tls, s->o.tls_hostname ?: host,
+					   err, sizeof(err));
+			if (r) {
+				r = fail(s, r, "channel %u: %s", i, err);
+				goto out;
+			}
 		}
 		if (i == 0) {
 			h->page_size = WIRE_PAGE_SIZE;
@@ -1282,6 +1292,8 @@ static int migrate(struct kvmig_vmm *vmm, const char *host,
 	s.o.throttle_max = OPTS_GET(opts, throttle_max, 0) ?: 99;
 	s.o.no_io_aware = OPTS_GET(opts, no_io_aware, false);
 	s.o.io_stall_us = OPTS_GET(opts, io_stall_us, 0) ?: 2000;
+	s.o.tls_creds = OPTS_GET(opts, tls_creds, NULL);
+	s.o.tls_hostname = OPTS_GET(opts, tls_hostname, NULL);
 	s.t_start = s.t_progress = kvmig_now_ns();
 	show_params(&s);
 	if (!vmm || !host || !port || s.o.channels > WIRE_MAX_CHANNELS ||
@@ -1317,6 +1329,15 @@ static int migrate(struct kvmig_vmm *vmm, const char *host,
 		r = fail(&s, -ENOMEM, "out of memory");
 		goto out;
 	}
+	if (s.o.tls_creds) {
+		char err[512];
+
+		s.tls = tls_creds_new(TLS_CLIENT, s.o.tls_creds, NULL, err, sizeof(err));
+		if (!s.tls) {
+			r = fail(&s, -errno, "%s", err);
+			goto out;
+		}
+	}
 	r = run(&s, host, port);
 out:
 	if (s.pipe) {
@@ -1351,6 +1372,7 @@ out:
 	kvmig_dirty_free(s.dirty);
 	for (i = 0; s.ch && i < s.nr_ch; i++)
 		chan_fini(&s.ch[i]);	/* keeps the byte counts */
+	tls_creds_free(s.tls);
 	stats->ram.transferred = s.ch ? wire_bytes(&s) : 0;
 	stats->total_time_ms = (kvmig_now_ns() - s.t_start) / 1000000;
 	snprintf(stats->status, sizeof(stats->status), "%s", !r ? "completed" :

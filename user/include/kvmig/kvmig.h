@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define KVMIG_VERSION_MAJOR	0
-#define KVMIG_VERSION_MINOR	3
+#define KVMIG_VERSION_MINOR	4
 
 const char *kvmig_version(void);
 
@@ -666,6 +666,16 @@ struct kvmig_tunables {
 	uint32_t throttle_max;
 	bool no_io_aware;
 	uint32_t io_stall_us;
+	/*
+	 * TLS 1.3 on every channel (since 0.4; Documentation/libkvmig.rst,
+	 * "TLS"): @tls_creds is a directory holding ca-cert.pem,
+	 * client-cert.pem and client-key.pem (x509), or keys.psk (PSK:
+	 * "username:hexkey" lines, the first one's sent).  The destination's
+	 * certificate must carry @tls_hostname (default: @host).  NULL:
+	 * plaintext.
+	 */
+	const char *tls_creds;
+	const char *tls_hostname;
 };
 
 /*
@@ -746,6 +756,16 @@ struct kvmig_migrate_opts {
 	uint32_t throttle_max;
 	bool no_io_aware;
 	uint32_t io_stall_us;
+	/*
+	 * TLS 1.3 on every channel (since 0.4; Documentation/libkvmig.rst,
+	 * "TLS"): @tls_creds is a directory holding ca-cert.pem,
+	 * client-cert.pem and client-key.pem (x509), or keys.psk (PSK:
+	 * "username:hexkey" lines, the first one's sent).  The destination's
+	 * certificate must carry @tls_hostname (default: @host).  NULL:
+	 * plaintext.
+	 */
+	const char *tls_creds;
+	const char *tls_hostname;
 };
 
 /*
@@ -783,6 +803,17 @@ struct kvmig_incoming_opts {
 	void *print_opaque;
 	kvmig_listening_fn listening;	/* once, on the calling thread */
 	void *listening_opaque;
+	/*
+	 * TLS 1.3 on every channel (since 0.4): @tls_creds is a directory
+	 * holding ca-cert.pem, server-cert.pem and server-key.pem (x509: the
+	 * source must present a certificate the CA signed), or keys.psk.
+	 * @tls_authz (x509 only, may be NULL: any certificate the CA signed):
+	 * the source certificate's distinguished name (RFC 4514, as
+	 * "CN=src,O=org"), or a file of such names, one a line.  NULL
+	 * @tls_creds: plaintext.
+	 */
+	const char *tls_creds;
+	const char *tls_authz;
 };
 
 /*
