@@ -102,6 +102,8 @@ const struct optdoc cmd_incoming_opts[] = {
 	{ "timeout", "S", 'T', "Give up when the source is silent (or has not come) for S seconds, 1..86400. Default 30." },
 	{ "ready-fd", "N", 'R', "Once listening, write the address (tcp:HOST:PORT) to the open fd N as one line, and close it." },
 	{ "ready-file", "FILE", 'F', "Once listening, write the address to FILE (renamed into place); removed when no longer listening." },
+	{ "tls-creds", "DIR", 'K', "TLS 1.3 on every channel, with the credentials in DIR: ca-cert.pem, server-cert.pem, server-key.pem (x509; the source must present a certificate the CA signed), or keys.psk (PSK). A source without TLS is refused." },
+	{ "tls-authz", "DN|FILE", 'Z', "x509: let in only a source whose certificate's distinguished name is DN (as CN=src,O=org), or one of those in FILE, one a line." },
 	{ 0 }
 };
 
@@ -130,12 +132,16 @@ int cmd_incoming(const struct command *cmd, int argc, char **argv)
 		case 'R': c.ready_fd = parse_ready_fd(optarg); break;
 		case 'F': c.ready_file = optarg; break;
 		case 'Q': quit_on_failure = true; break;
+		case 'K': io.tls_creds = optarg; break;
+		case 'Z': io.tls_authz = optarg; break;
 		default:
 			return 2;	/* cli_next_opt() handled the others */
 		}
 	}
 	if (!listen)
 		cli_die("incoming: --listen tcp:[ADDR]:PORT is required");
+	if (io.tls_authz && !io.tls_creds)
+		cli_die("--tls-authz: only with --tls-creds");
 	cli_no_more_args(cmd, argc, argv);
 	parse_tcp("--listen", listen, true, &host, &port);
 	/* a file left by an earlier run must not announce this one */

@@ -61,6 +61,8 @@ const struct optdoc cmd_migrate_opts[] = {
 	{ "quiet", NULL, 'q', "No progress line, no informational messages." },
 	{ "report", "FILE", 'R', "Write the migration's timeline as an HTML page to FILE (self-contained: inline SVG charts per pass, the parameters, a table of the figures), also after a failure." },
 	{ "timeout", "S", 'T', "Give up when the destination is silent for S seconds, 1..86400. Default 30." },
+	{ "tls-creds", "DIR", 'K', "TLS 1.3 on every channel, with the credentials in DIR: ca-cert.pem, client-cert.pem, client-key.pem (x509), or keys.psk (PSK, username:hexkey lines). The destination must use TLS too." },
+	{ "tls-hostname", "NAME", 'n', "The name (or address) the destination's certificate must carry. Default: the HOST of --to." },
 	{ 0 }
 };
 
@@ -123,6 +125,8 @@ int cmd_migrate(const struct command *cmd, int argc, char **argv)
 		case 'j': c.json = true; break;
 		case 'q': c.quiet = true; break;
 		case 'T': mo.timeout_ms = parse_timeout(optarg); break;
+		case 'K': mo.tls_creds = optarg; break;
+		case 'n': mo.tls_hostname = optarg; break;
 		case 'C': mo.codec = (enum kvmig_codec)live_knob(opt); break;
 		case 'L': mo.level = (int)live_knob(opt); break;
 		case 'w': mo.workers = (unsigned int)live_knob(opt); break;
@@ -156,6 +160,8 @@ int cmd_migrate(const struct command *cmd, int argc, char **argv)
 	}
 	if (!to)
 		cli_die("migrate: --to tcp:HOST:PORT is required");
+	if (mo.tls_hostname && !mo.tls_creds)
+		cli_die("--tls-hostname: only with --tls-creds");
 	if (mo.throttle_initial && mo.throttle_max &&
 	    mo.throttle_initial > mo.throttle_max)
 		cli_die("--throttle-initial %u%% is above --throttle-max %u%%",
