@@ -687,15 +687,26 @@ void start_vms(struct mig *m, const char *const *src_args,
  */
 void start_incoming(struct mig *m, bool no_start)
 {
+	start_incoming_with(m, no_start, NULL);
+}
+
+void start_incoming_with(struct mig *m, bool no_start, const char *const *extra)
+{
 	static const char prefix[] = "tcp:127.0.0.1:";
 	char line[64], *port;
 	size_t len;
-	const char *argv[] = {
+	const char *argv[24] = {
 		test_bin("kvmig"), "incoming", "--vm", m->dst.sock, "--listen",
 		"tcp:127.0.0.1:0", "--timeout", "20", "--quiet",
-		no_start ? "--no-start" : NULL, NULL,
 	};
+	unsigned int n = 9;
 
+	if (no_start)
+		argv[n++] = "--no-start";
+	while (extra && *extra) {
+		TEST_ASSERT(n < 23, "too many options for kvmig incoming");
+		argv[n++] = *extra++;
+	}
 	argv[0] = strdup(argv[0]);
 	m->inc = test_spawn_ready(argv, m->inc_log, line, sizeof(line));
 	free((void *)argv[0]);

@@ -174,6 +174,8 @@ struct mig {
 void start_vms(struct mig *m, const char *const *src_args,
 	       const char *const *dst_args);
 void start_incoming(struct mig *m, bool no_start);
+/* ... with @extra options (NULL-terminated, at most 13) */
+void start_incoming_with(struct mig *m, bool no_start, const char *const *extra);
 /*
  * kvmig migrate --json with @extra; returns its exit code, the JSON in *out.
  * With test_dirty_log set, every migration asks for that dirty-log backend
