@@ -60,6 +60,8 @@ int chan_tls_start(struct chan *c, const struct tls_creds *cr,
 		   const char *hostname, char *err, size_t errlen);
 bool chan_tls_plain_peer(const struct chan *c);
 void chan_tls_free(struct chan *c);
+/* "(TLS1.3)-(ECDHE-SECP256R1)-...-(AES-256-GCM)" (malloc'd), or NULL */
+char *chan_tls_desc(const struct chan *c);
 /* Decrypted bytes wait in the session: a read must not poll first. */
 bool chan_tls_pending(const struct chan *c);
 /* channel.c's write_all() and read_full() for a TLS channel */
