@@ -685,9 +685,11 @@ void start_vms(struct mig *m, const char *const *src_args,
  * kvmig incoming on a port the kernel picks: no two tests (or two runs of
  * make check) can collide on it.  Returns once it listens.
  */
+const char *const *test_incoming_extra;
+
 void start_incoming(struct mig *m, bool no_start)
 {
-	start_incoming_with(m, no_start, NULL);
+	start_incoming_with(m, no_start, test_incoming_extra);
 }
 
 void start_incoming_with(struct mig *m, bool no_start, const char *const *extra)

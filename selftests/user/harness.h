@@ -176,6 +176,8 @@ void start_vms(struct mig *m, const char *const *src_args,
 void start_incoming(struct mig *m, bool no_start);
 /* ... with @extra options (NULL-terminated, at most 13) */
 void start_incoming_with(struct mig *m, bool no_start, const char *const *extra);
+/* start_incoming()'s @extra when set (migrate_ok(), migrate_bench() use it) */
+extern const char *const *test_incoming_extra;
 /*
  * kvmig migrate --json with @extra; returns its exit code, the JSON in *out.
  * With test_dirty_log set, every migration asks for that dirty-log backend
