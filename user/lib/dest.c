@@ -416,10 +416,13 @@ static int accept_channels(struct dest *d, int lfd)
 		struct wire_channel ch;
 		struct chan tmp;
 
-		/* what waits decrypted in channel 0's session, poll cannot see */
-		fd = chan_tls_pending(&d->ch[0].c) ? -EINPROGRESS :
-		     tcp_accept_watch(lfd, d->ch[0].c.fd, watch, left, err,
-				      sizeof(err));
+		/*
+		 * What waits decrypted in channel 0's session, poll cannot
+		 * see; once only a close is watched, it waits for the receivers.
+		 */
+		fd = chan_tls_pending(&d->ch[0].c) && !(watch & POLLRDHUP) ?
+		     -EINPROGRESS : tcp_accept_watch(lfd, d->ch[0].c.fd, watch,
+						     left, err, sizeof(err));
 		if (fd == -EINPROGRESS) {
 			r = watch_channel0(d, h->nr_channels, &watch);
 			if (r)

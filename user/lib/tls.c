@@ -248,8 +248,8 @@ struct tls_creds *tls_creds_new(enum tls_role role, const char *dir,
 		snprintf(err, errlen, "--tls-creds: no directory");
 		return err_ptr(-EINVAL);
 	}
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		r = errno && !S_ISDIR(st.st_mode) ? -errno : -ENOTDIR;
+	r = stat(dir, &st) ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (r) {
 		snprintf(err, errlen, "--tls-creds %s: %s", dir, strerror(-r));
 		return err_ptr(r);
 	}
