@@ -47,8 +47,9 @@ struct chan {
 	/*
 	 * TLS (tls.c): the session, NULL while the channel is plaintext;
 	 * whether a handshake that failed met a peer speaking plaintext kvmig
-	 * (it reads an ERROR frame in plaintext); a TLS failure on the
-	 * established session in words, for the message that names it.
+	 * (it reads an ERROR frame in plaintext); a TLS failure the receiving
+	 * thread met on the established session, in words, for the message
+	 * that names it (written and read by that thread only).
 	 */
 	struct tls_conn *tls;
 	bool plain_peer;

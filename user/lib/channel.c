@@ -5,7 +5,9 @@
  * silent peer becomes a timeout, not a hang; every received header is
  * validated (wire_get_hdr) and its channel and sequence checked before the
  * payload is read into a buffer that grows to the frame's length, which
- * wire_get_hdr() bounds by the frame's type (wire_max_len()).
+ * wire_get_hdr() bounds by the frame's type (wire_max_len()).  A channel
+ * with a TLS session (tls.c) reads and writes through it; the waits, the
+ * checks and the counts (frame bytes) stay the same.
  */
 #include <errno.h>
 #include <netdb.h>

@@ -656,8 +656,12 @@ bool chan_tls_pending(const struct chan *c)
 	return t && gnutls_record_check_pending(t->s);
 }
 
-/* A TLS error on an established session: in c->tls_err; the errno. */
-static int io_error(struct chan *c, int r)
+/*
+ * A TLS error on an established session: the errno, and for the reader
+ * (the thread that owns c->tls_err; a writer may run beside it on channel
+ * 0) the words in c->tls_err.
+ */
+static int io_error(struct chan *c, int r, bool reader)
 {
 	struct tls_conn *t = c->tls;
 
@@ -665,8 +669,9 @@ static int io_error(struct chan *c, int r)
 	case GNUTLS_E_FATAL_ALERT_RECEIVED: {
 		gnutls_alert_description_t a = gnutls_alert_get(t->s);
 
-		snprintf(c->tls_err, sizeof(c->tls_err), "the peer ended TLS: %s",
-			 gnutls_alert_get_name(a) ?: "an alert");
+		if (reader)
+			snprintf(c->tls_err, sizeof(c->tls_err), "the peer ended "
+				 "TLS: %s", gnutls_alert_get_name(a) ?: "an alert");
 		return alert_is_refusal(a) ? -EACCES : -ECONNRESET;
 	}
 	case GNUTLS_E_PREMATURE_TERMINATION:
@@ -676,8 +681,9 @@ static int io_error(struct chan *c, int r)
 	case GNUTLS_E_PUSH_ERROR:
 		return -EPIPE;
 	default:
-		snprintf(c->tls_err, sizeof(c->tls_err), "TLS: %s",
-			 gnutls_strerror(r));
+		if (reader)
+			snprintf(c->tls_err, sizeof(c->tls_err), "TLS: %s",
+				 gnutls_strerror(r));
 		return -EPROTO;
 	}
 }
@@ -700,7 +706,7 @@ int chan_tls_write(struct chan *c, struct iovec *iov, int cnt)
 		r = gnutls_record_send(t->s, iov[i].iov_base, iov[i].iov_len);
 		if (r < 0) {
 			gnutls_record_uncork(t->s, 0);	/* drops nothing sent */
-			return io_error(c, (int)r);
+			return io_error(c, (int)r, false);
 		}
 		total += iov[i].iov_len;
 	}
@@ -715,7 +721,7 @@ int chan_tls_write(struct chan *c, struct iovec *iov, int cnt)
 				return w;
 			continue;
 		}
-		return io_error(c, (int)r);
+		return io_error(c, (int)r, false);
 	}
 	STAT_ADD(c->bytes_sent, total);
 	return 0;
@@ -734,5 +740,5 @@ ssize_t chan_tls_read(struct chan *c, void *buf, size_t len)
 	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ||
 	    !gnutls_error_is_fatal((int)n))
 		return -EAGAIN;
-	return io_error(c, (int)n);
+	return io_error(c, (int)n, true);
 }
