@@ -77,6 +77,12 @@ static const struct cli_case cases[] = {
 	  "--max-bandwidth: 0..9223372036854775807, not 9223372036854775808" },
 	{ { "migrate", "--vm", "s", "--to", "tcp:h:1", "--report", "" }, 2,
 	  "--report: an empty path" },
+	{ { "migrate", "--vm", "s", "--to", "tcp:h:1", "--tls-hostname", "h" }, 2,
+	  "--tls-hostname: only with --tls-creds" },
+	{ { "incoming", "--vm", "s", "--listen", "tcp::0", "--tls-authz", "CN=a" }, 2,
+	  "--tls-authz: only with --tls-creds" },
+	{ { "migrate", "--help" }, 0, "--tls-creds DIR" },
+	{ { "incoming", "--help" }, 0, "--tls-authz DN|FILE" },
 	{ { "query", "--vm", "/nonexistent/kvmig.sock" }, 1,
 	  "cannot connect to the VMM at /nonexistent/kvmig.sock: No such file or directory" },
 };
