@@ -368,8 +368,8 @@ $(B)/kvmig.pc: FORCE
 	@mkdir -p $(dir $@)
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' 'includedir=$(PC_INCDIR)' '' \
 		'Name: kvmig' 'Description: live migration of KVM guests' \
-		'Version: 0.4' 'Requires.private: jansson gnutls' \
-		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lxxhash -lzstd -llz4 -lz -lpthread -lm' \
+		'Version: 0.4' 'Requires.private: jansson' \
+		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lgnutls -lxxhash -lzstd -llz4 -lz -lpthread -lm' \
 		'Cflags: -I$${includedir}' > $@
 
 # only what it installs: no tests, benchmarks or fuzzers
