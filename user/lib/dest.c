@@ -381,6 +381,14 @@ static int accept_channels(struct dest *d, int lfd)
 			r = refuse(d, r, "channel 0: %s", err);
 			goto out;
 		}
+		{
+			char *desc = chan_tls_desc(&d->ch[0].c);
+
+			pr_info(&d->log, "TLS %s, %s", desc ? desc : "",
+				tls_creds_is_psk(d->tls) ? "pre-shared key" :
+				"certificates checked");
+			free(desc);
+		}
 	}
 	r = chan_recv(&d->ch[0].c, &hdr, err, sizeof(err));
 	if (!r && hdr.type != WIRE_HELLO) {

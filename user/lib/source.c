@@ -634,6 +634,14 @@ static int handshake(struct source *s, const char *host, const char *port)
 				r = fail(s, r, "channel %u: %s", i, err);
 				goto out;
 			}
+			if (i == 0) {
+				char *desc = chan_tls_desc(&s->ch[0]);
+
+				pr_info(&s->log, "TLS %s, %s", desc ? desc : "",
+					tls_creds_is_psk(s->tls) ? "pre-shared key" :
+					"certificates checked");
+				free(desc);
+			}
 		}
 		if (i == 0) {
 			h->page_size = WIRE_PAGE_SIZE;
