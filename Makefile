@@ -57,6 +57,18 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 JSON_LIBS := -ljansson
 LIB_DEPS  := -lpthread
 
+# TLS on the channels (GnuTLS, user/lib/tls.c): TLS=1, unless the programs
+# link -static (the kernel lab): a static GnuTLS needs static p11-kit and
+# libunistring, which Debian does not ship.  With TLS=0 tls.c is left out,
+# tls.h's stubs refuse --tls-creds, and the TLS tests skip.
+TLS	?= $(if $(filter -static,$(LDFLAGS)),0,1)
+ifeq ($(TLS),1)
+ALL_CFLAGS += -DKVMIG_TLS
+TLS_LIBS := $(shell pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
+else
+TLS_LIBS :=
+endif
+
 # ---------------------------------------------------------------- guest code
 GUEST_CFLAGS := -O2 -ffreestanding -fno-pic -fno-pie -mno-red-zone \
 	-mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
@@ -69,13 +81,13 @@ $(B)/guest/guest.bin: $(B)/guest/guest.elf
 	$(call msg,OBJCOPY,$@)objcopy -O binary $< $@
 
 # ---------------------------------------------------------------- libkvmig
-LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_SRCS := $(filter-out $(if $(filter 1,$(TLS)),,user/lib/tls.c), \
+	$(wildcard user/lib/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PIC  := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 LIB_A    := $(B)/lib/libkvmig.a
 LIB_SO   := $(B)/lib/libkvmig.so
 LIB_SONAME := libkvmig.so.1
-TLS_LIBS := $(shell pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
 LIB_LIBS := $(JSON_LIBS) $(TLS_LIBS) -lxxhash -lzstd -llz4 -lz -lpthread -lm
 
 $(LIB_A): $(LIB_OBJS)
@@ -202,7 +214,8 @@ FUZZ_COV_control := tools/vm/control.c user/lib/vmm_client.c
 FUZZ_COV_state := tools/vm/state.c
 # (struct kvm_msrs ends in a flexible array: state.c's one-MSR buffer puts
 # an entry after it, as KVM's users do, which clang calls a GNU extension)
-FUZZ_CC = clang -g -O1 -DKVMIG_LIBFUZZER -Iuser/include -D_GNU_SOURCE -pthread \
+FUZZ_CC = clang -g -O1 -DKVMIG_LIBFUZZER $(filter -DKVMIG_TLS,$(ALL_CFLAGS)) \
+	-Iuser/include -D_GNU_SOURCE -pthread \
 	-Wno-gnu-variable-sized-type-not-at-end \
 	-DGUEST_BIN='"$(B)/guest/guest.bin"' $< $(or $(FUZZ_LINK_$*),$(FUZZ_LIB_SRCS)) \
 	$(LIB_LIBS) -o $@
@@ -369,7 +382,7 @@ $(B)/kvmig.pc: FORCE
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' 'includedir=$(PC_INCDIR)' '' \
 		'Name: kvmig' 'Description: live migration of KVM guests' \
 		'Version: 0.4' 'Requires.private: jansson' \
-		'Libs: -L$${libdir} -lkvmig' 'Libs.private: -lgnutls -lxxhash -lzstd -llz4 -lz -lpthread -lm' \
+		'Libs: -L$${libdir} -lkvmig' 'Libs.private: $(TLS_LIBS) -lxxhash -lzstd -llz4 -lz -lpthread -lm' \
 		'Cflags: -I$${includedir}' > $@
 
 # only what it installs: no tests, benchmarks or fuzzers

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
 #include <fcntl.h>
+#ifdef KVMIG_TLS
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#endif
 #include <libgen.h>
 #include <limits.h>
 #include <linux/kvm.h>
@@ -1038,6 +1040,17 @@ json_t *migrate_bench(const char *name, const char *const *src_args,
 
 /* ---- a throwaway PKI (TLS tests and benchmarks) ---- */
 
+bool test_have_tls(void)
+{
+#ifdef KVMIG_TLS
+	return true;
+#else
+	return false;
+#endif
+}
+
+#ifdef KVMIG_TLS
+
 static struct {
 	gnutls_x509_crt_t crt;
 	gnutls_x509_privkey_t key;
@@ -1157,6 +1170,17 @@ void test_tls_dir(const char *dir, bool server, int trust_ca,
 	gnutls_x509_crt_deinit(c);
 	gnutls_x509_privkey_deinit(k);
 }
+
+#else /* !KVMIG_TLS */
+
+void test_tls_dir(const char *dir, bool server, int trust_ca,
+		  const struct test_cert *cert)
+{
+	(void)dir, (void)server, (void)trust_ca, (void)cert;
+	ksft_exit_skip("libkvmig built without TLS (TLS=0)");
+}
+
+#endif /* KVMIG_TLS */
 
 void test_tls_psk_dir(const char *dir, const char *user, const char *hexkey)
 {

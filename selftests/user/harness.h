@@ -289,6 +289,7 @@ struct test_spread test_spread(double *v, unsigned int n);
  * @cert->dns and the address 127.0.0.1; client: client-cert.pem with
  * the DN "CN=<cn>,O=kvmig"), valid for a day or expired yesterday.
  */
+bool test_have_tls(void);	/* libkvmig built with TLS (KVMIG_TLS) */
 struct test_cert {
 	const char *cn;
 	const char *dns;	/* server: subjectAltName DNS */

@@ -238,6 +238,8 @@ int main(void)
 	FILE *f;
 
 	ksft_print_header();
+	if (!test_have_tls())
+		ksft_exit_skip("libkvmig built without TLS (TLS=0: a static link)");
 	ksft_set_plan(19);
 	snprintf(root, sizeof(root), "/tmp/kvmig-tls-XXXXXX");
 	TEST_ASSERT(mkdtemp(root), "mkdtemp");

@@ -90,6 +90,8 @@ int main(void)
 
 	test_require_kvm();
 	ksft_print_header();
+	if (!test_have_tls())
+		ksft_exit_skip("libkvmig built without TLS (TLS=0: a static link)");
 	ksft_set_plan(7 * 2 + 3 + 3);
 	snprintf(root, sizeof(root), "/tmp/kvmig-tls-XXXXXX");
 	TEST_ASSERT(mkdtemp(root), "mkdtemp");

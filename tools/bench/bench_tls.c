@@ -278,6 +278,11 @@ int main(int argc, char **argv)
 	}
 	TEST_ASSERT(mib >= 1 && rounds >= 1 && rounds <= MAX_ROUNDS,
 		    "-m MiB (at least 1), -r rounds (1..%d)", MAX_ROUNDS);
+	if (!test_have_tls()) {
+		printf("bench_tls: libkvmig built without TLS (TLS=0), nothing "
+		       "to measure\n");
+		return 0;
+	}
 	payload = malloc(FRAME);
 	TEST_ASSERT(payload, "malloc");
 	test_fill_random(payload, FRAME, &seed);

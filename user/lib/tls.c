@@ -322,12 +322,6 @@ int tls_creds_set_priority(struct tls_creds *cr, const char *priority)
 	return 0;
 }
 
-bool tls_looks_like_hello(const unsigned char *b, size_t n)
-{
-	/* a handshake record (22), version 3.x */
-	return n >= 2 && b[0] == 0x16 && b[1] == 0x03;
-}
-
 /* ---- the transport: the socket, never blocking ---- */
 
 static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * TLS on the migration channels (tls.c, GnuTLS); internal to libkvmig.
- * Documentation/migration-stream.rst, "TLS", has the rules.
+ * Documentation/migration-stream.rst, "TLS", has the rules.  Built
+ * without it (TLS=0, no KVMIG_TLS), the stubs below refuse TLS and the
+ * channels never get a session, so callers need no #ifdef.
  */
 #ifndef KVMIG_TLS_H
 #define KVMIG_TLS_H
@@ -26,6 +28,14 @@ enum tls_role {
  * once made: the channels' threads only read it.
  */
 struct tls_creds;
+
+/* Whether @b (@n bytes) starts like a TLS record: handshake (22), 3.x. */
+static inline bool tls_looks_like_hello(const unsigned char *b, size_t n)
+{
+	return n >= 2 && b[0] == 0x16 && b[1] == 0x03;
+}
+
+#ifdef KVMIG_TLS
 
 /*
  * Read @dir's files for @role (x509: ca-cert.pem, and server-cert.pem +
@@ -68,7 +78,67 @@ bool chan_tls_pending(const struct chan *c);
 int chan_tls_write(struct chan *c, struct iovec *iov, int cnt);
 ssize_t chan_tls_read(struct chan *c, void *buf, size_t len);
 
-/* Whether @b (@n bytes) starts like a TLS handshake record. */
-bool tls_looks_like_hello(const unsigned char *b, size_t n);
+#else /* !KVMIG_TLS: built without GnuTLS (TLS=0, a static link) */
+
+#include <errno.h>
+#include <stdio.h>
+
+static inline struct tls_creds *tls_creds_new(enum tls_role role,
+					      const char *dir, const char *authz,
+					      char *err, size_t errlen)
+{
+	(void)role, (void)dir, (void)authz;
+	snprintf(err, errlen, "--tls-creds: this libkvmig was built without "
+		 "TLS (TLS=0)");
+	errno = EOPNOTSUPP;
+	return NULL;
+}
+static inline void tls_creds_free(struct tls_creds *cr) { (void)cr; }
+static inline bool tls_creds_is_psk(const struct tls_creds *cr)
+{
+	(void)cr;
+	return false;
+}
+static inline int tls_creds_set_priority(struct tls_creds *cr,
+					 const char *priority)
+{
+	(void)cr, (void)priority;
+	return -EOPNOTSUPP;
+}
+static inline int chan_tls_start(struct chan *c, const struct tls_creds *cr,
+				 const char *hostname, char *err, size_t errlen)
+{
+	(void)c, (void)cr, (void)hostname;
+	snprintf(err, errlen, "built without TLS");
+	return -EOPNOTSUPP;
+}
+static inline bool chan_tls_plain_peer(const struct chan *c)
+{
+	(void)c;
+	return false;
+}
+static inline void chan_tls_free(struct chan *c) { (void)c; }
+static inline char *chan_tls_desc(const struct chan *c)
+{
+	(void)c;
+	return NULL;
+}
+static inline bool chan_tls_pending(const struct chan *c)
+{
+	(void)c;
+	return false;
+}
+static inline int chan_tls_write(struct chan *c, struct iovec *iov, int cnt)
+{
+	(void)c, (void)iov, (void)cnt;
+	return -EOPNOTSUPP;
+}
+static inline ssize_t chan_tls_read(struct chan *c, void *buf, size_t len)
+{
+	(void)c, (void)buf, (void)len;
+	return -EOPNOTSUPP;
+}
+
+#endif /* KVMIG_TLS */
 
 #endif /* KVMIG_TLS_H */
