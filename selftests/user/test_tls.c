@@ -26,7 +26,7 @@
 #include "../../user/lib/chan.h"
 #include "../../user/lib/tls.h"
 
-#define BIG	(1u << 20)	/* a frame's payload, as a batch of pages */
+#define BIG	(1u << 20)	/* a PAGES payload (the receiver reads, not parses, it) */
 #define SMALL	100		/* small frames after it */
 
 static char root[64];
@@ -86,7 +86,7 @@ static int exchange(struct end *e, struct chan *c)
 		/* a socketpair's closed end is EPIPE at once: read the why */
 		r = recv_one(e, c, &h) ?: r;
 		if (!r)
-			r = chan_send(c, WIRE_CHANNEL, big, BIG, NULL, 0);
+			r = chan_send(c, WIRE_PAGES, big, BIG, NULL, 0);
 		for (i = 0; !r && i < SMALL; i++)
 			r = chan_send(c, WIRE_CHANNEL, &i, sizeof(i), NULL, 0);
 		if (!r)
