@@ -25,6 +25,12 @@ if KVMIG_LAB_TESTS=tools/lab/bench bash tools/lab/lab.sh >"$B/bench/lab.log" 2>&
 	echo
 	grep -a '^dirty-limit-perf:' "$cache/out/normal/console.log" |
 		sed 's/^dirty-limit-perf: //'
+	echo
+	# bench_converge's table, the kernel's limits as dirty-limit's mechanism
+	awk '/^KVMIG-LAB: run converge_bench/ { on = 1; next }
+	     /^KVMIG-LAB: / { on = 0 }
+	     on && /^(convergence:|policy|none|auto-converge|dirty-limit|IO p99| )/' \
+		"$cache/out/normal/console.log"
 else
 	tail -30 "$B/bench/lab.log"
 	echo "bench: the kernel lab failed (log: $B/bench/lab.log)" >&2

@@ -7,9 +7,9 @@
  * half the rate at which the guest's pages are logged, measured first on
  * the same VM with dirty logging on (--bandwidth fixes it instead), so the
  * guest dirties 2x what the link carries whatever this machine's speed.
- * For each
- * policy (none, auto-converge, dirty-limit held by kvmig-vm through dirty
- * rings; the kernel's dirty-limit is measured in the lab):
+ * For each policy (none, auto-converge, dirty-limit: held by kvmig-vm
+ * through its dirty rings, or by the kernel where it has the patch, as in
+ * the lab, where make bench runs this program too: tools/lab/bench):
  *
  *   converged   the switchover's kind
  *   total/link  total time / the link time of the working set (what had to
@@ -46,6 +46,9 @@ static const char *const dst_args[] = {
 	"--vcpus", "2", "--mem", "128M", "--dirty-ring", "256", NULL,
 };
 
+/* Whether kvmig-vm holds dirty-limit's limits in the kernel (the patch). */
+static bool kernel_limits;
+
 /*
  * The rate at which the guest's pages are logged (bytes/s), with the ring
  * synced every 50 ms as a migration would, over 2 s.
@@ -57,6 +60,9 @@ static double logged_rate(void)
 	json_t *r;
 
 	test_vm_start(&vm, vm_args);
+	r = test_vm_cmd(&vm, "query-vcpu-dirty-limit");
+	kernel_limits = json_is_true(json_object_get(r, "kernel"));
+	json_decref(r);
 	TEST_ASSERT(test_vm_dirtied_working_set(&vm), "the guest never warmed up");
 	json_decref(test_vm_cmdf(&vm, "{\"execute\": \"dirty-start\", "
 				 "\"arguments\": {\"backend\": \"ring\"}}"));
@@ -201,9 +207,10 @@ int main(int argc, char **argv)
 
 	printf("convergence: a vCPU rewriting random pages of %s as fast as it can "
 	       "(logged at %.1f MiB/s) and an IO vCPU (500 us period), 128 MiB "
-	       "guest, a %.1f MB/s link, --verify, downtime limit 300 ms; the "
-	       "VMM's own dirty limits (dirty rings)\n", WS, guest / 1048576.0,
-	       link / 1e6);
+	       "guest, a %.1f MB/s link, --verify, downtime limit 300 ms; %s\n",
+	       WS, guest / 1048576.0, link / 1e6, kernel_limits ?
+	       "the kernel's per-vCPU dirty-rate limits (KVM_SET_DIRTY_RATE_LIMIT)" :
+	       "the VMM's own dirty limits (dirty rings)");
 	printf("%-14s %10s %7s %9s %9s %10s %9s %8s %9s %9s %9s\n", "policy",
 	       "switch", "passes", "MiB sent", "total ms", "total/link",
 	       "downtime", "/limit", "guest", "IO p99", "IO p99");

@@ -7,7 +7,8 @@
 # upstream selftests Makefile against the kselftest KVM library of the same
 # tree.  "user:NAME" programs are kvmig's own tests (selftests/user/NAME.c),
 # built by the repo's Makefile with LDFLAGS=-static into
-# $LAB_CACHE/build/user/ together with kvmig-vm and kvmig, which they run.
+# $LAB_CACHE/build/user/ together with kvmig-vm and kvmig, which they run;
+# "bench:NAME" the same for a benchmark of tools/bench/ (make bench).
 # "lab:NAME" is a script of tools/lab/ that the guest's busybox runs.
 # Writes the resolved test list to $LAB_CACHE/build/tests.list:
 #
@@ -66,6 +67,8 @@ resolved=$(lab_tests | while read -r name timeout onskip tcg prog args; do
 	case $prog in
 	user:*) [ -f "$REPO_DIR/selftests/user/${prog#user:}.c" ] ||
 		lab_die "test '$name': no selftests/user/${prog#user:}.c" ;;
+	bench:*) [ -f "$REPO_DIR/tools/bench/${prog#bench:}.c" ] ||
+		lab_die "test '$name': no tools/bench/${prog#bench:}.c" ;;
 	lab:*) [ -f "$LAB_DIR/${prog#lab:}" ] ||
 		lab_die "test '$name': no tools/lab/${prog#lab:}" ;;
 	*) [ ! -f "$repo_st/$prog.c" ] || prog=$kvmig_rel/$prog ;;
@@ -82,8 +85,10 @@ lab_log "building the KVM selftests (log: $log)"
 lab_run_logged "make headers" "$LAB_LOGS/headers.log" \
 	make -C "$LAB_SRC" O="$HDR" ARCH=x86_64 -j"$LAB_JOBS" HOSTCC="ccache gcc" headers
 
-targets=$(echo "$resolved" | awk -v st="$ST" '$5 !~ /^(user|lab):/ { print st "/" $5 }' | sort -u)
-user_targets=$(echo "$resolved" | awk -v ub="$UB" '$5 ~ /^user:/ { sub(/^user:/, "", $5); print ub "/tests/" $5 }' | sort -u)
+targets=$(echo "$resolved" | awk -v st="$ST" '$5 !~ /^(user|bench|lab):/ { print st "/" $5 }' | sort -u)
+user_targets=$(echo "$resolved" | awk -v ub="$UB" '
+	$5 ~ /^user:/ { sub(/^user:/, "", $5); print ub "/tests/" $5 }
+	$5 ~ /^bench:/ { sub(/^bench:/, "", $5); print ub "/bin/" $5 }' | sort -u)
 repo_bins=""
 for p in "${repo_progs[@]}"; do
 	repo_bins="$repo_bins $kvmig_rel/$p"
@@ -114,6 +119,7 @@ fi
 echo "$resolved" | while read -r name timeout onskip tcg prog args; do
 	case $prog in
 	user:*) bin=$UB/tests/${prog#user:} ;;
+	bench:*) bin=$UB/bin/${prog#bench:} ;;
 	lab:*) bin=$LAB_DIR/${prog#lab:} ;;
 	*) bin=$ST/$prog ;;
 	esac

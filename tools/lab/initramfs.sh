@@ -3,7 +3,8 @@
 # Pack the guest's initramfs: static busybox, tools/lab/init as /init, and
 # the test programs of $LAB_CACHE/build/tests.list in /tests/bin/; kvmig's
 # own tests (built in $LAB_CACHE/build/user/) go to /tests/user/tests/, next
-# to the programs they start in /tests/user/bin/, and are listed by path.
+# to the programs they start in /tests/user/bin/, where its benchmarks go
+# too, and are listed by path.
 #
 # usage: initramfs.sh OUTPUT.cpio.gz [TIMEOUT-SCALE]
 #   TIMEOUT-SCALE multiplies every test's timeout (the debug kernel is slower)
@@ -67,8 +68,9 @@ user=$LAB_CACHE/build/user
 user_dirs=0
 while read -r name timeout _onskip tcg bin args; do
 	case $bin in
-	"$user"/tests/*)
-		prog=/tests/user/tests/$(basename "$bin")
+	"$user"/tests/* | "$user"/bin/bench_*)
+		# a test in tests/, a benchmark in bin/: both start ../bin/kvmig*
+		prog=/tests/user/${bin#"$user"/}
 		if [ "$user_dirs" = 0 ]; then
 			user_dirs=1
 			for d in /tests/user /tests/user/tests /tests/user/bin; do
