@@ -345,7 +345,8 @@ int tcp_connect(const char *host, const char *port, int timeout_ms,
 		}
 		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
 			break;
-		r = -errno;
+		/* SO_SNDTIMEO ran out: connect(2) says EINPROGRESS then */
+		r = errno == EINPROGRESS ? -ETIMEDOUT : -errno;
 		close(fd);
 		fd = -1;
 	}
