@@ -155,6 +155,12 @@ $(B)/bin/kvmig: $(KVMIG_SRCS:%.c=$(B)/obj/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LINK,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NL_LIBS) $(LIB_LIBS)
 
+# test_faults runs migrations across a veth pair between two network
+# namespaces, which netbed.c sets up over netlink (libnl)
+$(B)/tests/test_faults: $(B)/obj/selftests/user/netbed.o
+$(B)/tests/test_faults: LIB_LIBS += $(NL_LIBS)
+$(B)/obj/selftests/user/netbed.o: ALL_CFLAGS += $(NL_CFLAGS)
+
 # ---------------------------------------------------------------- benchmarks
 BENCH_SRCS := $(wildcard tools/bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:tools/bench/%.c=$(B)/bin/%)
