@@ -14,6 +14,7 @@
 # make demo       deps + build + the demo
 # make bench      deps + build + benchmarks
 # make bench-compare [REV=HEAD~1]  this tree's benchmarks against REV's
+# make faults     every link fault of test_faults (make check runs a subset)
 # make install PREFIX=/usr/local [DESTDIR=...]
 
 # plain "make" builds everything (the first rule below is the guest image)
@@ -364,6 +365,16 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh $(B)
 
+# make faults: test_faults --full, migrations across a veth pair between two
+# network namespaces with the link cut at every one of its cut points (setup,
+# each pass, the switchover, the commit), a long stall, loss, a slow link and
+# a slow peer (Documentation/design.rst, "Link faults"); make check runs a
+# subset of about a minute.  Needs root (namespaces, netlink) and /dev/kvm;
+# a skip (exit 4) where either is missing fails the target.
+faults: deps
+	$(Q)$(MAKE) --no-print-directory $(BINS) $(B)/tests/test_faults
+	$(Q)$(B)/tests/test_faults --full
+
 # make bench-compare [REV=HEAD~1] [BENCHES="bench_pipeline bench_xbzrle"]
 # [ROUNDS=5] [THRESHOLD=5]: the benchmarks of this tree and of REV, built
 # side by side (REV in a temporary git worktree), run in interleaved
@@ -409,7 +420,7 @@ clean:
 	rm -rf $(B)
 
 FORCE:
-.PHONY: all deps deps-check check check-stress asan tsan demo bench bench-compare fuzz \
+.PHONY: all deps deps-check check check-stress asan tsan demo bench bench-compare fuzz faults \
 	lab lab-user lab-debian modules dkms-install dkms-remove install clean FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
