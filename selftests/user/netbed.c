@@ -12,6 +12,7 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <linux/if.h>	/* IF_OPER_UP (after net/if.h) */
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -79,6 +80,18 @@ static void link_set(struct nl_sock *sk, int ifindex, bool up)
 	NL_ASSERT(rtnl_link_change(sk, old, chg, 0), up ? "link up" : "link down");
 	rtnl_link_put(old);
 	rtnl_link_put(chg);
+}
+
+static bool oper_up(struct netbed *nb, int side)
+{
+	struct rtnl_link *l;
+	bool up;
+
+	NL_ASSERT(rtnl_link_get_kernel(nb->nl[side], nb->ifindex[side], NULL, &l),
+		  if_name[side]);
+	up = rtnl_link_get_operstate(l) == IF_OPER_UP;
+	rtnl_link_put(l);
+	return up;
 }
 
 static void addr_add(struct nl_sock *sk, int ifindex, const char *text)
@@ -169,6 +182,8 @@ int netbed_setup(struct netbed *nb, char *why, size_t len)
 		addr_add(nb->nl[side], nb->ifindex[side], if_addr[side]);
 		link_set(nb->nl[side], nb->ifindex[side], true);
 	}
+	TEST_WAIT(oper_up(nb, NETBED_SRC) && oper_up(nb, NETBED_DST),
+		  TEST_DEADLINE_S, "the veth pair never came up");
 	neigh_add(nb, NETBED_SRC);
 	neigh_add(nb, NETBED_DST);
 	return 0;
@@ -177,6 +192,14 @@ int netbed_setup(struct netbed *nb, char *why, size_t len)
 void netbed_link(struct netbed *nb, bool up)
 {
 	link_set(nb->nl[NETBED_DST], nb->ifindex[NETBED_DST], up);
+	/*
+	 * The carrier's return reaches the qdiscs through the kernel's
+	 * linkwatch work, which may run a while later: until then both ends
+	 * drop what they are given.  Up means operationally up.
+	 */
+	if (up)
+		TEST_WAIT(oper_up(nb, NETBED_SRC) && oper_up(nb, NETBED_DST),
+			  TEST_DEADLINE_S, "the veth pair never came back up");
 }
 
 /*

@@ -497,6 +497,10 @@ static void run_cut(struct bed *b, unsigned int n, const struct cut *c)
 	else if (c->trigger == AT_MS || c->trigger == IN_SWITCHOVER)
 		snprintf(name, sizeof(name), "cut %u (%u %s, down %s) in %s", n, c->ms,
 			 trig[c->trigger], down, phase_name[ph]);
+	else if (c->down_ms)	/* the link back in time: GO or STARTED late */
+		snprintf(name, sizeof(name), "cut %u (%s late: down %s) in %s", n,
+			 c->trigger == GO_LOST ? "GO" : "STARTED", down,
+			 phase_name[ph]);
 	else
 		snprintf(name, sizeof(name), "cut %u (%s) in %s", n, trig[c->trigger],
 			 phase_name[ph]);
