@@ -85,11 +85,12 @@ struct cut {
 /* what happened to one migration */
 enum outcome { SOURCE_RUNS, DEST_RUNS, UNKNOWN_DEST_RUNS, UNKNOWN_NEITHER };
 
+/* the VMs and helpers of the current migration */
 struct bed {
-	struct mig m;
-	bool up;
-	pid_t mig;
-	uint64_t t0;
+	struct mig m;		/* both VMs, kvmig incoming, the logs */
+	bool up;		/* the VMs run; reused after a failed migration */
+	pid_t mig;		/* kvmig migrate */
+	uint64_t t0;		/* when it was started (test_now_ns()) */
 };
 
 static void vms_start(struct bed *b)
@@ -216,7 +217,6 @@ static void freeze(struct test_vm *vm, bool on)
 	TEST_ASSERT(!kill(vm->pid, on ? SIGSTOP : SIGCONT), "%s %d",
 		    on ? "SIGSTOP" : "SIGCONT", vm->pid);
 }
-
 
 /* Bytes sent by the source's end of the link so far (its namespace's view). */
 static uint64_t src_tx_bytes(void)
@@ -377,6 +377,22 @@ static bool runs(struct test_vm *vm)
 	       test_vm_progresses(vm, test_pages_written(vm));
 }
 
+/* What the operator runs to resume the source: kvmig vm --vm SOCK cont */
+static bool operator_resumes(struct test_vm *src)
+{
+	const char *argv[] = { test_bin("kvmig"), "vm", "--vm", src->sock, "cont",
+			       NULL };
+	char text[512];
+	bool ok;
+
+	argv[0] = strdup(argv[0]);
+	ok = test_run(argv, text, sizeof(text)) == 0;
+	free((void *)argv[0]);
+	if (!ok)
+		ksft_print_msg("kvmig vm cont: %s\n", text);
+	return ok;
+}
+
 /*
  * After the fault: exactly one copy runs, and it proves its memory.  An
  * outcome unknown to the source is settled the way design.rst tells the
@@ -393,7 +409,6 @@ static bool judge(struct bed *b, const char *name, json_t *st, int rc, int inc_r
 	const char *err = json_string_value(json_object_get(st, "error-desc")) ?: "";
 	bool src_running = !strcmp(test_vm_status(&m->src), "running");
 	bool dst_running = !strcmp(test_vm_status(&m->dst), "running");
-	bool ok;
 
 	ksft_print_msg("%s: exit %d, %s, '%s'; incoming exit %d; source %s, "
 		       "destination %s\n", name, rc, status, err, inc_rc,
@@ -420,18 +435,8 @@ static bool judge(struct bed *b, const char *name, json_t *st, int rc, int inc_r
 		*out = UNKNOWN_NEITHER;
 		if (inc_rc == 0 || !test_vm_waits_incoming(&m->dst))
 			return false;
-		{
-			const char *argv[] = { test_bin("kvmig"), "vm", "--vm",
-					       m->src.sock, "cont", NULL };
-			char text[512];
-
-			argv[0] = strdup(argv[0]);
-			ok = test_run(argv, text, sizeof(text)) == 0;
-			free((void *)argv[0]);
-			if (!ok)
-				ksft_print_msg("kvmig vm cont: %s\n", text);
-		}
-		return ok && runs(&m->src) && self_check_clean(&m->src, "source") &&
+		return operator_resumes(&m->src) && runs(&m->src) &&
+		       self_check_clean(&m->src, "source") &&
 		       test_vm_waits_incoming(&m->dst);
 	}
 	*out = SOURCE_RUNS;
