@@ -21,7 +21,12 @@
  * a flag in guest memory), takes a last bitmap and compares the whole slot
  * with the shadow: a write that was never logged leaves a page that
  * differs.  Meanwhile another dirty-logged slot is added, moved and deleted.
- * Run with 4 KiB pages and with transparent huge pages.
+ * Run with 4 KiB pages and with transparent huge pages; then with the
+ * other ways of using it (enum fwp_variant): with manual protection and
+ * KVM_CLEAR_DIRTY_LOG, the capability turned off halfway and classic
+ * fetches after it, a second thread protecting meanwhile, and a slot the
+ * guest wrote before its logging started, mapped with 2 MiB leaves that
+ * enabling the log did not split (kvm.eager_page_split off).
  *
  * One fault per page: after a protection, a write to a page of each of 32
  * 2 MiB regions costs one page fault each (the protection is pushed down
@@ -239,15 +244,50 @@ static void test_ring_excluded(void)
 static uint32_t last_seen[TEST_PAGES];
 static uint32_t cur_round;
 
-static uint64_t round_trip(struct kvm_vm *vm, unsigned long *bm, uint8_t *mem,
-			   uint8_t *shadow)
+/*
+ * How the host re-arms the log, round after round (test_no_lost_write()):
+ *   FWP_PLAIN    KVM_GET_DIRTY_LOG, then KVM_FAST_WRITE_PROTECT;
+ *   FWP_CLEAR    with KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE too: the fetch,
+ *                KVM_CLEAR_DIRTY_LOG of what it returned, and every other
+ *                round KVM_FAST_WRITE_PROTECT after it;
+ *   FWP_TOGGLE   FWP_PLAIN, then the capability disabled halfway: classic
+ *                KVM_GET_DIRTY_LOG (which protects what it returns) from
+ *                there on, with the markers of the last protection still
+ *                in the tables;
+ *   FWP_TWO      FWP_PLAIN while another thread protects too, every
+ *                millisecond;
+ *   FWP_HUGE     FWP_PLAIN on a slot the guest wrote before its logging
+ *                was enabled (transparent huge pages: KVM mapped it with
+ *                2 MiB leaves), the shadow a copy of the whole slot then.
+ */
+enum fwp_variant { FWP_PLAIN, FWP_CLEAR, FWP_TOGGLE, FWP_TWO, FWP_HUGE };
+
+static const char *const fwp_variant_name[] = {
+	[FWP_PLAIN] = "get + protect",
+	[FWP_CLEAR] = "get + clear (+ protect), manual protection",
+	[FWP_TOGGLE] = "get + protect, then the capability off and classic get",
+	[FWP_TWO] = "get + protect, a second caller protecting meanwhile",
+	[FWP_HUGE] = "get + protect, huge leaves mapped before logging",
+};
+
+static uint64_t round_trip(struct kvm_vm *vm, enum fwp_variant v,
+			   unsigned long *bm, uint8_t *mem, uint8_t *shadow)
 {
 	struct kvm_fast_write_protect fwp = { 0 };
+	bool protect = true;
 	uint64_t p, n = 0;
 
 	kvm_vm_get_dirty_log(vm, TEST_SLOT, bm);
-	vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
-	TEST_ASSERT(fwp.generation, "generation 0 after a protection");
+	if (v == FWP_CLEAR) {
+		kvm_vm_clear_dirty_log(vm, TEST_SLOT, bm, 0, TEST_PAGES);
+		protect = cur_round % 2;
+	} else if (v == FWP_TOGGLE && cur_round > ROUNDS / 2) {
+		protect = false;	/* the classic fetch protected */
+	}
+	if (protect) {
+		vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
+		TEST_ASSERT(fwp.generation, "generation 0 after a protection");
+	}
 	for (p = 0; p < TEST_PAGES; p++) {
 		if (!test_bit(p, bm))
 			continue;
@@ -258,26 +298,97 @@ static uint64_t round_trip(struct kvm_vm *vm, unsigned long *bm, uint8_t *mem,
 	return n;
 }
 
-static void test_no_lost_write(enum vm_mem_backing_src_type src)
+/*
+ * kvm.eager_page_split: FWP_HUGE turns it off, so that enabling the log
+ * leaves the 2 MiB leaves in place (write-protected) instead of splitting
+ * them: the protection's markers then sit above huge leaves.
+ */
+#define EAGER_SPLIT	"/sys/module/kvm/parameters/eager_page_split"
+
+static char eager_split(char set)
+{
+	char was = 0;
+	FILE *f = fopen(EAGER_SPLIT, "r+");
+
+	TEST_ASSERT(f, "%s: %s", EAGER_SPLIT, strerror(errno));
+	TEST_ASSERT(fread(&was, 1, 1, f) == 1, "reading %s", EAGER_SPLIT);
+	if (set) {
+		rewind(f);
+		TEST_ASSERT(fputc(set, f) != EOF && !fflush(f), "writing %s",
+			    EAGER_SPLIT);
+	}
+	fclose(f);
+	return was;
+}
+
+/* FWP_TWO's second caller: protects every millisecond until told to stop. */
+static volatile bool second_stop;
+
+static void *second_caller(void *arg)
+{
+	struct kvm_vm *vm = arg;
+	unsigned long calls = 0;
+
+	while (!second_stop) {
+		struct kvm_fast_write_protect fwp = { 0 };
+
+		vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
+		calls++;
+		usleep(1000);
+	}
+	return (void *)calls;
+}
+
+static void test_no_lost_write(enum vm_mem_backing_src_type src,
+			       enum fwp_variant v)
 {
 	struct kvm_vcpu *vcpus[NR_VCPUS];
-	pthread_t threads[NR_VCPUS];
+	pthread_t threads[NR_VCPUS], second;
 	unsigned long *bm = bitmap_zalloc(TEST_PAGES);
 	uint8_t *shadow = calloc(TEST_PAGES, 4096), *mem;
 	uint64_t copied = 0, checks = 0, p, bad;
+	unsigned long second_calls = 0;
 	unsigned int i, round;
 	struct kvm_vm *vm;
+	char split = 0;
+	void *ret;
 
+	if (v == FWP_HUGE)
+		split = eager_split('N');
 	vm = vm_create_with_vcpus(NR_VCPUS, guest_code, vcpus);
+	if (v == FWP_CLEAR)
+		vm_enable_cap(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+			      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE);
 	vm_userspace_mem_region_add(vm, src, TEST_GPA, TEST_SLOT, TEST_PAGES,
-				    KVM_MEM_LOG_DIRTY_PAGES);
+				    v == FWP_HUGE ? 0 : KVM_MEM_LOG_DIRTY_PAGES);
 	virt_map(vm, TEST_GPA, TEST_GPA, TEST_PAGES);
 	mem = addr_gpa2hva(vm, TEST_GPA);
 	vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 1);
+	if (v == FWP_HUGE)
+		memset(mem, 0, TEST_PAGES * 4096);	/* the host's huge pages */
 	for (i = 0; i < NR_VCPUS; i++) {
 		vcpu_args_set(vcpus[i], 1, i);
 		pthread_create(&threads[i], NULL, vcpu_thread, vcpus[i]);
 	}
+	if (v == FWP_HUGE) {
+		struct kvm_fast_write_protect fwp = { 0 };
+		uint64_t huge;
+
+		/* every 2 MiB of the slot written, mapped huge, then logging */
+		while (guest_var_load(vm, &guest_writes) < 64 * (TEST_PAGES / 512))
+			usleep(1000);
+		huge = vm_get_stat(vm, "pages_2m");
+		TEST_ASSERT(huge > 0, "no 2 MiB mapping before logging started");
+		vm_mem_region_set_flags(vm, TEST_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
+		kvm_vm_get_dirty_log(vm, TEST_SLOT, bm);
+		vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
+		memcpy(shadow, mem, TEST_PAGES * 4096);	/* pass 0 */
+		ksft_print_msg("huge: %lu 2 MiB mappings before logging started\n",
+			       (unsigned long)huge);
+	}
+	second_stop = false;
+	if (v == FWP_TWO)
+		pthread_create(&second, NULL, second_caller, vm);
 
 	memset(last_seen, 0, sizeof(last_seen));
 	for (round = 1; round <= ROUNDS; round++) {
@@ -296,7 +407,9 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src)
 				    guest_var_load(vm, &guest_writes) - writes);
 			usleep(1000);	/* a poll period */
 		}
-		copied += round_trip(vm, bm, mem, shadow);
+		if (v == FWP_TOGGLE && round == ROUNDS / 2 + 1)
+			vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 0);
+		copied += round_trip(vm, v, bm, mem, shadow);
 
 		if (round == ROUNDS / 4)	/* slots come and go meanwhile */
 			vm_userspace_mem_region_add(vm, src, EXTRA_GPA, EXTRA_SLOT,
@@ -313,7 +426,7 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src)
 		guest_var_store(vm, &guest_stop, 1);
 		while (guest_var_load(vm, &guest_acked) < NR_VCPUS)
 			usleep(100);
-		copied += round_trip(vm, bm, mem, shadow);
+		copied += round_trip(vm, v, bm, mem, shadow);
 		for (p = 0, bad = 0; p < TEST_PAGES; p++) {
 			uint64_t *m = (uint64_t *)(mem + p * 4096);
 			uint64_t *sh = (uint64_t *)(shadow + p * 4096);
@@ -329,21 +442,32 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src)
 					       "round %u)\n", p, w, m[w], sh[w], m[w] >> 48,
 					       last_seen[p]);
 		}
-		TEST_ASSERT(!bad, "%s, round %u: %lu pages were written but never "
-			    "reported dirty", vm_mem_backing_src_alias(src)->name,
-			    round, bad);
+		TEST_ASSERT(!bad, "%s, %s, round %u: %lu pages were written but "
+			    "never reported dirty", vm_mem_backing_src_alias(src)->name,
+			    fwp_variant_name[v], round, bad);
 		checks++;
 		guest_var_store(vm, &guest_stop, 0);
+	}
+	second_stop = true;
+	if (v == FWP_TWO) {
+		pthread_join(second, &ret);
+		second_calls = (unsigned long)ret;
+		TEST_ASSERT(second_calls > 0, "the second caller never protected");
 	}
 	guest_var_store(vm, &guest_done, 1);
 	for (i = 0; i < NR_VCPUS; i++)
 		pthread_join(threads[i], NULL);
 	TEST_ASSERT(copied > TEST_PAGES / 4, "the guest hardly wrote: %lu pages", copied);
-	ksft_test_result_pass("%s: %u rounds with %d vCPUs writing, %lu pages logged, "
-			      "%lu full comparisons, no write lost; a slot added, "
-			      "moved and deleted meanwhile\n",
-			      vm_mem_backing_src_alias(src)->name, ROUNDS, NR_VCPUS,
-			      copied, checks);
+	ksft_test_result_pass("%s, %s: %u rounds with %d vCPUs writing, %lu pages "
+			      "logged, %lu full comparisons, no write lost; a slot "
+			      "added, moved and deleted meanwhile%s\n",
+			      vm_mem_backing_src_alias(src)->name, fwp_variant_name[v],
+			      ROUNDS, NR_VCPUS, copied, checks,
+			      v == FWP_TWO ? "; the second caller protected too" : "");
+	if (v == FWP_TWO)
+		ksft_print_msg("the second caller: %lu protections\n", second_calls);
+	if (split)
+		eager_split(split);
 	free(shadow);
 	free(bm);
 	kvm_vm_free(vm);
@@ -457,12 +581,16 @@ int main(void)
 {
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_FAST_WRITE_PROTECT));
 	ksft_print_header();
-	ksft_set_plan(11 + 1 + 1 + 2 + 1);
+	ksft_set_plan(11 + 1 + 1 + 2 + 4 + 1);
 	test_negative();
 	test_private_vm();
 	test_ring_excluded();
-	test_no_lost_write(VM_MEM_SRC_ANONYMOUS);
-	test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP);
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_PLAIN);
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP, FWP_PLAIN);
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_CLEAR);
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_TOGGLE);
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_TWO);
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP, FWP_HUGE);
 	test_one_fault_per_page();
 	ksft_finished();
 }
