@@ -37,12 +37,9 @@
  *                 shrinks the set to less than 0.3 relaxes (x 1.25, up to 1).
  *                 Ticks (conv_tick()): every 100 ms of a pass the vCPUs'
  *                 rates are read again, and a guest that outruns the link
- *                 is limited then, at q = 0.3, not at the pass's end; in
- *                 pass 0 the link's rate is learnt tick by tick, and limits
- *                 set on a rate that proves 15% too high are set again:
+ *                 is limited then, at q = 0.3, not at the pass's end:
  *                 bench_converge, 2x the link, total time / link time of
- *                 the working set 2.68 -> 1.63 with ticks and one-pass aim,
- *                 -> 1.18-1.31 with the syncs within a pass (source.c).
+ *                 the working set 2.68 -> 1.63 with ticks and one-pass aim.
  *   auto-converge every vCPU's CPU time, throttle_initial %, then
  *                 + throttle_increment per pass without progress, capped.
  *   none          force the switchover after 3 passes without progress.
@@ -70,7 +67,6 @@
 #define CONV_MIN_LIMIT		4096ULL	/* the kernel's smallest rate */
 #define CONV_BW_MIN_BYTES	(1ULL << 20)	/* a pass that measures the link */
 #define CONV_TICK_MIN_NS	100000000ULL	/* rates over less say little */
-#define CONV_SLOWER		0.85	/* a link this much slower: new limits */
 
 struct conv {
 	struct conv_opts o;
@@ -89,9 +85,6 @@ struct conv {
 	/* ticks: the counters at the last tick (or pass end), and when */
 	struct conv_vcpu tick[CONV_MAX_VCPUS];
 	uint64_t tick_ns;		/* into the pass */
-	uint64_t tick_wire;		/* the pass's wire bytes then */
-	double tick_bw;			/* the pass's link rate, tick by tick */
-	double limit_bw;		/* the link rate the limits assume */
 };
 
 static const char *const policy_names[KVMIG_CONVERGE_NR] = {
@@ -286,8 +279,6 @@ void conv_baseline(struct conv *c, const struct conv_vcpu *v, unsigned int nr)
 	memcpy(c->last, v, nr * sizeof(c->last[0]));
 	memcpy(c->tick, v, nr * sizeof(c->tick[0]));
 	c->tick_ns = 0;
-	c->tick_wire = 0;
-	c->tick_bw = 0;
 	c->nr_last = nr;
 }
 
@@ -372,8 +363,6 @@ void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)
 		c->nr_last = s->nr_vcpus;
 	}
 	c->tick_ns = 0;
-	c->tick_wire = 0;
-	c->tick_bw = 0;
 
 	/*
 	 * The throttle: engaged at the first pass without progress, or as soon
@@ -428,7 +417,6 @@ void conv_pass(struct conv *c, const struct conv_sample *s, struct conv_plan *p)
 		budget = q * c->factor * c->bw * 4096 / bpp;
 
 		at_floor = water_fill(c, p, budget) && !p->progress;
-		c->limit_bw = c->bw;
 		for (i = 0; i < p->nr_vcpus; i++) {
 			p->changed |= p->limit[i] != c->limit[i];
 			c->limit[i] = p->limit[i];
@@ -499,7 +487,7 @@ void conv_tick(struct conv *c, const struct conv_tick_sample *s,
 	double secs = (double)(s->ns - c->tick_ns) / 1e9, bw, bpp, total = 0, budget;
 	double rate[CONV_MAX_VCPUS], io_rate[CONV_MAX_VCPUS];
 	unsigned int i, nr = s->nr_vcpus;
-	bool escaped = false, slower = false;
+	bool escaped = false;
 
 	p->changed = false;
 	if (!nr || nr > CONV_MAX_VCPUS || !s->vcpu || nr != c->nr_last ||
@@ -512,21 +500,9 @@ void conv_tick(struct conv *c, const struct conv_tick_sample *s,
 	}
 	memcpy(c->tick, s->vcpu, nr * sizeof(c->tick[0]));
 	c->tick_ns = s->ns;
-	/*
-	 * The link's rate within the pass, tick by tick, half weight to the
-	 * last: the first tick's bytes include what filled the sockets'
-	 * buffers at once (measured: 1.5x the link 100 ms into pass 0), the
-	 * later ones what the link carried.
-	 */
-	if (s->wire_bytes >= c->tick_wire) {
-		double cur = (double)(s->wire_bytes - c->tick_wire) / secs;
-
-		c->tick_bw = c->tick_bw > 0 ? 0.5 * c->tick_bw + 0.5 * cur : cur;
-	}
-	c->tick_wire = s->wire_bytes;
 	if (!conv_ticks(c))
 		return;
-	bw = c->bw > 0 ? c->bw : c->tick_bw;
+	bw = c->bw > 0 ? c->bw : (double)s->wire_bytes / ((double)s->ns / 1e9);
 	if (bw <= 0)
 		return;
 	bpp = s->bytes_per_page > 0 ? s->bytes_per_page : 4096;
@@ -539,9 +515,7 @@ void conv_tick(struct conv *c, const struct conv_tick_sample *s,
 		for (i = 0; i < nr; i++)
 			escaped |= !c->limit[i] && rate[i] > budget / nr &&
 				   !(c->o.io_aware && io_rate[i] >= c->o.io_rate_min);
-		/* ... or when the link proved slower than they assumed */
-		slower = c->limit_bw > 0 && bw < CONV_SLOWER * c->limit_bw;
-		if (!escaped && !slower)
+		if (!escaped)
 			return;
 	}
 	p->nr_vcpus = nr;
@@ -551,7 +525,6 @@ void conv_tick(struct conv *c, const struct conv_tick_sample *s,
 		p->io[i] = io_rate[i] >= c->o.io_rate_min;
 	}
 	water_fill(c, p, budget);
-	c->limit_bw = bw;
 	p->mech = CONV_MECH_LIMIT;
 	p->changed = c->mech != CONV_MECH_LIMIT;
 	for (i = 0; i < nr; i++) {
@@ -560,6 +533,6 @@ void conv_tick(struct conv *c, const struct conv_tick_sample *s,
 	}
 	c->mech = CONV_MECH_LIMIT;
 	snprintf(p->why, sizeof(p->why), "%.1f s into the pass, the vCPUs dirty "
-		 "%.1f MiB/s against a link of %.1f MB/s: limits",
-		 (double)s->ns / 1e9, total / (1 << 20), bw / 1e6);
+		 "%.1f MiB/s against a link of %.1f MB/s: limits", (double)s->ns / 1e9,
+		 total / (1 << 20), bw / 1e6);
 }
