@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #ifdef KVMIG_TLS
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -15,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -622,18 +624,23 @@ pid_t test_spawn(const char *const *argv, const char *logfile)
 
 int test_wait(pid_t pid, int timeout_s)
 {
+	return test_wait_usage(pid, timeout_s, NULL);
+}
+
+int test_wait_usage(pid_t pid, int timeout_s, struct rusage *ru)
+{
 	uint64_t deadline = test_now_ns() + (uint64_t)timeout_s * 1000000000ULL;
 	int status;
 
 	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
+		pid_t r = wait4(pid, &status, WNOHANG, ru);
 
 		TEST_ASSERT(r >= 0, "waitpid %d", pid);
 		if (r == pid)
 			break;
 		if (test_now_ns() > deadline) {
 			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			wait4(pid, &status, 0, ru);
 			return 124;
 		}
 		msleep(20);
@@ -656,20 +663,25 @@ const char *test_slurp(const char *path)
 /* ---- two kvmig-vm processes and the kvmig helper between them ---- */
 
 
-void start_vms(struct mig *m, const char *const *src_args,
-		      const char *const *dst_args)
+void test_vm_start_incoming(struct test_vm *vm, const char *const *argv)
 {
 	const char *args[40];
 	unsigned int n = 0;
 
-	test_vm_start(&m->src, src_args);
-	while (dst_args[n]) {
-		args[n] = dst_args[n];
-		n++;
+	for (; argv[n]; n++) {
+		TEST_ASSERT(n < 38, "too many options for kvmig-vm");
+		args[n] = argv[n];
 	}
 	args[n++] = "--incoming";
 	args[n] = NULL;
-	test_vm_start(&m->dst, args);
+	test_vm_start(vm, args);
+}
+
+void start_vms(struct mig *m, const char *const *src_args,
+		      const char *const *dst_args)
+{
+	test_vm_start(&m->src, src_args);
+	test_vm_start_incoming(&m->dst, dst_args);
 	m->port[0] = 0;		/* start_incoming() learns it */
 	/*
 	 * Every migration starts from a guest that has written its working
@@ -1039,6 +1051,39 @@ json_t *migrate_bench(const char *name, const char *const *src_args,
 }
 
 /* ---- a throwaway PKI (TLS tests and benchmarks) ---- */
+
+static char tls_root[64];
+static pid_t tls_root_owner;
+
+static int tls_rm_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+/* At exit: the keys go, whatever the result (the owner only, not a child). */
+static void tls_root_remove(void)
+{
+	if (getpid() == tls_root_owner)
+		nftw(tls_root, tls_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *test_tls_path(const char *name)
+{
+	static char buf[8][128];
+	static unsigned int n;
+	char *p = buf[n++ % 8];
+
+	if (!tls_root[0]) {
+		snprintf(tls_root, sizeof(tls_root), "/tmp/kvmig-tls-XXXXXX");
+		TEST_ASSERT(mkdtemp(tls_root), "mkdtemp %s", tls_root);
+		tls_root_owner = getpid();
+		atexit(tls_root_remove);
+	}
+	snprintf(p, sizeof(buf[0]), "%s/%s", tls_root, name);
+	return p;
+}
 
 bool test_have_tls(void)
 {

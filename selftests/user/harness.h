@@ -108,6 +108,8 @@ const char *test_bin(const char *name);
  * requests (--ready-fd) and connect.  Dies on failure.
  */
 void test_vm_start(struct test_vm *vm, const char *const *argv);
+/* ... with --incoming appended: a VM that waits for a migration */
+void test_vm_start_incoming(struct test_vm *vm, const char *const *argv);
 /*
  * A VM's folder (test_vm_start() makes its own): removed with its files
  * by ksft_finished() when every test passed, kept when one failed.
@@ -147,6 +149,9 @@ int test_run(const char *const *argv, char *out, size_t outlen);
 pid_t test_spawn(const char *const *argv, const char *logfile);
 /* Wait for @pid up to @timeout_s (then SIGKILL); returns its exit code. */
 int test_wait(pid_t pid, int timeout_s);
+/* ... and its resource usage (wait4(): ru_maxrss, its peak memory) */
+struct rusage;
+int test_wait_usage(pid_t pid, int timeout_s, struct rusage *ru);
 /*
  * Like test_spawn, with "--ready-fd N" appended to @argv: returns once the
  * program wrote its readiness line, which goes to @line (without the
@@ -290,6 +295,11 @@ struct test_spread test_spread(double *v, unsigned int n);
  * the DN "CN=<cn>,O=kvmig"), valid for a day or expired yesterday.
  */
 bool test_have_tls(void);	/* libkvmig built with TLS (KVMIG_TLS) */
+/*
+ * @name in the process's throwaway folder for keys (made on first use,
+ * removed with its content at exit); valid until the eighth next call.
+ */
+const char *test_tls_path(const char *name);
 struct test_cert {
 	const char *cn;
 	const char *dns;	/* server: subjectAltName DNS */

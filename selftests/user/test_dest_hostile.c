@@ -28,11 +28,9 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -678,35 +676,18 @@ static uint64_t resident(pid_t pid)
 	return kib << 10;
 }
 
-/* Wait for @pid up to TEST_DEADLINE_S; its exit status and usage. */
-static int wait_usage(pid_t pid, struct rusage *ru)
-{
-	uint64_t end = test_now_ns() + TEST_DEADLINE_S * 1000000000ULL;
-	int status;
-	pid_t r;
-
-	while ((r = wait4(pid, &status, WNOHANG, ru)) == 0 && test_now_ns() < end)
-		msleep(20);
-	if (r == 0) {
-		kill(pid, SIGKILL);
-		TEST_ASSERT(wait4(pid, &status, 0, ru) == pid, "wait4");
-		return -1;
-	}
-	TEST_ASSERT(r == pid, "wait4: %s", strerror(errno));
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /*
  * Everything a source may make the destination hold, at once, against
  * kvmig incoming as operators run it: 64 channels, each receiving the
- * largest PAGES frame (a zstd, a zlib and 254 raw pages), and on channel 0 the largest
- * DEVICE_STATE and hashes with zero ranges for every page (one range
- * every two pages, the most there can be); meanwhile a flood of
- * connections beyond the 64.  Its peak resident memory (wait4()'s
- * ru_maxrss, guest pages it wrote included) stays below guest RAM plus
- * DEST_MEM_BASE + DEST_MEM_CHANNEL a channel + DEST_MEM_PAGE a guest
- * page (Documentation/migration-stream.rst, "Limits"), and its open
- * files below its own plus one a channel.
+ * largest PAGES frame (a zstd and a zlib entry, then raw pages up to the
+ * limit), and on channel 0 the largest DEVICE_STATE and hashes with zero
+ * ranges for every page (one range every two pages, the most there can
+ * be); meanwhile a flood of connections beyond the 64.  Its peak resident
+ * memory (wait4()'s ru_maxrss, guest pages it wrote included) stays below
+ * guest RAM plus DEST_MEM_BASE + DEST_MEM_CHANNEL a channel +
+ * DEST_MEM_PAGE a guest page (Documentation/migration-stream.rst, "Memory
+ * a peer can make the destination hold"), and its open files below its
+ * own plus one a channel.
  */
 #define DEST_MEM_BASE		(32ULL << 20)
 #define DEST_MEM_CHANNEL	(1536ULL << 10)
@@ -818,7 +799,7 @@ static void test_memory_bound(void)
 	for (i = 0; i < WIRE_MAX_CHANNELS; i++)
 		TEST_ASSERT(!chan_send_end(&s.ch[i], WIRE_END, 1), "END on %u", i);
 
-	rc = wait_usage(m.inc, &ru);
+	rc = test_wait_usage(m.inc, TEST_DEADLINE_S, &ru);
 	src_close(&s);
 	for (i = 0; i < nflood; i++)
 		close(flood_fds[i]);

@@ -95,20 +95,12 @@ struct bed {
 
 static void vms_start(struct bed *b)
 {
-	const char *args[40];
-	unsigned int n = 0;
 	struct mig *m = &b->m;
 
 	netbed_enter(&nb, NETBED_SRC);
 	test_vm_start(&m->src, vm_args);
-	while (vm_args[n]) {
-		args[n] = vm_args[n];
-		n++;
-	}
-	args[n++] = "--incoming";
-	args[n] = NULL;
 	netbed_enter(&nb, NETBED_DST);
-	test_vm_start(&m->dst, args);
+	test_vm_start_incoming(&m->dst, vm_args);
 	netbed_enter(&nb, NETBED_SRC);
 	TEST_ASSERT(test_vm_dirtied_working_set(&m->src),
 		    "the source guest never filled its working set");

@@ -551,16 +551,8 @@ static void test_helper_killed(void)
 	/* a fresh destination: the same source VM migrates fine now */
 	{
 		struct mig m2 = m;
-		const char *dargs[40];
-		unsigned int n = 0;
 
-		while (busy_args[n]) {
-			dargs[n] = busy_args[n];
-			n++;
-		}
-		dargs[n++] = "--incoming";
-		dargs[n] = NULL;
-		test_vm_start(&m2.dst, dargs);
+		test_vm_start_incoming(&m2.dst, busy_args);
 		snprintf(m2.inc_log, sizeof(m2.inc_log), "%s/incoming.log", m2.dst.dir);
 		start_incoming(&m2, false);
 		rc = migrate(&m2, again, &st);

@@ -16,7 +16,6 @@
  *  - a silent peer ends the handshake by the channel's timeout, and the
  *    idle callback can end it too.
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -29,7 +28,6 @@
 #define BIG	(1u << 20)	/* a PAGES payload (the receiver reads, not parses, it) */
 #define SMALL	100		/* small frames after it */
 
-static char root[64];
 static uint8_t *big;
 
 struct end {
@@ -181,28 +179,15 @@ static void run_pair(struct end *cli, struct end *srv)
 		       cli->got_error_frame ? cli->peer_msg : "", srv->r, srv->err);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
 
-static const char *dir(const char *name)
-{
-	static char buf[8][128];
-	static unsigned int n;
-	char *p = buf[n++ % 8];
-
-	snprintf(p, sizeof(buf[0]), "%s/%s", root, name);
-	return p;
-}
 
 static void test_ok(const char *name, const char *cdir, const char *sdir,
 		    const char *hostname, const char *authz)
 {
-	struct end cli = { .dir = dir(cdir), .hostname = hostname, .timeout_ms = 2000 };
-	struct end srv = { .dir = dir(sdir), .authz = authz, .timeout_ms = 2000 };
+	struct end cli = { .dir = test_tls_path(cdir), .hostname = hostname,
+			   .timeout_ms = 2000 };
+	struct end srv = { .dir = test_tls_path(sdir), .authz = authz,
+			   .timeout_ms = 2000 };
 
 	run_pair(&cli, &srv);
 	ksft_test_result(!cli.r && !srv.r && !cli.data && !srv.data &&
@@ -241,20 +226,22 @@ int main(void)
 	if (!test_have_tls())
 		ksft_exit_skip("libkvmig built without TLS (TLS=0: a static link)");
 	ksft_set_plan(19);
-	snprintf(root, sizeof(root), "/tmp/kvmig-tls-XXXXXX");
-	TEST_ASSERT(mkdtemp(root), "mkdtemp");
 	big = malloc(BIG);
 	TEST_ASSERT(big, "malloc");
 	test_fill_random(big, BIG, &seed);
 
-	test_tls_dir(dir("srv"), true, 0, &dst);
-	test_tls_dir(dir("cli"), false, 0, &src);
-	test_tls_dir(dir("cli-ca1"), false, 1, &src);		/* trusts the other CA */
-	test_tls_dir(dir("srv-expired"), true, 0, &dst_old);
-	test_tls_dir(dir("cli-foreign"), false, 0, &src_ca1);	/* signed by the other CA */
-	test_tls_psk_dir(dir("psk"), "kvmig", "0123456789abcdef0123456789abcdef");
-	test_tls_psk_dir(dir("psk-other"), "kvmig", "fedcba9876543210fedcba9876543210");
-	snprintf(authz, sizeof(authz), "%s/authz", root);
+	test_tls_dir(test_tls_path("srv"), true, 0, &dst);
+	test_tls_dir(test_tls_path("cli"), false, 0, &src);
+	/* trusts the other CA */
+	test_tls_dir(test_tls_path("cli-ca1"), false, 1, &src);
+	test_tls_dir(test_tls_path("srv-expired"), true, 0, &dst_old);
+	/* signed by the other CA */
+	test_tls_dir(test_tls_path("cli-foreign"), false, 0, &src_ca1);
+	test_tls_psk_dir(test_tls_path("psk"), "kvmig", "0123456789abcdef0123456789abcdef");
+	test_tls_psk_dir(test_tls_path("psk-other"), "kvmig",
+			 "fedcba9876543210fedcba9876543210");
+	/* kept: test_tls_path()'s own buffers are reused */
+	snprintf(authz, sizeof(authz), "%s", test_tls_path("authz"));
 	f = fopen(authz, "w");
 	TEST_ASSERT(f && fprintf(f, "# who may migrate here\nCN=other,O=kvmig\n"
 				 "CN=kvmig-src,O=kvmig\n") > 0 && !fclose(f), "authz");
@@ -266,8 +253,8 @@ int main(void)
 	test_ok("PSK", "psk", "psk", NULL, NULL);
 
 	{
-		struct end c = { .dir = dir("cli-ca1"), .hostname = "localhost" };
-		struct end s = { .dir = dir("srv") };
+		struct end c = { .dir = test_tls_path("cli-ca1"), .hostname = "localhost" };
+		struct end s = { .dir = test_tls_path("srv") };
 
 		test_refused("wrong CA", &c, &s, "the destination's certificate "
 			     "is refused: The certificate is NOT trusted. The "
@@ -275,8 +262,8 @@ int main(void)
 			     "the TLS handshake: CA is unknown");
 	}
 	{
-		struct end c = { .dir = dir("cli"), .hostname = "kvmig.invalid" };
-		struct end s = { .dir = dir("srv") };
+		struct end c = { .dir = test_tls_path("cli"), .hostname = "kvmig.invalid" };
+		struct end s = { .dir = test_tls_path("srv") };
 
 		test_refused("wrong name", &c, &s, "The name in the certificate does "
 			     "not match the expected. (expected: 'kvmig.invalid', "
@@ -284,24 +271,24 @@ int main(void)
 			     "Certificate is bad");
 	}
 	{
-		struct end c = { .dir = dir("cli"), .hostname = "localhost" };
-		struct end s = { .dir = dir("srv-expired") };
+		struct end c = { .dir = test_tls_path("cli"), .hostname = "localhost" };
+		struct end s = { .dir = test_tls_path("srv-expired") };
 
 		test_refused("expired certificate", &c, &s, "The certificate chain "
 			     "uses expired certificate", "the source refused the TLS "
 			     "handshake: Certificate is expired");
 	}
 	{
-		struct end c = { .dir = dir("cli-foreign"), .hostname = "localhost" };
-		struct end s = { .dir = dir("srv") };
+		struct end c = { .dir = test_tls_path("cli-foreign"), .hostname = "localhost" };
+		struct end s = { .dir = test_tls_path("srv") };
 
 		test_refused("client certificate of another CA", &c, &s,
 			     "the peer ended TLS: Certificate is required",
 			     "the source sent no certificate our CA signed");
 	}
 	{
-		struct end c = { .dir = dir("cli"), .hostname = "localhost" };
-		struct end s = { .dir = dir("srv"), .authz = "CN=other,O=kvmig" };
+		struct end c = { .dir = test_tls_path("cli"), .hostname = "localhost" };
+		struct end s = { .dir = test_tls_path("srv"), .authz = "CN=other,O=kvmig" };
 
 		test_refused("client DN not in --tls-authz", &c, &s,
 			     "the source's certificate, 'CN=kvmig-src,O=kvmig', is "
@@ -309,38 +296,38 @@ int main(void)
 			     "'CN=kvmig-src,O=kvmig', is not one --tls-authz lets in");
 	}
 	{
-		struct end c = { .dir = dir("psk-other") };
-		struct end s = { .dir = dir("psk") };
+		struct end c = { .dir = test_tls_path("psk-other") };
+		struct end s = { .dir = test_tls_path("psk") };
 
 		test_refused("wrong PSK", &c, &s, "keys.psk", "keys.psk");
 	}
 	{
-		struct end c = { .dir = dir("cli"), .hostname = "localhost",
+		struct end c = { .dir = test_tls_path("cli"), .hostname = "localhost",
 				 .priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2" };
-		struct end s = { .dir = dir("srv") };
+		struct end s = { .dir = test_tls_path("srv") };
 
 		test_refused("downgrade to TLS 1.2", &c, &s, "requires TLS 1.3",
 			     "the source offers no TLS 1.3: an older version is a "
 			     "downgrade, refused");
 	}
 	{
-		struct end c = { .dir = dir("psk"),
+		struct end c = { .dir = test_tls_path("psk"),
 				 .priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2:+ECDHE-PSK:+PSK" };
-		struct end s = { .dir = dir("psk") };
+		struct end s = { .dir = test_tls_path("psk") };
 
 		test_refused("PSK downgrade to TLS 1.2", &c, &s, "requires TLS 1.3",
 			     "offers no TLS 1.3");
 	}
 	{
 		struct end c = { 0 };
-		struct end s = { .dir = dir("srv") };
+		struct end s = { .dir = test_tls_path("srv") };
 
 		test_refused("plaintext source, TLS destination", &c, &s,
 			     "the source did not start TLS: it sent a plaintext "
 			     "kvmig frame", "the source did not start TLS");
 	}
 	{
-		struct end c = { .dir = dir("cli"), .hostname = "localhost" };
+		struct end c = { .dir = test_tls_path("cli"), .hostname = "localhost" };
 		struct end s = { 0 };
 
 		test_refused("TLS source, plaintext destination", &c, &s,
@@ -350,7 +337,7 @@ int main(void)
 	}
 	{
 		struct end c = { .silent = true };
-		struct end s = { .dir = dir("srv"), .timeout_ms = 300 };
+		struct end s = { .dir = test_tls_path("srv"), .timeout_ms = 300 };
 		uint64_t t0 = test_now_ns();
 
 		run_pair(&c, &s);
@@ -361,7 +348,7 @@ int main(void)
 	}
 	{
 		struct end c = { .silent = true };
-		struct end s = { .dir = dir("srv"), .idle = idle_cancel };
+		struct end s = { .dir = test_tls_path("srv"), .idle = idle_cancel };
 
 		run_pair(&c, &s);
 		ksft_test_result(s.r == -ECANCELED && idle_calls == 3,
@@ -369,16 +356,15 @@ int main(void)
 	}
 	{
 		char err[256];
-		struct tls_creds *cr = tls_creds_new(TLS_SERVER, dir("nowhere"),
+		struct tls_creds *cr = tls_creds_new(TLS_SERVER, test_tls_path("nowhere"),
 						     NULL, err, sizeof(err));
 
 		ksft_test_result(!cr && errno == ENOENT && strstr(err, "nowhere: No such file"),
 				 "a creds directory that is not there: '%s'", err);
-		cr = tls_creds_new(TLS_SERVER, dir("cli"), NULL, err, sizeof(err));
+		cr = tls_creds_new(TLS_SERVER, test_tls_path("cli"), NULL, err, sizeof(err));
 		ksft_test_result(!cr && strstr(err, "server-cert.pem"),
 				 "a client's directory given to a server: '%s'", err);
 	}
 	free(big);
-	nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);	/* throwaway keys */
 	ksft_finished();
 }

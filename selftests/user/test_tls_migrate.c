@@ -16,7 +16,6 @@
  *    and the destination guest runs on with a clean self-check;
  *  - and one over PSK on a new pair.
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -28,24 +27,8 @@ static const char *const vm_args[] = {
 	"--workload", "1:io,period=500", NULL,
 };
 
-static char root[64];
 
-static const char *dir(const char *name)
-{
-	static char buf[8][128];
-	static unsigned int n;
-	char *p = buf[n++ % 8];
 
-	snprintf(p, sizeof(buf[0]), "%s/%s", root, name);
-	return p;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
 
 /*
  * kvmig incoming with @inc, kvmig migrate with @mig: both must fail, the
@@ -93,18 +76,17 @@ int main(void)
 	if (!test_have_tls())
 		ksft_exit_skip("libkvmig built without TLS (TLS=0: a static link)");
 	ksft_set_plan(7 * 2 + 3 + 3);
-	snprintf(root, sizeof(root), "/tmp/kvmig-tls-XXXXXX");
-	TEST_ASSERT(mkdtemp(root), "mkdtemp");
-	test_tls_dir(dir("srv"), true, 0, &dst);
-	test_tls_dir(dir("srv-expired"), true, 0, &dst_old);
-	test_tls_dir(dir("cli"), false, 0, &src);
-	test_tls_dir(dir("cli-ca1"), false, 1, &src);
-	test_tls_psk_dir(dir("psk"), "kvmig", "00112233445566778899aabbccddeeff");
-	test_tls_psk_dir(dir("psk-other"), "kvmig", "ffeeddccbbaa99887766554433221100");
+	test_tls_dir(test_tls_path("srv"), true, 0, &dst);
+	test_tls_dir(test_tls_path("srv-expired"), true, 0, &dst_old);
+	test_tls_dir(test_tls_path("cli"), false, 0, &src);
+	test_tls_dir(test_tls_path("cli-ca1"), false, 1, &src);
+	test_tls_psk_dir(test_tls_path("psk"), "kvmig", "00112233445566778899aabbccddeeff");
+	test_tls_psk_dir(test_tls_path("psk-other"), "kvmig",
+			 "ffeeddccbbaa99887766554433221100");
 
 	start_vms(&m, vm_args, vm_args);
 	{
-		const char *const inc[] = { "--tls-creds", dir("srv"), NULL };
+		const char *const inc[] = { "--tls-creds", test_tls_path("srv"), NULL };
 
 		refused(&m, "plaintext source, TLS destination", inc, NULL,
 			"the destination refused: channel 0: the source did not "
@@ -112,7 +94,7 @@ int main(void)
 			"plaintext kvmig frame");
 	}
 	{
-		const char *const mig[] = { "--tls-creds", dir("cli"), NULL };
+		const char *const mig[] = { "--tls-creds", test_tls_path("cli"), NULL };
 
 		refused(&m, "TLS source, plaintext destination", NULL, mig,
 			"channel 0: the destination does not speak TLS: it answered "
@@ -120,8 +102,8 @@ int main(void)
 			"ClientHello), and this end has no --tls-creds");
 	}
 	{
-		const char *const inc[] = { "--tls-creds", dir("srv"), NULL };
-		const char *const mig[] = { "--tls-creds", dir("cli-ca1"), NULL };
+		const char *const inc[] = { "--tls-creds", test_tls_path("srv"), NULL };
+		const char *const mig[] = { "--tls-creds", test_tls_path("cli-ca1"), NULL };
 
 		refused(&m, "wrong CA", inc, mig, "the destination's certificate is "
 			"refused: The certificate is NOT trusted. The certificate "
@@ -129,8 +111,8 @@ int main(void)
 			"CA is unknown");
 	}
 	{
-		const char *const inc[] = { "--tls-creds", dir("srv"), NULL };
-		const char *const mig[] = { "--tls-creds", dir("cli"), "--tls-hostname",
+		const char *const inc[] = { "--tls-creds", test_tls_path("srv"), NULL };
+		const char *const mig[] = { "--tls-creds", test_tls_path("cli"), "--tls-hostname",
 					    "kvmig.invalid", NULL };
 
 		refused(&m, "wrong name", inc, mig, "The name in the certificate does "
@@ -139,17 +121,17 @@ int main(void)
 			"Certificate is bad");
 	}
 	{
-		const char *const inc[] = { "--tls-creds", dir("srv-expired"), NULL };
-		const char *const mig[] = { "--tls-creds", dir("cli"), NULL };
+		const char *const inc[] = { "--tls-creds", test_tls_path("srv-expired"), NULL };
+		const char *const mig[] = { "--tls-creds", test_tls_path("cli"), NULL };
 
 		refused(&m, "expired certificate", inc, mig, "The certificate chain "
 			"uses expired certificate", "the source refused the TLS "
 			"handshake: Certificate is expired");
 	}
 	{
-		const char *const inc[] = { "--tls-creds", dir("srv"), "--tls-authz",
+		const char *const inc[] = { "--tls-creds", test_tls_path("srv"), "--tls-authz",
 					    "CN=other,O=kvmig", NULL };
-		const char *const mig[] = { "--tls-creds", dir("cli"), NULL };
+		const char *const mig[] = { "--tls-creds", test_tls_path("cli"), NULL };
 
 		refused(&m, "source DN not in --tls-authz", inc, mig,
 			"the destination refused: channel 0: the source's certificate, "
@@ -157,15 +139,15 @@ int main(void)
 			"'CN=kvmig-src,O=kvmig', is not one --tls-authz lets in");
 	}
 	{
-		const char *const inc[] = { "--tls-creds", dir("psk"), NULL };
-		const char *const mig[] = { "--tls-creds", dir("psk-other"), NULL };
+		const char *const inc[] = { "--tls-creds", test_tls_path("psk"), NULL };
+		const char *const mig[] = { "--tls-creds", test_tls_path("psk-other"), NULL };
 
 		refused(&m, "wrong PSK", inc, mig, "keys.psk?)", "keys.psk?)");
 	}
 	{
-		const char *const inc[] = { "--tls-creds", dir("srv"), "--tls-authz",
+		const char *const inc[] = { "--tls-creds", test_tls_path("srv"), "--tls-authz",
 					    "CN=kvmig-src,O=kvmig", NULL };
-		const char *const mig[] = { "--tls-creds", dir("cli"), "--channels", "3",
+		const char *const mig[] = { "--tls-creds", test_tls_path("cli"), "--channels", "3",
 					    "--verify", "--keep-vm", NULL };
 
 		start_incoming_with(&m, true, inc);
@@ -173,14 +155,13 @@ int main(void)
 					     &m, mig, "converged"));
 	}
 	{
-		const char *const inc[] = { "--tls-creds", dir("psk"), NULL };
-		const char *const mig[] = { "--tls-creds", dir("psk"), "--verify",
+		const char *const inc[] = { "--tls-creds", test_tls_path("psk"), NULL };
+		const char *const mig[] = { "--tls-creds", test_tls_path("psk"), "--verify",
 					    "--keep-vm", NULL };
 
 		start_vms(&m, vm_args, vm_args);
 		start_incoming_with(&m, true, inc);
 		json_decref(migrate_verified("TLS PSK", &m, mig, "converged"));
 	}
-	nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);	/* throwaway keys */
 	ksft_finished();
 }

@@ -22,7 +22,6 @@
  * x509, 5 rounds, about 40 s.
  * -m MiB per run (default 512, split between the channels), -r rounds (5).
  */
-#include <ftw.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -57,12 +56,6 @@ struct end {
 
 static uint8_t *payload;
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
 
 static uint64_t process_cpu_ns(void)
 {
@@ -175,7 +168,7 @@ static struct run run_once(int lfd, const char *port, enum mode m,
 #define E2E_MODES	2
 #define E2E_ROUNDS	5
 
-static void e2e(const char *root, json_t *out)
+static void e2e(json_t *out)
 {
 	static const char *const vm[] = {
 		"--vcpus", "2", "--mem", "256M", "--workload",
@@ -188,8 +181,8 @@ static void e2e(const char *root, json_t *out)
 	const char *const mig[] = { "--tls-creds", cli, NULL };
 	unsigned int k, i;
 
-	snprintf(srv, sizeof(srv), "%s/srv", root);
-	snprintf(cli, sizeof(cli), "%s/cli", root);
+	snprintf(srv, sizeof(srv), "%s", test_tls_path("srv"));
+	snprintf(cli, sizeof(cli), "%s", test_tls_path("cli"));
 	for (k = 0; k < E2E_ROUNDS; k++)
 		for (i = 0; i < E2E_MODES; i++) {
 			unsigned int m = k % 2 ? E2E_MODES - 1 - i : i;
@@ -261,7 +254,8 @@ int main(int argc, char **argv)
 	unsigned int mib = 512, rounds = 5, nch, k, i;
 	const char *json_path = NULL;
 	json_t *out = json_array();
-	char root[64], path[128], err[512], port[16];
+	char err[512], port[16];
+	const char *path;
 	struct sockaddr_in6 a;
 	socklen_t alen = sizeof(a);
 	uint64_t seed = 0x746c73;
@@ -287,15 +281,13 @@ int main(int argc, char **argv)
 	TEST_ASSERT(payload, "malloc");
 	test_fill_random(payload, FRAME, &seed);
 
-	snprintf(root, sizeof(root), "/tmp/kvmig-bench-tls-XXXXXX");
-	TEST_ASSERT(mkdtemp(root), "mkdtemp");
-	snprintf(path, sizeof(path), "%s/srv", root);
+	path = test_tls_path("srv");
 	test_tls_dir(path, true, 0, &dst);
 	srv[X509] = tls_creds_new(TLS_SERVER, path, NULL, err, sizeof(err));
-	snprintf(path, sizeof(path), "%s/cli", root);
+	path = test_tls_path("cli");
 	test_tls_dir(path, false, 0, &src);
 	cli[X509] = tls_creds_new(TLS_CLIENT, path, NULL, err, sizeof(err));
-	snprintf(path, sizeof(path), "%s/psk", root);
+	path = test_tls_path("psk");
 	test_tls_psk_dir(path, "kvmig", "00112233445566778899aabbccddeeff");
 	srv[PSK] = tls_creds_new(TLS_SERVER, path, NULL, err, sizeof(err));
 	cli[PSK] = tls_creds_new(TLS_CLIENT, path, NULL, err, sizeof(err));
@@ -360,7 +352,7 @@ int main(int argc, char **argv)
 	if (access("/dev/kvm", R_OK | W_OK))
 		printf("\nend to end: skipped, no /dev/kvm\n");
 	else
-		e2e(root, out);
+		e2e(out);
 	if (json_path)
 		json_dump_file(out, json_path, JSON_INDENT(2));
 	json_decref(out);
@@ -371,7 +363,5 @@ int main(int argc, char **argv)
 		free(cipher_desc[i]);
 	}
 	free(payload);
-	/* throwaway keys; GnuTLS reads keys.psk at each handshake */
-	nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-	return 0;
+	return 0;	/* the keys go at exit (test_tls_path()) */
 }
