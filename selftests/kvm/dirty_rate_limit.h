@@ -33,8 +33,6 @@
 #define RING_ENTRIES	65536
 #define HARVEST_MS	50
 
-#define PARAM_DIR	"/sys/module/kvm/parameters/"
-
 /* shared with the guest (guest_var_store/load) */
 static volatile uint64_t guest_pages;	/* pages written so far */
 static volatile uint64_t guest_stop;	/* host: finish */
@@ -113,46 +111,6 @@ static void get_limit(struct kvm_vcpu *vcpu, struct kvm_dirty_rate_limit *l)
  * vcpu_stat() (fast_wp.h) reads a stats fd taken before the vCPU runs:
  * KVM_GET_STATS_FD, a vCPU ioctl, waits for KVM_RUN to return.
  */
-
-/* ------------------------------------------------------------ module parameters */
-
-static int param_write(const char *name, const char *val)
-{
-	char path[128];
-	ssize_t n;
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY);
-	TEST_ASSERT(fd >= 0, "open %s", path);
-	n = write(fd, val, strlen(val));
-	if (n < 0)
-		err = errno;
-	close(fd);
-	return err;
-}
-
-static void param_set(const char *name, const char *val)
-{
-	int err = param_write(name, val);
-
-	TEST_ASSERT(!err, "writing %s to %s: %s", val, name, strerror(err));
-}
-
-static unsigned long param_read(const char *name)
-{
-	char path[128], buf[32] = "";
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
-	TEST_ASSERT(fd >= 0, "open %s", path);
-	TEST_ASSERT(read(fd, buf, sizeof(buf) - 1) > 0, "read %s", path);
-	close(fd);
-	if (buf[0] == 'Y' || buf[0] == 'N')
-		return buf[0] == 'Y';
-	return strtoul(buf, NULL, 0);
-}
 
 /* ------------------------------------------------------------ a test VM */
 

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the repo's KVM selftests share: the host's side of the variables
- * through which it talks to running guest code, and a vCPU statistic.
+ * through which it talks to running guest code, a vCPU statistic and
+ * kvm's module parameters.
  */
 #ifndef KVMIG_SELFTESTS_FAST_WP_H
 #define KVMIG_SELFTESTS_FAST_WP_H
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "kvm_util.h"
 
@@ -59,6 +63,47 @@ static inline uint64_t vcpu_stat(int fd, const char *name)
 	free(descs);
 	TEST_ASSERT(found, "vCPU stat %s not found", name);
 	return data;
+}
+
+/* kvm's module parameter @name (Y/N as 1/0); writing returns the errno */
+#define PARAM_DIR	"/sys/module/kvm/parameters/"
+
+static inline int param_write(const char *name, const char *val)
+{
+	char path[128];
+	ssize_t n;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	fd = open(path, O_WRONLY);
+	TEST_ASSERT(fd >= 0, "open %s", path);
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static inline void param_set(const char *name, const char *val)
+{
+	int err = param_write(name, val);
+
+	TEST_ASSERT(!err, "writing %s to %s: %s", val, name, strerror(err));
+}
+
+static inline unsigned long param_read(const char *name)
+{
+	char path[128], buf[32] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	fd = open(path, O_RDONLY);
+	TEST_ASSERT(fd >= 0, "open %s", path);
+	TEST_ASSERT(read(fd, buf, sizeof(buf) - 1) > 0, "read %s", path);
+	close(fd);
+	if (buf[0] == 'Y' || buf[0] == 'N')
+		return buf[0] == 'Y';
+	return strtoul(buf, NULL, 0);
 }
 
 #endif /* KVMIG_SELFTESTS_FAST_WP_H */

@@ -298,29 +298,6 @@ static uint64_t round_trip(struct kvm_vm *vm, enum fwp_variant v,
 	return n;
 }
 
-/*
- * kvm.eager_page_split: FWP_HUGE turns it off, so that enabling the log
- * leaves the 2 MiB leaves in place (write-protected) instead of splitting
- * them: the protection's markers then sit above huge leaves.
- */
-#define EAGER_SPLIT	"/sys/module/kvm/parameters/eager_page_split"
-
-static char eager_split(char set)
-{
-	char was = 0;
-	FILE *f = fopen(EAGER_SPLIT, "r+");
-
-	TEST_ASSERT(f, "%s: %s", EAGER_SPLIT, strerror(errno));
-	TEST_ASSERT(fread(&was, 1, 1, f) == 1, "reading %s", EAGER_SPLIT);
-	if (set) {
-		rewind(f);
-		TEST_ASSERT(fputc(set, f) != EOF && !fflush(f), "writing %s",
-			    EAGER_SPLIT);
-	}
-	fclose(f);
-	return was;
-}
-
 /* FWP_TWO's second caller: protects every millisecond until told to stop. */
 static volatile bool second_stop;
 
@@ -350,11 +327,18 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src,
 	unsigned long second_calls = 0;
 	unsigned int i, round;
 	struct kvm_vm *vm;
-	char split = 0;
+	unsigned long split = 0;
 	void *ret;
 
-	if (v == FWP_HUGE)
-		split = eager_split('N');
+	/*
+	 * FWP_HUGE: with kvm.eager_page_split off, enabling the log leaves the
+	 * 2 MiB leaves in place (write-protected) instead of splitting them:
+	 * the protection's markers then sit above huge leaves.
+	 */
+	if (v == FWP_HUGE) {
+		split = param_read("eager_page_split");
+		param_set("eager_page_split", "N");
+	}
 	vm = vm_create_with_vcpus(NR_VCPUS, guest_code, vcpus);
 	if (v == FWP_CLEAR)
 		vm_enable_cap(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
@@ -467,7 +451,7 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src,
 	if (v == FWP_TWO)
 		ksft_print_msg("the second caller: %lu protections\n", second_calls);
 	if (split)
-		eager_split(split);
+		param_set("eager_page_split", "Y");
 	free(shadow);
 	free(bm);
 	kvm_vm_free(vm);
