@@ -327,6 +327,56 @@ static void test_bad_opts(void)
 }
 
 /*
+ * Pass 0's first 100 ms put 1.5x what the link carries into the sockets'
+ * buffers: the limits set then assume too fast a link, and are set again
+ * as the ticks learn its rate, down to within 15% of q = 0.3 of it; once
+ * they are right, a tick leaves them.
+ */
+static void test_tick_burst(void)
+{
+	struct conv_mechs vmm = { .vmm = true };
+	struct conv_vcpu v[1] = { { 0 } };
+	struct conv_tick_sample t = { .bytes_per_page = BPP, .nr_vcpus = 1,
+				      .vcpu = v };
+	struct conv_opts o = defaults;
+	struct conv *c = conv_new();
+	uint64_t first, last = 0;
+	unsigned int i, sets = 0;
+	struct conv_plan p;
+	char why[160];
+	bool ok;
+
+	TEST_ASSERT(!conv_init(c, &o, &vmm, why, sizeof(why)), "%s", why);
+	conv_baseline(c, v, 1);
+	memset(&p, 0, sizeof(p));
+	v[0].dirty_bytes = (uint64_t)(2 * LINK * 0.1);
+	t.ns = 100000000;
+	t.wire_bytes = (uint64_t)(1.5 * LINK * 0.1);
+	conv_tick(c, &t, &p);
+	first = p.limit[0];
+	for (i = 2; i <= 20; i++) {
+		struct conv_plan q;
+
+		memset(&q, 0, sizeof(q));
+		v[0].dirty_bytes += (uint64_t)((double)(last ?: first) * 0.1);
+		t.ns = i * 100000000ULL;
+		t.wire_bytes += (uint64_t)(LINK * 0.1);
+		conv_tick(c, &t, &q);
+		if (q.changed) {
+			sets++;
+			last = q.limit[0];
+		}
+	}
+	ok = first > 0.4 * LINK && sets >= 1 && sets <= 4 && last > 0 &&
+	     (double)last <= 0.3 * LINK / 0.85 && (double)last >= 0.29 * LINK;
+	ksft_test_result(ok, "ticks: limits set on pass 0's burst (%.1f MB/s, link "
+			 "%.1f) are set again %u times as the link's rate is "
+			 "learnt, to %.1f MB/s", (double)first / 1e6, LINK / 1e6,
+			 sets, (double)last / 1e6);
+	conv_free(c);
+}
+
+/*
  * Ticks during pass 0: a vCPU at twice the link is limited 100 ms in, not
  * at the pass's end; the IO vCPU is spared; nothing happens on a tick
  * closer than 100 ms to the last, for a guest the link keeps up with, or
@@ -397,6 +447,51 @@ static void test_tick(void)
 			 "pass 0, the IO vCPU spared; not before 100 ms, not when "
 			 "the link keeps up, not under auto-converge");
 	conv_free(c);
+	test_tick_burst();
+}
+
+/*
+ * The IO vCPUs' allowance: an IO vCPU whose rate is above the tick's budget
+ * (0.3 of the link) but within half the link keeps it, and vCPU 0 gets
+ * what is left, down to the floor; one above half the link is limited.  A
+ * VMM's per-vCPU rate counts each first write after a re-arm, so an IO
+ * loop's few pages show a rate that grows with the syncs.
+ */
+static void test_io_allowance(void)
+{
+	struct conv_mechs vmm = { .vmm = true };
+	struct conv_vcpu v[2];
+	struct conv_tick_sample t = { .bytes_per_page = BPP, .nr_vcpus = 2,
+				      .vcpu = v, .ns = 100000000,
+				      .wire_bytes = (uint64_t)(LINK * 0.1) };
+	struct conv_opts o = defaults;
+	struct conv_plan p[2];
+	double io[2] = { 0.4, 0.7 };
+	unsigned int k;
+	char why[160];
+
+	for (k = 0; k < 2; k++) {
+		struct conv *c = conv_new();
+
+		TEST_ASSERT(!conv_init(c, &o, &vmm, why, sizeof(why)), "%s", why);
+		memset(v, 0, sizeof(v));
+		conv_baseline(c, v, 2);
+		memset(&p[k], 0, sizeof(p[k]));
+		v[0].dirty_bytes = (uint64_t)(2 * LINK * 0.1);
+		v[1].dirty_bytes = (uint64_t)(io[k] * LINK * 0.1);
+		v[1].io_exits = 200;
+		conv_tick(c, &t, &p[k]);
+		ksft_print_msg("IO vCPU at %.1fx the link: limits %.2f MB/s, %.2f MB/s\n",
+			       io[k], (double)p[k].limit[0] / 1e6,
+			       (double)p[k].limit[1] / 1e6);
+		conv_free(c);
+	}
+	ksft_test_result(p[0].mech == CONV_MECH_LIMIT && !p[0].limit[1] &&
+			 p[0].limit[0] > 0 && (double)p[0].limit[0] <= 0.01 * LINK &&
+			 p[1].limit[1] > 0 && (double)p[1].limit[1] <= 0.5 * LINK &&
+			 p[1].limit[0] > 0 && (double)p[1].limit[0] <= 0.01 * LINK,
+			 "IO-aware: an IO vCPU over the budget keeps its rate up to "
+			 "half the link, vCPU 0 gets the rest; above half it is limited");
 }
 
 /* kvmig set: the knobs change while it runs, checked like at the start. */
@@ -504,12 +599,13 @@ static void test_max_iterations(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(14);
+	ksft_set_plan(16);
 	test_estimate();
 	test_none();
 	test_dirty_limit(true);
 	test_dirty_limit(false);
 	test_io_spared();
+	test_io_allowance();
 	test_auto_converge();
 	test_auto_picks();
 	test_bad_opts();

@@ -8,7 +8,8 @@
  *    page of both sides is compared byte for byte, and the destination
  *    guest then runs on and its self-check finds 0 bad pages;
  *  - a guest that dirties faster than a bandwidth-limited link still
- *    completes (forced after max-iterations) with the same proofs;
+ *    completes (forced after max-iterations) with the same proofs, also
+ *    with each backend syncing within its long passes;
  *  - an idle guest and a lightly dirtying one converge; a guest that can
  *    never converge ends by the configured rule: forced switchover, or with
  *    --no-force a clear failure;
@@ -625,6 +626,49 @@ static void test_garbage_stream(void)
 	TEST_ASSERT(test_vm_quit(&m.src) == 0, "source exit status");
 }
 
+static const char *const busy_ring_args[] = {
+	"--vcpus", "2", "--mem", "48M", "--slot", "16M,gap=32M", "--dirty-ring", "4096",
+	"--workload", "0:dirty,rate=0,ws=24M,pattern=random,data=random",
+	"--workload", "1:io,period=1000", NULL,
+};
+
+/*
+ * Syncs within a pass (source.c, mid_sync()): a guest faster than a
+ * 16 MiB/s link (no throttle: --converge none) makes passes of a second or
+ * more, so the source also syncs within them and leaves a page it has
+ * still to send out of the next pass.
+ * With each backend the migration is verified page by page (3 results), and
+ * there were more syncs than one before pass 0, one after each pass and
+ * one at the stop (1 result).
+ */
+static void test_mid_syncs(void)
+{
+	static const char *const backends[] = { "clear", "bitmap", "ring" };
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		const char *const extra[] = { "--dirty-log", backends[i],
+					      "--max-bandwidth", "16M",
+					      "--max-iterations", "3", "--verify",
+					      "--converge", "none", "--keep-vm",
+					      NULL };
+		const char *const *args = i == 2 ? busy_ring_args : busy_args;
+		char name[64];
+		int64_t syncs, passes;
+		json_t *st;
+
+		snprintf(name, sizeof(name), "%s, syncs within passes", backends[i]);
+		st = migrate_ok(name, args, args, extra, "forced");
+		syncs = json_path_int(st, "ram.dirty-sync-count");
+		passes = json_path_int(st, "ram.iterations");
+		ksft_test_result(passes > 0 && syncs > passes + 1,
+				 "%s: %lld dirty syncs in %lld passes, more than "
+				 "their ends", name, (long long)syncs,
+				 (long long)passes);
+		json_decref(st);
+	}
+}
+
 static const char *const idle_args[] = {
 	"--vcpus", "2", "--mem", "48M", "--slot", "16M,gap=32M", NULL,
 };
@@ -720,7 +764,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "--dirty-log"))
 		backend_run(argv[2]);
 	TEST_ASSERT(argc == 1, "usage: test_migrate [--dirty-log BACKEND]");
-	ksft_set_plan(6 * 3 + 4 + 2 + (2 + 3) * 5 + 2 + 1 + 2 + 2 + 4 + 3);
+	ksft_set_plan(6 * 3 + 4 + 2 + (2 + 3) * 5 + 2 + 1 + 2 + 2 + 4 + 3 + 3 * 4);
 	json_decref(migrate_ok("idle guest", idle_args, idle_args, plain, "converged"));
 	test_big_idle();
 	json_decref(migrate_ok("light dirtying", light_args, light_args, plain, "converged"));
@@ -729,6 +773,7 @@ int main(int argc, char **argv)
 	json_decref(migrate_ok("ring, 2 channels", vm_args_ring, vm_args_ring, ring2, "converged"));
 	json_decref(migrate_ok("guest faster than a 16 MiB/s link", busy_args, busy_args, slow,
 		   "forced"));
+	test_mid_syncs();
 	test_layout_mismatch();
 	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
 		test_cut(cuts[i]);
