@@ -29,7 +29,7 @@ if KVMIG_LAB_TESTS=tools/lab/bench bash tools/lab/lab.sh >"$B/bench/lab.log" 2>&
 	# bench_converge's table, the kernel's limits as dirty-limit's mechanism
 	awk '/^KVMIG-LAB: run converge_bench/ { on = 1; next }
 	     /^KVMIG-LAB: / { on = 0 }
-	     on && /^(convergence:|policy|none|auto-converge|dirty-limit|IO p99| )/' \
+	     on && /^(convergence:|policy|none|auto-converge|dirty-limit|IO p99|window:| )/' \
 		"$cache/out/normal/console.log"
 else
 	tail -30 "$B/bench/lab.log"

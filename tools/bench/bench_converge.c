@@ -30,8 +30,10 @@
  *   IO p99      the IO vCPU's round-trip p99 over the run, against a run of
  *               the same VM without a migration
  *
- * Every migration is verified (--verify) and the destination guest's
- * self-check must be clean, or the bench fails.
+ * The policies run in interleaved rounds (--rounds, 3; round k starts
+ * with policy k mod 3); each figure is the median of the rounds with their
+ * min..max.  Every migration is verified (--verify) and the destination
+ * guest's self-check must be clean, or the bench fails.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -203,31 +205,56 @@ static double unmigrated_io_p99(unsigned int ms)
 	return p99;
 }
 
+#define NR_POLICIES	3
+#define MAX_ROUNDS	9
+
+/* "1.28 (1.25..1.31)": the median of the rounds' @v and their spread */
+static const char *cell(double *v, unsigned int n, int prec)
+{
+	static char buf[8][48];
+	static unsigned int next;
+	struct test_spread t = test_spread(v, n);
+	char *b = buf[next++ % 8];
+
+	snprintf(b, sizeof(buf[0]), "%.*f (%.*f..%.*f)", prec, t.med, prec, t.min,
+		 prec, t.max);
+	return b;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", required_argument, NULL, 'j' },
 		{ "bandwidth", required_argument, NULL, 'b' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ 0 }
 	};
-	struct run runs[] = {
-		{ .policy = "none" }, { .policy = "auto-converge" },
-		{ .policy = "dirty-limit" },
+	static const char *const policies[NR_POLICIES] = {
+		"none", "auto-converge", "dirty-limit",
 	};
+	static struct run runs[NR_POLICIES][MAX_ROUNDS];
 	const char *json_path = NULL, *bw = NULL;
 	double link, io_base, longest = 0, guest = 0;
-	char bwbuf[32];
+	unsigned int i, k, rounds = 3;
 	json_t *out = json_array();
-	unsigned int i;
+	char bwbuf[32];
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "j:b:", opts, NULL)) != -1) {
-		if (opt == 'j')
+	while ((opt = getopt_long(argc, argv, "j:b:r:", opts, NULL)) != -1) {
+		if (opt == 'j') {
 			json_path = optarg;
-		else if (opt == 'b')
+		} else if (opt == 'b') {
 			bw = optarg;
-		else
+		} else if (opt == 'r') {
+			rounds = (unsigned int)atoi(optarg);
+			if (rounds < 1 || rounds > MAX_ROUNDS) {
+				fprintf(stderr, "bench_converge: --rounds: 1..%u\n",
+					MAX_ROUNDS);
+				return 2;
+			}
+		} else {
 			return 2;
+		}
 	}
 	test_require_kvm();
 	signal(SIGPIPE, SIG_IGN);	/* a destination VMM that quit */
@@ -242,50 +269,78 @@ int main(int argc, char **argv)
 		snprintf(bwbuf, sizeof(bwbuf), "%.0f", link);
 		bw = bwbuf;
 	}
-	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
-		one(&runs[i], bw, link);
-		longest = runs[i].total_ms > longest ? runs[i].total_ms : longest;
+	/* interleaved: round k starts with policy k mod 3 */
+	for (k = 0; k < rounds; k++) {
+		for (i = 0; i < NR_POLICIES; i++) {
+			unsigned int pol = (k + i) % NR_POLICIES;
+			struct run *r = &runs[pol][k];
+
+			r->policy = policies[pol];
+			one(r, bw, link);
+			printf("# round %u: %s: %s, %lld passes, total/link %.2f, "
+			       "downtime %.0f ms, guest %.3f, window %.3f\n", k + 1,
+			       r->policy, r->switchover, (long long)r->passes,
+			       r->total_ms / (r->link_ms ?: 1), r->downtime_ms,
+			       r->guest_ratio, r->window_ratio);
+			fflush(stdout);
+			longest = r->total_ms > longest ? r->total_ms : longest;
+		}
 	}
 	io_base = unmigrated_io_p99((unsigned int)(longest < 30000 ? longest : 30000));
 
 	printf("convergence: a vCPU rewriting random pages of %s as fast as it can "
 	       "(logged at %.1f MiB/s) and an IO vCPU (500 us period), 128 MiB "
-	       "guest, a %.1f MB/s link, --verify, downtime limit 300 ms; %s\n",
+	       "guest, a %.1f MB/s link, --verify, downtime limit 300 ms; %s; "
+	       "%u interleaved rounds, medians (min..max)\n",
 	       WS, guest / 1048576.0, link / 1e6, kernel_limits ?
 	       "the kernel's per-vCPU dirty-rate limits (KVM_SET_DIRTY_RATE_LIMIT)" :
-	       "the VMM's own dirty limits (dirty rings)");
-	printf("%-14s %10s %7s %9s %9s %10s %9s %8s %9s %9s %9s %9s %9s\n",
-	       "policy", "switch", "passes", "MiB sent", "total ms", "total/link",
-	       "downtime", "/limit", "guest", "guest", "window", "IO p99",
-	       "IO p99");
-	printf("%-14s %10s %7s %9s %9s %10s %9s %8s %9s %9s %9s %9s %9s\n", "",
-	       "", "", "", "", "", "ms", "", "vs before", "vs none", "vs before",
-	       "us", "vs unmig.");
-	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
-		const struct run *r = &runs[i];
+	       "the VMM's own dirty limits (dirty rings)", rounds);
+	printf("%-14s %-12s %6s %8s %-18s %-18s %-21s %-18s %-21s %-18s\n",
+	       "policy", "converged", "passes", "MiB", "total/link",
+	       "downtime/limit", "guest vs before", "guest vs none",
+	       "window vs before", "IO p99 vs unmig.");
+	for (i = 0; i < NR_POLICIES; i++) {
+		double tl[MAX_ROUNDS], dl[MAX_ROUNDS], gb[MAX_ROUNDS], gn[MAX_ROUNDS];
+		double wn[MAX_ROUNDS], io[MAX_ROUNDS], mb[MAX_ROUNDS], ps[MAX_ROUNDS];
+		unsigned int conv = 0;
+		char cv[16];
 
-		printf("%-14s %10s %7lld %9.1f %9.0f %10.2f %9.0f %8.2f %9.3f %9.2f "
-		       "%9.3f %9.0f %9.2f\n",
-		       r->policy, r->switchover, (long long)r->passes, r->mbytes,
-		       r->total_ms, r->total_ms / (r->link_ms ?: 1), r->downtime_ms,
-		       r->downtime_ms / 300.0, r->guest_ratio,
-		       r->guest_ratio / (runs[0].guest_ratio ?: 1), r->window_ratio,
-		       r->io_p99_us, r->io_p99_us / (io_base ?: 1));
-		json_array_append_new(out, json_pack(
-			"{ss ss sI sf sf sf sf sf sf sf sf sf}",
-			"policy", r->policy, "switchover", r->switchover,
-			"passes", (json_int_t)r->passes, "mib-sent", r->mbytes,
-			"total-time-ms", r->total_ms, "link-time-ms", r->link_ms,
-			"downtime-ms", r->downtime_ms, "guest-rate-ratio", r->guest_ratio,
-			"guest-rate-vs-none", r->guest_ratio / (runs[0].guest_ratio ?: 1),
-			"window-ratio", r->window_ratio,
-			"io-p99-us", r->io_p99_us, "io-p99-unmigrated-us", io_base));
+		for (k = 0; k < rounds; k++) {
+			const struct run *r = &runs[i][k];
+
+			conv += !strcmp(r->switchover, "converged");
+			tl[k] = r->total_ms / (r->link_ms ?: 1);
+			dl[k] = r->downtime_ms / 300.0;
+			gb[k] = r->guest_ratio;
+			gn[k] = r->guest_ratio / (runs[0][k].guest_ratio ?: 1);
+			wn[k] = r->window_ratio;
+			io[k] = r->io_p99_us / (io_base ?: 1);
+			mb[k] = r->mbytes;
+			ps[k] = (double)r->passes;
+			json_array_append_new(out, json_pack(
+				"{ss sI ss sI sf sf sf sf sf sf sf sf sf}",
+				"policy", r->policy, "round", (json_int_t)k + 1,
+				"switchover", r->switchover,
+				"passes", (json_int_t)r->passes, "mib-sent", r->mbytes,
+				"total-time-ms", r->total_ms, "link-time-ms", r->link_ms,
+				"downtime-ms", r->downtime_ms,
+				"guest-rate-ratio", r->guest_ratio,
+				"guest-rate-vs-none", gn[k],
+				"window-ratio", r->window_ratio,
+				"io-p99-us", r->io_p99_us, "io-p99-unmigrated-us", io_base));
+		}
+		snprintf(cv, sizeof(cv), "%u/%u", conv, rounds);
+		printf("%-14s %-12s %6.0f %8.1f %-18s %-18s %-21s %-18s %-21s %-18s\n",
+		       policies[i], cv, test_spread(ps, rounds).med,
+		       test_spread(mb, rounds).med, cell(tl, rounds, 2),
+		       cell(dl, rounds, 2), cell(gb, rounds, 3), cell(gn, rounds, 2),
+		       cell(wn, rounds, 3), cell(io, rounds, 2));
 	}
+	printf("IO p99 of the same VM never migrated: %.0f us\n", io_base);
 	printf("window: vCPU 0's pages written in the first %u link times of the "
 	       "working set (%.0f ms) from the migration's start, at whichever "
 	       "end the guest ran, against its rate before\n", WINDOW,
 	       WINDOW * (double)(64 << 20) / link * 1000.0);
-	printf("IO p99 of the same VM never migrated: %.0f us\n", io_base);
 	if (json_path && json_dump_file(out, json_path, JSON_INDENT(2)))
 		fprintf(stderr, "bench_converge: cannot write %s\n", json_path);
 	json_decref(out);
