@@ -49,6 +49,8 @@ struct run {
 	char switchover[16];
 	double total_ms, link_ms, downtime_ms, guest_ratio, io_p99_us, mbytes;
 	double window_ratio;
+	/* the switchover: expected downtime and the real one's parts, ms */
+	int64_t expected_ms, part_ms[6];
 	int64_t passes;
 };
 
@@ -105,6 +107,10 @@ static double page_rate(struct test_vm *vm, unsigned int ms)
 	return (double)(b - a) * 1e9 / (double)(test_now_ns() - t);
 }
 
+static const char *const downtime_parts[6] = {
+	"pause", "sync", "ram", "device", "verify", "commit",
+};
+
 /* The window's sampler: vCPU 0's pages written at t0 + window, either end. */
 struct sampler {
 	struct mig *m;
@@ -139,6 +145,7 @@ static void one(struct run *r, const char *bw, double link_bytes)
 	pthread_t th;
 	json_t *st, *g;
 	uint64_t t;
+	unsigned int i;
 	int rc;
 
 	start_vms(&m, vm_args, dst_args);
@@ -177,6 +184,13 @@ static void one(struct run *r, const char *bw, double link_bytes)
 	json_decref(g);
 	r->total_ms = (double)json_path_int(st, "total-time");
 	r->downtime_ms = (double)json_path_int(st, "downtime");
+	r->expected_ms = json_path_int(st, "expected-downtime");
+	for (i = 0; i < 6; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "downtime-parts.%s", downtime_parts[i]);
+		r->part_ms[i] = json_path_int(st, path);
+	}
 	r->mbytes = (double)json_path_int(st, "ram.transferred") / 1048576.0;
 	r->passes = json_path_int(st, "ram.iterations");
 	/* the working set at the link's rate: the least any policy needs */
@@ -278,10 +292,16 @@ int main(int argc, char **argv)
 			r->policy = policies[pol];
 			one(r, bw, link);
 			printf("# round %u: %s: %s, %lld passes, total/link %.2f, "
-			       "downtime %.0f ms, guest %.3f, window %.3f\n", k + 1,
-			       r->policy, r->switchover, (long long)r->passes,
+			       "downtime %.0f ms (expected %lld: pause %lld, sync "
+			       "%lld, pages %lld, device %lld, verify %lld, commit "
+			       "%lld), guest %.3f, window %.3f\n", k + 1, r->policy,
+			       r->switchover, (long long)r->passes,
 			       r->total_ms / (r->link_ms ?: 1), r->downtime_ms,
-			       r->guest_ratio, r->window_ratio);
+			       (long long)r->expected_ms, (long long)r->part_ms[0],
+			       (long long)r->part_ms[1], (long long)r->part_ms[2],
+			       (long long)r->part_ms[3], (long long)r->part_ms[4],
+			       (long long)r->part_ms[5], r->guest_ratio,
+			       r->window_ratio);
 			fflush(stdout);
 			longest = r->total_ms > longest ? r->total_ms : longest;
 		}
