@@ -106,4 +106,37 @@ static inline unsigned long param_read(const char *name)
 	return strtoul(buf, NULL, 0);
 }
 
+/*
+ * Nested paging tables for an L2 guest under nested SVM: an identity map
+ * of the first @gib GiB of guest-physical memory (at most 512), with 2 MiB
+ * pages, built in memslot 0; returns the root's guest-physical address,
+ * for the VMCB's nested_cr3.  An L2 that uses its L1's CR3 then sees L1's
+ * memory at the same addresses, and KVM runs it on shadow NPT: the shadow
+ * MMU, with rmaps.  NPT entries are user entries (P, RW, US).
+ */
+#define NPT_RWX		0x7ULL
+#define NPT_HUGE	0x80ULL
+
+static inline vm_paddr_t npt_identity_map(struct kvm_vm *vm, unsigned int gib)
+{
+	vm_paddr_t root = vm_phy_pages_alloc(vm, 2 + gib, KVM_GUEST_PAGE_TABLE_MIN_PADDR, 0);
+	uint64_t *pml4 = addr_gpa2hva(vm, root);
+	uint64_t *pdpt = addr_gpa2hva(vm, root + 4096);
+	unsigned int g, i;
+
+	TEST_ASSERT(gib >= 1 && gib <= 512, "npt_identity_map: %u GiB", gib);
+	memset(pml4, 0, 4096);
+	memset(pdpt, 0, 4096);
+	pml4[0] = (root + 4096) | NPT_RWX;
+	for (g = 0; g < gib; g++) {
+		vm_paddr_t pd_gpa = root + (2 + g) * 4096ULL;
+		uint64_t *pd = addr_gpa2hva(vm, pd_gpa);
+
+		pdpt[g] = pd_gpa | NPT_RWX;
+		for (i = 0; i < 512; i++)
+			pd[i] = ((uint64_t)g << 30 | (uint64_t)i << 21) | NPT_RWX | NPT_HUGE;
+	}
+	return root;
+}
+
 #endif /* KVMIG_SELFTESTS_FAST_WP_H */

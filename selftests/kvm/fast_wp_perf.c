@@ -9,7 +9,9 @@
  *                  write-protects every page it reports (all of them here);
  *   clear-log      KVM_CLEAR_DIRTY_LOG over the whole slot (manual
  *                  protection), after a fetch;
- *   fast-wp        KVM_FAST_WRITE_PROTECT after a fetch.
+ *   fast-wp        KVM_GET_DIRTY_LOG with KVM_CAP_FAST_WRITE_PROTECT on,
+ *                  which fetches and then write-protects all of memory
+ *                  at once.
  *
  * Each runs after the guest has written every page of the slot once, so
  * every page is mapped writable and must be protected.  Each takes
@@ -27,6 +29,14 @@
  * Then the price of laziness: the time of the guest's next pass over the
  * slot (one write per page) after each kind of protection.
  *
+ * Then the same fetch once a nested guest has run: an L2 guest under
+ * nested SVM (shadow NPT: the shadow MMU, with rmaps) writes the whole
+ * slot, then NESTED_DIRTY pages of it per round; each round's fetch is
+ * timed with the capability on (the TDP MMU's protection, and the shadow
+ * MMU's for the pages fetched: O(dirty)) and off (classic), with slots of
+ * 64 and 512 MiB, and KVM_FAST_WRITE_PROTECT alone (O(dirty) as well,
+ * from the bits set).
+ *
  * Output: one line per size, prefixed "fastwp-perf:" so that the lab's
  * console log can be searched for the table.
  */
@@ -38,6 +48,7 @@
 
 #include "kvm_util.h"
 #include "processor.h"
+#include "svm_util.h"
 #include "test_util.h"
 #include "ucall_common.h"
 
@@ -199,23 +210,19 @@ struct ctx {
 	uint64_t pages;
 };
 
-/* the protecting call of each method; the fetch before it is not timed */
+/*
+ * The protecting call of each method: KVM_GET_DIRTY_LOG (classic, or with
+ * the capability on), or KVM_CLEAR_DIRTY_LOG, whose fetch before it is not
+ * timed.
+ */
 static void protect(struct kvm_vm *vm, void *arg)
 {
 	struct ctx *c = arg;
-	struct kvm_fast_write_protect fwp = { 0 };
 
-	switch (c->method) {
-	case GET:
-		kvm_vm_get_dirty_log(vm, SLOT, c->bm);
-		break;
-	case CLEAR:
+	if (c->method == CLEAR)
 		kvm_vm_clear_dirty_log(vm, SLOT, c->bm, 0, c->pages);
-		break;
-	case FASTWP:
-		vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
-		break;
-	}
+	else
+		kvm_vm_get_dirty_log(vm, SLOT, c->bm);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -247,7 +254,7 @@ static void method(struct probe *p, struct kvm_vcpu *writer, int m,
 
 	for (i = 0; i < REPEAT; i++) {
 		guest_pass(writer);
-		if (m != GET)
+		if (m == CLEAR)
 			kvm_vm_get_dirty_log(p->vm, SLOT, bm);
 		t[i] = probed(p, protect, &c, &stall[i]);
 	}
@@ -255,7 +262,8 @@ static void method(struct probe *p, struct kvm_vcpu *writer, int m,
 	r->stall_ms[m] = median(stall);
 	if (next_pass_ms) {
 		guest_pass(writer);
-		kvm_vm_get_dirty_log(p->vm, SLOT, bm);
+		if (m == CLEAR)
+			kvm_vm_get_dirty_log(p->vm, SLOT, bm);
 		protect(p->vm, &c);
 		*next_pass_ms = guest_pass(writer);
 	}
@@ -303,7 +311,7 @@ static void measure(uint64_t mib, struct row *r)
 	method(&p, vcpu, CLEAR, pages, bm, r, &r->pass_after_clear_ms);
 	vm_enable_cap(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, 0);
 
-	/* fast-wp: a fetch, then one protection */
+	/* fast-wp: the fetch, which protects all of memory at once */
 	vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 1);
 	method(&p, vcpu, FASTWP, pages, bm, r, &r->pass_after_fastwp_ms);
 	/* and the pass logged every page it wrote */
@@ -317,6 +325,125 @@ static void measure(uint64_t mib, struct row *r)
 	pthread_join(p.thread, NULL);
 	free(bm);
 	kvm_vm_free(vm);
+}
+
+/* ------------------------------------------------------- after a nested guest */
+
+#define NESTED_DIRTY	64	/* pages L2 writes per round */
+
+static uint64_t guest_svm, guest_npt_root;
+static uint64_t l2_stack[512] __aligned(16);
+
+/* L2: the whole slot once, then NESTED_DIRTY pages spread over it a round */
+static void l2_code(void)
+{
+	uint64_t i, round = 0, step = guest_pages / NESTED_DIRTY;
+
+	for (i = 0; i < guest_pages; i++)
+		*(volatile uint64_t *)(GPA + i * 4096) += 1;
+	GUEST_SYNC(0);
+	for (;;) {
+		round++;
+		for (i = 0; i < NESTED_DIRTY; i++)
+			*(volatile uint64_t *)(GPA + (i * step + round % step) * 4096) += 1;
+		GUEST_SYNC(round);
+	}
+}
+
+static void l1_code(void)
+{
+	struct svm_test_data *svm = (struct svm_test_data *)guest_svm;
+
+	generic_svm_setup(svm, l2_code, &l2_stack[511]);
+	svm->vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	svm->vmcb->control.nested_cr3 = guest_npt_root;
+	run_guest(svm->vmcb, svm->vmcb_gpa);
+	GUEST_FAIL("L2 exited to L1: exit code 0x%lx",
+		   (unsigned long)svm->vmcb->control.exit_code);
+}
+
+enum { N_FASTWP, N_CLASSIC, N_IOCTL, N_METHODS };
+
+/* The median time of REPEAT rounds' fetch (or ioctl) after L2 wrote. */
+static void measure_nested(uint64_t mib, double ms[N_METHODS], uint64_t *shadow)
+{
+	uint64_t pages = mib << 8;
+	unsigned long *bm = bitmap_zalloc(pages);
+	double t[REPEAT];
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	vm_vaddr_t svm_gva;
+	unsigned int i, m;
+
+	vm = vm_create_with_one_vcpu(&vcpu, l1_code);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, GPA, SLOT, pages,
+				    KVM_MEM_LOG_DIRTY_PAGES);
+	virt_map_level(vm, GPA, GPA, pages * 4096, PG_LEVEL_2M);
+	guest_pages = pages;
+	sync_global_to_guest(vm, guest_pages);
+	vcpu_alloc_svm(vm, &svm_gva);
+	guest_svm = svm_gva;
+	guest_npt_root = npt_identity_map(vm, 5);	/* the slot is at 4 GiB */
+	sync_global_to_guest(vm, guest_svm);
+	sync_global_to_guest(vm, guest_npt_root);
+
+	guest_pass(vcpu);		/* L2 wrote every page: all mapped */
+	*shadow = vm_get_stat(vm, "mmu_cache_miss");
+	TEST_ASSERT(*shadow > 0, "nested: no shadow page was made");
+	for (m = 0; m < N_METHODS; m++) {
+		vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, m != N_CLASSIC);
+		kvm_vm_get_dirty_log(vm, SLOT, bm);	/* a clean start */
+		for (i = 0; i < REPEAT; i++) {
+			struct kvm_fast_write_protect fwp = { 0 };
+			double t0;
+
+			guest_pass(vcpu);	/* NESTED_DIRTY pages */
+			t0 = now_ms();
+			if (m == N_IOCTL)
+				vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
+			else
+				kvm_vm_get_dirty_log(vm, SLOT, bm);
+			t[i] = now_ms() - t0;
+			if (m == N_IOCTL) {
+				kvm_vm_get_dirty_log(vm, SLOT, bm);
+			} else {
+				TEST_ASSERT(count_bits(bm, pages) == NESTED_DIRTY,
+					    "nested: %lu pages logged, want %u",
+					    count_bits(bm, pages), NESTED_DIRTY);
+			}
+		}
+		ms[m] = median(t);
+	}
+	free(bm);
+	kvm_vm_free(vm);
+}
+
+static void nested_table(void)
+{
+	static const uint64_t sizes[] = { 64, 512 };
+	static const char *const names[N_METHODS] = {
+		"fast-wp get", "classic get", "fast-wp ioctl",
+	};
+	double ms[ARRAY_SIZE(sizes)][N_METHODS];
+	uint64_t shadow[ARRAY_SIZE(sizes)];
+	unsigned int i, m;
+
+	if (!kvm_cpu_has(X86_FEATURE_SVM)) {
+		printf("fastwp-perf: nested: skipped, no nested SVM\n");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		measure_nested(sizes[i], ms[i], &shadow[i]);
+	printf("fastwp-perf: after a nested guest (L2 on shadow NPT wrote the whole "
+	       "slot, then %u pages a round): ms, medians of %d\n", NESTED_DIRTY,
+	       REPEAT);
+	for (m = 0; m < N_METHODS; m++)
+		printf("fastwp-perf: nested %-14s %4lu MiB %8.3f  %4lu MiB %8.3f  "
+		       "growth %6.2fx  / classic get %6.2fx\n", names[m],
+		       (unsigned long)sizes[0], ms[0][m], (unsigned long)sizes[1],
+		       ms[1][m], ms[1][m] / ms[0][m], ms[1][m] / ms[1][N_CLASSIC]);
+	printf("fastwp-perf: nested: %lu and %lu shadow pages made\n",
+	       (unsigned long)shadow[0], (unsigned long)shadow[1]);
 }
 
 int main(int argc, char *argv[])
@@ -366,5 +493,6 @@ int main(int argc, char *argv[])
 	printf("fastwp-perf: next pass x = the guest's next pass over the slot after "
 	       "fast-wp / after clear-log (the lazy push-down's faults); idle = that "
 	       "vCPU's longest write without a call (noise floor)\n");
+	nested_table();
 	return 0;
 }

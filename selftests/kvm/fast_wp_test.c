@@ -14,15 +14,17 @@
  *
  * Correctness, like a migration would use it: two vCPUs write stamps to
  * random pages of a dirty-logged slot without pause; the host, round after
- * round, fetches the dirty bitmap (KVM_GET_DIRTY_LOG, which only fetches
- * once the capability is on), protects everything (KVM_FAST_WRITE_PROTECT,
- * racing with the vCPUs' faults) and copies the pages the bitmap names into
- * a shadow copy.  Every few rounds it stops the vCPUs (in guest mode, with
+ * round, fetches the dirty bitmap (KVM_GET_DIRTY_LOG, which protects all of
+ * memory at once once the capability is on), protects everything again
+ * (KVM_FAST_WRITE_PROTECT, racing with the vCPUs' faults) and copies the
+ * pages the bitmap names into a shadow copy.  Every few rounds it stops the vCPUs (in guest mode, with
  * a flag in guest memory), takes a last bitmap and compares the whole slot
  * with the shadow: a write that was never logged leaves a page that
  * differs.  Meanwhile another dirty-logged slot is added, moved and deleted.
  * Run with 4 KiB pages and with transparent huge pages; then with the
- * other ways of using it (enum fwp_variant): with manual protection and
+ * other ways of using it (enum fwp_variant): KVM_GET_DIRTY_LOG alone, as a
+ * VMM that knows nothing of the capability would (its protection must be
+ * the fast one: the vCPUs push markers down), with manual protection and
  * KVM_CLEAR_DIRTY_LOG, the capability turned off halfway and classic
  * fetches after it, a second thread protecting meanwhile, and a slot the
  * guest wrote before its logging started, mapped with 2 MiB leaves that
@@ -32,6 +34,12 @@
  * 2 MiB regions costs one page fault each (the protection is pushed down
  * every level within the fault), counted by the vCPU's pf_taken and
  * fast_wp_push_downs statistics.
+ *
+ * SMM: a page written from SMM (its address space and TDP roots of its
+ * own) after each fetch is reported by the next.
+ *
+ * --absent: where the capability must not be offered (kvm.tdp_mmu=N,
+ * tools/lab/kmod_tdp_off), it is not, and classic dirty logging works.
  */
 #include <pthread.h>
 #include <time.h>
@@ -39,6 +47,7 @@
 
 #include "kvm_util.h"
 #include "processor.h"
+#include "svm_util.h"
 #include "test_util.h"
 #include "ucall_common.h"
 
@@ -57,8 +66,11 @@
 /* shared with the guest: the host writes them with guest_var_store() */
 static volatile uint64_t guest_stop, guest_done, guest_acked, guest_stamp;
 static volatile uint64_t guest_writes;	/* stamps written, all vCPUs */
+static volatile uint64_t guest_vcpu_writes[NR_VCPUS];
+/* FWP_NESTED: vCPU 0's SVM data (a GVA) and its L2's nested page tables */
+static uint64_t guest_svm, guest_npt_root;
 
-static void guest_code(uint64_t idx)
+static void writer(uint64_t idx)
 {
 	uint64_t rnd = 0x9e3779b97f4a7c15ULL * (idx + 1), per = TEST_PAGES / NR_VCPUS;
 
@@ -80,8 +92,42 @@ static void guest_code(uint64_t idx)
 		p = (uint64_t *)(TEST_GPA + page * 4096 + ((rnd >> 40) % 512) * 8);
 		*p = guest_stamp | (rnd & 0xffffffffffffULL);
 		__atomic_fetch_add(&guest_writes, 1, __ATOMIC_RELAXED);
+		guest_vcpu_writes[idx]++;
 	}
 	GUEST_DONE();
+}
+
+/*
+ * FWP_NESTED: vCPU 0 runs the writer as an L2 guest, on nested paging
+ * that maps L1's memory at the same addresses, with L1's CR3: KVM runs it
+ * on shadow NPT, so its writes go through the shadow MMU's mappings.  Its
+ * ucalls are port IO, which L1 does not intercept: they reach the host.
+ */
+static uint64_t l2_stack[512] __aligned(16);
+
+static void l2_code(void)
+{
+	writer(0);
+}
+
+static void l1_run_l2(void)
+{
+	struct svm_test_data *svm = (struct svm_test_data *)guest_svm;
+
+	/* rsp + 8 16-byte aligned, as at a function's entry */
+	generic_svm_setup(svm, l2_code, &l2_stack[511]);
+	svm->vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	svm->vmcb->control.nested_cr3 = guest_npt_root;
+	run_guest(svm->vmcb, svm->vmcb_gpa);
+	GUEST_FAIL("L2 exited to L1: exit code 0x%lx",
+		   (unsigned long)svm->vmcb->control.exit_code);
+}
+
+static void guest_code(uint64_t idx)
+{
+	if (!idx && guest_svm)
+		l1_run_l2();
+	writer(idx);
 }
 
 static void *vcpu_thread(void *arg)
@@ -235,11 +281,11 @@ static void test_ring_excluded(void)
 }
 
 /*
- * Fetch, protect, and bring the shadow up to date; returns pages copied.
- * Every fetch is followed by a protection: once the capability is on, a
- * fetch alone leaves the fetched pages writable, so their next writes
- * would not be logged (the stop-and-copy of a migration is the only fetch
- * that needs none: nothing runs after it).
+ * Fetch, protect (as the variant says), and bring the shadow up to date;
+ * returns pages copied.  With the capability on, KVM_GET_DIRTY_LOG
+ * protects all of memory itself when it returns a bit: the explicit
+ * KVM_FAST_WRITE_PROTECT after it is redundant, and FWP_GET_ONLY leaves
+ * it out.
  */
 static uint32_t last_seen[TEST_PAGES];
 static uint32_t cur_round;
@@ -247,6 +293,9 @@ static uint32_t cur_round;
 /*
  * How the host re-arms the log, round after round (test_no_lost_write()):
  *   FWP_PLAIN    KVM_GET_DIRTY_LOG, then KVM_FAST_WRITE_PROTECT;
+ *   FWP_GET_ONLY KVM_GET_DIRTY_LOG alone, the classic protocol;
+ *   FWP_NESTED   the same, with vCPU 0 writing from an L2 guest on shadow
+ *                NPT (the shadow MMU's mappings, protected in O(dirty));
  *   FWP_CLEAR    with KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE too: the fetch,
  *                KVM_CLEAR_DIRTY_LOG of what it returned, and every other
  *                round KVM_FAST_WRITE_PROTECT after it;
@@ -260,10 +309,15 @@ static uint32_t cur_round;
  *                was enabled (transparent huge pages: KVM mapped it with
  *                2 MiB leaves), the shadow a copy of the whole slot then.
  */
-enum fwp_variant { FWP_PLAIN, FWP_CLEAR, FWP_TOGGLE, FWP_TWO, FWP_HUGE };
+enum fwp_variant {
+	FWP_PLAIN, FWP_GET_ONLY, FWP_NESTED, FWP_CLEAR, FWP_TOGGLE, FWP_TWO,
+	FWP_HUGE
+};
 
 static const char *const fwp_variant_name[] = {
 	[FWP_PLAIN] = "get + protect",
+	[FWP_GET_ONLY] = "get alone, as a VMM unaware of the capability",
+	[FWP_NESTED] = "get alone, vCPU 0 writing from a nested guest",
 	[FWP_CLEAR] = "get + clear (+ protect), manual protection",
 	[FWP_TOGGLE] = "get + protect, then the capability off and classic get",
 	[FWP_TWO] = "get + protect, a second caller protecting meanwhile",
@@ -283,6 +337,8 @@ static uint64_t round_trip(struct kvm_vm *vm, enum fwp_variant v,
 		protect = cur_round % 2;
 	} else if (v == FWP_TOGGLE && cur_round > ROUNDS / 2) {
 		protect = false;	/* the classic fetch protected */
+	} else if (v == FWP_GET_ONLY || v == FWP_NESTED) {
+		protect = false;	/* the fetch protected */
 	}
 	if (protect) {
 		vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
@@ -326,6 +382,7 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src,
 	uint64_t copied = 0, checks = 0, p, bad;
 	unsigned long second_calls = 0;
 	unsigned int i, round;
+	int stats_fd[NR_VCPUS];
 	struct kvm_vm *vm;
 	unsigned long split = 0;
 	void *ret;
@@ -339,7 +396,23 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src,
 		split = param_read("eager_page_split");
 		param_set("eager_page_split", "N");
 	}
+	if (v == FWP_NESTED && !kvm_cpu_has(X86_FEATURE_SVM)) {
+		ksft_test_result_skip("%s: no nested SVM\n", fwp_variant_name[v]);
+		free(shadow);
+		free(bm);
+		return;
+	}
 	vm = vm_create_with_vcpus(NR_VCPUS, guest_code, vcpus);
+	guest_svm = 0;
+	if (v == FWP_NESTED) {
+		vm_vaddr_t svm_gva;
+
+		vcpu_alloc_svm(vm, &svm_gva);
+		guest_svm = svm_gva;
+		guest_npt_root = npt_identity_map(vm, 4);
+		sync_global_to_guest(vm, guest_npt_root);
+	}
+	sync_global_to_guest(vm, guest_svm);
 	if (v == FWP_CLEAR)
 		vm_enable_cap(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 			      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE);
@@ -351,6 +424,8 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src,
 	if (v == FWP_HUGE)
 		memset(mem, 0, TEST_PAGES * 4096);	/* the host's huge pages */
 	for (i = 0; i < NR_VCPUS; i++) {
+		/* a vCPU ioctl: it would wait for KVM_RUN to return */
+		stats_fd[i] = vcpu_get_stats_fd(vcpus[i]);
 		vcpu_args_set(vcpus[i], 1, i);
 		pthread_create(&threads[i], NULL, vcpu_thread, vcpus[i]);
 	}
@@ -432,6 +507,29 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src,
 		checks++;
 		guest_var_store(vm, &guest_stop, 0);
 	}
+	if (v == FWP_NESTED) {
+		uint64_t shadow_pages = vm_get_stat(vm, "mmu_cache_miss");
+		uint64_t l2_writes = guest_var_load(vm, &guest_vcpu_writes[0]);
+
+		/* the shadow MMU mapped L2's memory, and L2 wrote through it */
+		TEST_ASSERT(shadow_pages > 0, "nested: no shadow page was made");
+		TEST_ASSERT(l2_writes >= ROUND_WRITES, "nested: L2 wrote %lu stamps",
+			    l2_writes);
+		ksft_print_msg("nested: L2 wrote %lu stamps; %lu shadow pages made\n",
+			       l2_writes, shadow_pages);
+	}
+	if (v == FWP_GET_ONLY || v == FWP_NESTED) {
+		uint64_t pushed = 0;
+
+		/* the fetches protected at once: the vCPUs met markers */
+		for (i = 0; i < NR_VCPUS; i++) {
+			pushed += vcpu_stat(stats_fd[i], "fast_wp_push_downs");
+		}
+		TEST_ASSERT(pushed > ROUNDS, "get alone: %lu push-downs in %u "
+			    "rounds: the fetch did not protect at once", pushed,
+			    ROUNDS);
+		ksft_print_msg("get alone: %lu push-downs\n", pushed);
+	}
 	second_stop = true;
 	if (v == FWP_TWO) {
 		pthread_join(second, &ret);
@@ -439,8 +537,10 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src,
 		TEST_ASSERT(second_calls > 0, "the second caller never protected");
 	}
 	guest_var_store(vm, &guest_done, 1);
-	for (i = 0; i < NR_VCPUS; i++)
+	for (i = 0; i < NR_VCPUS; i++) {
 		pthread_join(threads[i], NULL);
+		close(stats_fd[i]);
+	}
 	TEST_ASSERT(copied > TEST_PAGES / 4, "the guest hardly wrote: %lu pages", copied);
 	ksft_test_result_pass("%s, %s: %u rounds with %d vCPUs writing, %lu pages "
 			      "logged, %lu full comparisons, no write lost; a slot "
@@ -527,7 +627,6 @@ static void test_one_fault_per_page(void)
 	fd = vcpu_get_stats_fd(vcpu);
 
 	walk_round(vcpu, fd, &pf, &pd);			/* maps the pages */
-	kvm_vm_get_dirty_log(vm, WALK_SLOT, bm);
 	walk_round(vcpu, fd, &pf_idle, &pd_idle);	/* nothing protected */
 	TEST_ASSERT(pd_idle == 0, "%lu push-downs without a protection", pd_idle);
 
@@ -561,20 +660,203 @@ static void test_one_fault_per_page(void)
 	kvm_vm_free(vm);
 }
 
-int main(void)
+/* ------------------------------------------------------------------ SMM */
+
+#define SMRAM_GPA	0x1000000
+#define SMRAM_PAGES	16
+#define SMM_SLOT	((1 << 16) | TEST_SLOT)	/* address space 1: SMM's */
+#define SMM_PAGES	16
+#define SMM_PAGE	3			/* the page the handler writes */
+#define SYNC_PORT	0xe
+
+/*
+ * The SMI handler, at SMBASE + 0x8000, run in SMM's real-address-like mode
+ * (16-bit operands, data segments of base 0 and 4 GiB limit): twice,
+ * increment a dword of page SMM_PAGE of the SMM address space's test slot
+ * and report to the host; then return from SMM.
+ */
+#define SMM_INC								\
+	0x66, 0x67, 0xff, 0x05,		/* incl (TEST_GPA + ...) */	\
+	(uint8_t)(TEST_GPA + SMM_PAGE * 4096),				\
+	(uint8_t)((TEST_GPA + SMM_PAGE * 4096) >> 8),			\
+	(uint8_t)((TEST_GPA + SMM_PAGE * 4096) >> 16),			\
+	(uint8_t)((TEST_GPA + SMM_PAGE * 4096) >> 24),			\
+	0xe4, SYNC_PORT			/* in $SYNC_PORT, %al */
+
+static const uint8_t smi_handler[] = {
+	SMM_INC,
+	SMM_INC,
+	0x0f, 0xaa,			/* rsm */
+};
+
+static void guest_smm(void)
 {
+	for (;;)
+		asm volatile("in $" __stringify(SYNC_PORT) ", %%al" : : : "rax");
+}
+
+static bool vcpu_in_smm(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_events events;
+
+	vcpu_events_get(vcpu, &events);
+	return events.smi.smm;
+}
+
+/*
+ * SMM has an address space, and so TDP MMU roots, of its own: a fetch's
+ * protection must cover them.  Each round the host injects an SMI; the
+ * handler writes the same page of a dirty-logged slot of SMM's address
+ * space twice, stopping after each write; each time the host, with the
+ * vCPU in SMM, fetches that slot's log (KVM_GET_DIRTY_LOG, which protects
+ * all of memory at once) and wants exactly that page.  The second write
+ * is reported only if the first fetch write-protected the page in the
+ * SMM root the vCPU is running on.
+ */
+static void test_smm(void)
+{
+	unsigned long *bm = bitmap_zalloc(SMM_PAGES);
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	unsigned int round, w, bad = 0;
+	uint32_t *counter;
+
+	if (!kvm_has_cap(KVM_CAP_X86_SMM)) {
+		ksft_test_result_skip("SMM: KVM has no KVM_CAP_X86_SMM\n");
+		free(bm);
+		return;
+	}
+	vm = vm_create_with_one_vcpu(&vcpu, guest_smm);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
+				    (1 << 16) | 1, SMRAM_PAGES, 0);
+	TEST_ASSERT(vm_phy_pages_alloc(vm, SMRAM_PAGES, SMRAM_GPA, (1 << 16) | 1) ==
+		    SMRAM_GPA, "SMRAM allocation");
+	memset(addr_gpa2hva(vm, SMRAM_GPA), 0, SMRAM_PAGES * 4096);
+	memcpy(addr_gpa2hva(vm, SMRAM_GPA) + 0x8000, smi_handler,
+	       sizeof(smi_handler));
+	vcpu_set_msr(vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, SMM_SLOT,
+				    SMM_PAGES, KVM_MEM_LOG_DIRTY_PAGES);
+	counter = addr_gpa2hva(vm, TEST_GPA + SMM_PAGE * 4096);
+	vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 1);
+
+	vcpu_run(vcpu);		/* to the guest's first port read */
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	kvm_vm_get_dirty_log(vm, SMM_SLOT, bm);
+	for (round = 1; round <= 10; round++) {
+		struct kvm_vcpu_events events;
+
+		vcpu_events_get(vcpu, &events);
+		events.smi.pending = 1;
+		events.flags |= KVM_VCPUEVENT_VALID_SMM;
+		vcpu_events_set(vcpu, &events);
+		for (w = 1; w <= 2; w++) {
+			vcpu_run(vcpu);	/* the handler's write and port read */
+			TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+			TEST_ASSERT(vcpu_in_smm(vcpu) && vcpu->run->io.port == SYNC_PORT,
+				    "round %u: not stopped in the SMI handler", round);
+			TEST_ASSERT(*counter == 2 * (round - 1) + w,
+				    "round %u: the handler wrote %u times", round,
+				    *counter);
+			kvm_vm_get_dirty_log(vm, SMM_SLOT, bm);
+			if (!test_bit(SMM_PAGE, bm) || bitmap_count(bm, 64) != 1) {
+				ksft_print_msg("SMM round %u write %u: page %u %sreported, "
+					       "%lu pages\n", round, w, SMM_PAGE,
+					       test_bit(SMM_PAGE, bm) ? "" : "not ",
+					       (unsigned long)bitmap_count(bm, 64));
+				bad++;
+			}
+		}
+		vcpu_run(vcpu);	/* rsm, back to the guest's port read */
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+		TEST_ASSERT(!vcpu_in_smm(vcpu), "round %u: still in SMM", round);
+	}
+	TEST_ASSERT(!bad, "SMM: %u of 20 writes from SMM were not reported", bad);
+	ksft_test_result_pass("SMM: a page written twice from SMM in each of 10 "
+			      "rounds, a fetch after each write: all 20 reported "
+			      "(SMM's roots are protected)\n");
+	free(bm);
+	kvm_vm_free(vm);
+}
+
+/* ------------------------------------------------------------ --absent */
+
+static void guest_absent(void)
+{
+	*(volatile uint64_t *)(TEST_GPA + 7 * 4096) = 1;
+	GUEST_DONE();
+}
+
+/*
+ * --absent, where fast write-protect must not be offered (kvm.tdp_mmu=N,
+ * tools/lab/kmod_tdp_off): KVM_CHECK_EXTENSION says 0 on /dev/kvm and on a
+ * VM, KVM_ENABLE_CAP and the ioctl fail with EINVAL, and classic dirty
+ * logging works (the page the guest wrote is reported).
+ */
+static int test_absent(void)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_FAST_WRITE_PROTECT, .args = { 1 },
+	};
+	struct kvm_fast_write_protect fwp = { 0 };
+	unsigned long *bm = bitmap_zalloc(64);
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	int r;
+
+	ksft_print_header();
+	ksft_set_plan(4);
+	TEST_ASSERT(param_read("tdp_mmu") == 0,
+		    "--absent wants kvm.tdp_mmu=N (tools/lab/kmod_tdp_off)");
+	ksft_test_result(kvm_check_cap(KVM_CAP_FAST_WRITE_PROTECT) == 0,
+			 "kvm.tdp_mmu=N: KVM_CHECK_EXTENSION on /dev/kvm says 0\n");
+	vm = vm_create_with_one_vcpu(&vcpu, guest_absent);
+	ksft_test_result(vm_check_cap(vm, KVM_CAP_FAST_WRITE_PROTECT) == 0,
+			 "kvm.tdp_mmu=N: KVM_CHECK_EXTENSION on a VM says 0\n");
+	r = __vm_ioctl(vm, KVM_ENABLE_CAP, &cap);
+	ksft_test_result(r == -1 && errno == EINVAL,
+			 "kvm.tdp_mmu=N: KVM_ENABLE_CAP is EINVAL\n");
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, TEST_GPA, TEST_SLOT,
+				    64, KVM_MEM_LOG_DIRTY_PAGES);
+	virt_map(vm, TEST_GPA, TEST_GPA, 64);
+	r = __vm_ioctl(vm, KVM_FAST_WRITE_PROTECT, &fwp);
+	TEST_ASSERT(r == -1 && errno == EINVAL,
+		    "kvm.tdp_mmu=N: KVM_FAST_WRITE_PROTECT: %d errno %d", r, errno);
+	kvm_vm_get_dirty_log(vm, TEST_SLOT, bm);
+	vcpu_run(vcpu);
+	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_DONE, "--absent: unexpected exit %s",
+		    exit_reason_str(vcpu->run->exit_reason));
+	kvm_vm_get_dirty_log(vm, TEST_SLOT, bm);
+	ksft_test_result(test_bit(7, bm) && bitmap_count(bm, 64) == 1,
+			 "kvm.tdp_mmu=N: the ioctl is EINVAL, classic dirty logging "
+			 "reports the page written (%lu logged)\n",
+			 (unsigned long)bitmap_count(bm, 64));
+	free(bm);
+	kvm_vm_free(vm);
+	ksft_finished();
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	if (argc > 1 && !strcmp(argv[1], "--absent"))
+		return test_absent();
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_FAST_WRITE_PROTECT));
 	ksft_print_header();
-	ksft_set_plan(11 + 1 + 1 + 2 + 4 + 1);
+	ksft_set_plan(11 + 1 + 1 + 2 + 6 + 1 + 1);
 	test_negative();
 	test_private_vm();
 	test_ring_excluded();
 	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_PLAIN);
 	test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP, FWP_PLAIN);
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_GET_ONLY);
+	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_NESTED);
 	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_CLEAR);
 	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_TOGGLE);
 	test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_TWO);
 	test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP, FWP_HUGE);
 	test_one_fault_per_page();
+	test_smm();
 	ksft_finished();
 }

@@ -89,6 +89,8 @@ int kvmig_dirty_log_init(struct kvmig_dirty *d);
 void kvmig_dirty_log_fini(struct kvmig_dirty *d);
 int kvmig_dirty_log_fetch(struct kvmig_dirty *d, uint64_t *buf,
 			  uint64_t *bitmap);
+/* sync(): KVM_GET_DIRTY_LOG on every slot, into the backend's buffer */
+int kvmig_dirty_log_sync(struct kvmig_dirty *d, uint64_t *bitmap);
 
 /* Turn KVM_MEM_LOG_DIRTY_PAGES on or off on every slot of the VM. */
 int kvmig_dirty_set_logging(struct kvmig_dirty *d, bool on);

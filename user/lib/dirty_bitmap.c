@@ -94,7 +94,7 @@ static int bitmap_start(struct kvmig_dirty *d)
 	return kvmig_dirty_set_logging(d, true);
 }
 
-static int bitmap_sync(struct kvmig_dirty *d, uint64_t *bitmap)
+int kvmig_dirty_log_sync(struct kvmig_dirty *d, uint64_t *bitmap)
 {
 	return kvmig_dirty_log_fetch(d, d->priv, bitmap);
 }
@@ -111,6 +111,6 @@ const struct kvmig_dirty_ops kvmig_dirty_bitmap_ops = {
 	.init = kvmig_dirty_log_init,
 	.fini = kvmig_dirty_log_fini,
 	.start = bitmap_start,
-	.sync = bitmap_sync,
+	.sync = kvmig_dirty_log_sync,
 	.stop = bitmap_stop,
 };

@@ -54,11 +54,6 @@ static int clear_start(struct kvmig_dirty *d)
 	return kvmig_dirty_set_logging(d, true);
 }
 
-static int clear_sync(struct kvmig_dirty *d, uint64_t *bitmap)
-{
-	return kvmig_dirty_log_fetch(d, d->priv, bitmap);
-}
-
 /*
  * KVM_CLEAR_DIRTY_LOG wants first_page a multiple of 64 and num_pages a
  * multiple of 64 unless the range ends at the end of the slot; round the
@@ -145,7 +140,7 @@ const struct kvmig_dirty_ops kvmig_dirty_clear_ops = {
 	.init = kvmig_dirty_log_init,
 	.fini = kvmig_dirty_log_fini,
 	.start = clear_start,
-	.sync = clear_sync,
+	.sync = kvmig_dirty_log_sync,
 	.rearm = clear_rearm,
 	.stop = clear_stop,
 };

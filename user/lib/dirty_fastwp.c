@@ -2,16 +2,16 @@
 /*
  * fastwp: the kvmig KVM patch's O(1) write-protection
  * (KVM_CAP_FAST_WRITE_PROTECT, kernel/patches/).  With the capability on,
- * KVM_GET_DIRTY_LOG only fetches and clears the bitmap; sync() fetches
- * every slot and then write-protects all of memory with one
- * KVM_FAST_WRITE_PROTECT, whose cost does not depend on the guest's size
- * (KVM pushes the protection down lazily, on the guest's write faults).
- *
- * The order is what makes it exact: a page written between the fetch and
- * the protection either was writable already (so it faulted and was
- * logged since the previous protection, and is in this fetch) or faults
- * and is logged for the next fetch, as does a page written after.  Pages must be read after sync() returns, which is how
- * every source uses sync(), so there is nothing to re-arm per chunk.
+ * KVM_GET_DIRTY_LOG fetches and clears a slot's bitmap and then, if a bit
+ * was set, write-protects all of memory at once, at a cost that does not
+ * depend on the guest's size (KVM pushes the protection down lazily, on
+ * the guest's write faults), instead of walking the pages it returns.
+ * Its contract is the classic one, so sync() is the bitmap source's:
+ * fetch every slot; pages are read after sync() returns, which is how
+ * every source uses it, so there is nothing to re-arm per chunk.  (A page
+ * written after its bit was fetched and before the protection was
+ * writable then, so it is in this fetch; one written after faults and is
+ * logged for the next.)
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -29,13 +29,6 @@
  */
 #ifndef KVM_CAP_FAST_WRITE_PROTECT
 #define KVM_CAP_FAST_WRITE_PROTECT 0x10000
-struct kvm_fast_write_protect {
-	__u32 flags;
-	__u32 pad;
-	__u64 generation;
-	__u64 reserved[4];
-};
-#define KVM_FAST_WRITE_PROTECT	_IOWR(KVMIO, 0xf0, struct kvm_fast_write_protect)
 #endif
 
 static int fastwp_probe(const struct kvmig_kvm_desc *kvm, char *why, size_t len)
@@ -93,27 +86,11 @@ static int fastwp_start(struct kvmig_dirty *d)
 	return r;
 }
 
-static int fastwp_sync(struct kvmig_dirty *d, uint64_t *bitmap)
-{
-	struct kvm_fast_write_protect fwp = { 0 };
-	int n = kvmig_dirty_log_fetch(d, d->priv, bitmap);
-
-	if (n < 0)
-		return n;
-	if (ioctl(d->kvm.vm_fd, KVM_FAST_WRITE_PROTECT, &fwp)) {
-		int r = -errno;
-
-		pr_err(&d->log, "KVM_FAST_WRITE_PROTECT: %s", strerror(errno));
-		return r;
-	}
-	return n;
-}
-
 static int fastwp_stop(struct kvmig_dirty *d)
 {
 	int r = kvmig_dirty_set_logging(d, false);
 
-	/* off again: KVM_GET_DIRTY_LOG protects what it reports, as usual */
+	/* off again: KVM_GET_DIRTY_LOG protects page by page, as usual */
 	if (!r)
 		r = fastwp_enable(d, false);
 	return r;
@@ -135,6 +112,7 @@ const struct kvmig_dirty_ops kvmig_dirty_fastwp_ops = {
 	.init = kvmig_dirty_log_init,
 	.fini = kvmig_dirty_log_fini,
 	.start = fastwp_start,
-	.sync = fastwp_sync,
+	/* each KVM_GET_DIRTY_LOG that returns a page protects all memory */
+	.sync = kvmig_dirty_log_sync,
 	.stop = fastwp_stop,
 };

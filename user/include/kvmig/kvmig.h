@@ -170,9 +170,10 @@ uint64_t kvmig_bitmap_count(const uint64_t *bm, uint64_t pages);
  *           harvests every ring and resets them; per-vCPU counts for free.
  *           The rings must have been enabled before the vCPUs were created.
  *   fastwp  the kvmig KVM patch (KVM_CAP_FAST_WRITE_PROTECT): sync() fetches
- *           the bitmaps, which then only fetch and clear, and write-protects
- *           all of memory at once, in a time that does not depend on its
- *           size; the guest's write faults push the protection down.
+ *           the bitmaps; each fetch then write-protects all of memory at
+ *           once, in a time that does not depend on its size, instead of
+ *           the pages it returns; the guest's write faults push the
+ *           protection down.
  *   remote  the dirty source runs inside the VMM process (KVM binds a VM to
  *           the process that created it: its ioctls fail with EIO
  *           elsewhere) and this process drives it over the control socket.
