@@ -509,6 +509,7 @@ struct bench {
 	json_t *json;		/* the rows of --json */
 	unsigned int met, missed;
 	char missed_list[4096];	/* a line per missed target */
+	double memcmp_memory;	/* memcmp's GiB/s on the unchanged memory set */
 };
 
 /*
@@ -545,12 +546,26 @@ static const struct target {
 	/* memcmp() reads both pages and does nothing else: the floor */
 	{ NULL, "unchanged", "memcmp", 0.95 },
 	/*
-	 * In cache an encoder's own work shows; from memory, reading the
-	 * two pages bounds the cheap kinds whatever the encoder does.
+	 * The issue's: pages read from memory, sparse, dense and random
+	 * bytes, against a word-at-a-time scalar and QEMU's AVX-512 encoder.
+	 * Reading the two pages bounds what any encoder reaches from memory:
+	 * a missed target prints that bound (memcmp's rate on the unchanged
+	 * memory set over the baseline's).
 	 */
+	{ "memory", "1 word per page", "word-scalar", 1.5 },
+	{ "memory", "1 word per cache line", "word-scalar", 1.5 },
+	{ "memory", "32 random bytes", "word-scalar", 1.5 },
+	{ "memory", "10% dense runs", "word-scalar", 1.5 },
+	{ "memory", "1 word per page", "avx512-qemu", 1.2 },
+	{ "memory", "1 word per cache line", "avx512-qemu", 1.2 },
+	{ "memory", "32 random bytes", "avx512-qemu", 1.2 },
+	{ "memory", "10% dense runs", "avx512-qemu", 1.2 },
+	/* the other kinds from memory: no slower than QEMU's */
+	{ "memory", "unchanged", "avx512-qemu", 1.0 },
+	{ "memory", "whole-page overflow", "avx512-qemu", 1.0 },
+	/* in cache an encoder's own work shows: the same targets, every kind */
 	{ "cache", NULL, "word-scalar", 1.5 },
-	/* no slower than the AVX-512 encoder QEMU's users run */
-	{ NULL, NULL, "avx512-qemu", 1.0 },
+	{ "cache", NULL, "avx512-qemu", 1.2 },
 	/* a zero test reads the page: at the read bandwidth */
 	{ "memory", "zero pages", "read-or-c", 0.9 },
 	{ "memory", "zero pages", "read-or-avx512", 0.9 },
@@ -616,7 +631,7 @@ static void compare(struct bench *b, const struct table *t, struct set *s,
 {
 	double rate[IMPL_MAX][ROUNDS];
 	int iref = find(im, nr, ref), ibest = find(im, nr, b->best), ibase;
-	char vs[64], *c;
+	char vs[64], bound[64], *c;
 	unsigned int i, k;
 
 	TEST_ASSERT(iref >= 0 && ibest >= 0 && nr <= IMPL_MAX, "%s: no %s or %s",
@@ -626,6 +641,9 @@ static void compare(struct bench *b, const struct table *t, struct set *s,
 		if (*c == '-')
 			*c = '_';
 	run_rounds(b, im, nr, s, rate);
+	if (!strcmp(s->name, "memory") && !strcmp(pages, "unchanged") &&
+	    find(im, nr, "memcmp") >= 0)
+		b->memcmp_memory = spread_of(rate[find(im, nr, "memcmp")]).med;
 	for (i = 0; i < nr; i++) {
 		struct spread r = spread_of(rate[i]), q = ratio_of(rate[i], rate[iref]);
 		json_t *o = row(t, t->name, s, pages, im[i].name);
@@ -651,9 +669,14 @@ static void compare(struct bench *b, const struct table *t, struct set *s,
 		q = ratio_of(rate[ibest], rate[ibase]);
 		/* judged as printed, to two decimals: "1.00x ... MISSED" would puzzle */
 		met = lround(q.med * 100) >= lround(g->min * 100);
-		printf("%-6s %s / %s: %.2fx (%.2f..%.2f), target >= %.2fx: %s\n", "",
+		/* from memory: what reading both pages alone would reach */
+		bound[0] = 0;
+		if (!met && !strcmp(s->name, "memory") && b->memcmp_memory > 0)
+			snprintf(bound, sizeof(bound), "; bound %.2fx (memcmp / %s)",
+				 b->memcmp_memory / spread_of(rate[ibase]).med, g->base);
+		printf("%-6s %s / %s: %.2fx (%.2f..%.2f), target >= %.2fx: %s%s\n", "",
 		       b->best, g->base, q.med, q.min, q.max, g->min,
-		       met ? "met" : "MISSED");
+		       met ? "met" : "MISSED", bound);
 		if (met) {
 			b->met++;
 		} else {
@@ -661,9 +684,9 @@ static void compare(struct bench *b, const struct table *t, struct set *s,
 
 			b->missed++;
 			snprintf(b->missed_list + len, sizeof(b->missed_list) - len,
-				 "  %s, %s: %s / %s %.2fx (%.2f..%.2f), target >= %.2fx\n",
-				 s->name, pages, b->best, g->base, q.med, q.min,
-				 q.max, g->min);
+				 "  %s, %s: %s / %s %.2fx (%.2f..%.2f), target >= "
+				 "%.2fx%s\n", s->name, pages, b->best, g->base, q.med,
+				 q.min, q.max, g->min, bound);
 		}
 		o = row(t, "target", s, pages, b->best);
 		json_object_set_new(o, "baseline", json_string(g->base));
