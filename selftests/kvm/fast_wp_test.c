@@ -38,6 +38,9 @@
  * SMM: a page written from SMM (its address space and TDP roots of its
  * own) after each fetch is reported by the next.
  *
+ * --classic: the no-lost-write workload with the capability never
+ * enabled, classic fetches: the control for the emulator's faults.
+ *
  * --absent: where the capability must not be offered (kvm.tdp_mmu=N,
  * tools/lab/kmod_tdp_off), it is not, and classic dirty logging works.
  */
@@ -305,13 +308,16 @@ static uint32_t cur_round;
  *                in the tables;
  *   FWP_TWO      FWP_PLAIN while another thread protects too, every
  *                millisecond;
+ *   FWP_CLASSIC  the capability never enabled: classic KVM_GET_DIRTY_LOG,
+ *                the same workload without the feature (--classic, the
+ *                control for the emulator's faults, Documentation/kernel.rst);
  *   FWP_HUGE     FWP_PLAIN on a slot the guest wrote before its logging
  *                was enabled (transparent huge pages: KVM mapped it with
  *                2 MiB leaves), the shadow a copy of the whole slot then.
  */
 enum fwp_variant {
 	FWP_PLAIN, FWP_GET_ONLY, FWP_NESTED, FWP_CLEAR, FWP_TOGGLE, FWP_TWO,
-	FWP_HUGE
+	FWP_HUGE, FWP_CLASSIC
 };
 
 static const char *const fwp_variant_name[] = {
@@ -322,6 +328,7 @@ static const char *const fwp_variant_name[] = {
 	[FWP_TOGGLE] = "get + protect, then the capability off and classic get",
 	[FWP_TWO] = "get + protect, a second caller protecting meanwhile",
 	[FWP_HUGE] = "get + protect, huge leaves mapped before logging",
+	[FWP_CLASSIC] = "classic get, the capability never enabled",
 };
 
 static uint64_t round_trip(struct kvm_vm *vm, enum fwp_variant v,
@@ -337,7 +344,7 @@ static uint64_t round_trip(struct kvm_vm *vm, enum fwp_variant v,
 		protect = cur_round % 2;
 	} else if (v == FWP_TOGGLE && cur_round > ROUNDS / 2) {
 		protect = false;	/* the classic fetch protected */
-	} else if (v == FWP_GET_ONLY || v == FWP_NESTED) {
+	} else if (v == FWP_GET_ONLY || v == FWP_NESTED || v == FWP_CLASSIC) {
 		protect = false;	/* the fetch protected */
 	}
 	if (protect) {
@@ -420,7 +427,8 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src,
 				    v == FWP_HUGE ? 0 : KVM_MEM_LOG_DIRTY_PAGES);
 	virt_map(vm, TEST_GPA, TEST_GPA, TEST_PAGES);
 	mem = addr_gpa2hva(vm, TEST_GPA);
-	vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 1);
+	if (v != FWP_CLASSIC)
+		vm_enable_cap(vm, KVM_CAP_FAST_WRITE_PROTECT, 1);
 	if (v == FWP_HUGE)
 		memset(mem, 0, TEST_PAGES * 4096);	/* the host's huge pages */
 	for (i = 0; i < NR_VCPUS; i++) {
@@ -842,6 +850,14 @@ int main(int argc, char *argv[])
 {
 	if (argc > 1 && !strcmp(argv[1], "--absent"))
 		return test_absent();
+	if (argc > 1 && !strcmp(argv[1], "--classic")) {
+		/* the workload without the feature: the emulator's control */
+		ksft_print_header();
+		ksft_set_plan(2);
+		test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_CLASSIC);
+		test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP, FWP_CLASSIC);
+		ksft_finished();
+	}
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_FAST_WRITE_PROTECT));
 	ksft_print_header();
 	ksft_set_plan(11 + 1 + 1 + 2 + 6 + 1 + 1);
