@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the repo's KVM selftests share: the host's side of the variables
- * through which it talks to running guest code, a vCPU statistic and
- * kvm's module parameters.
+ * through which it talks to running guest code, a vCPU statistic,
+ * kvm's module parameters, and an L2 guest on nested paging (nested SVM).
  */
 #ifndef KVMIG_SELFTESTS_FAST_WP_H
 #define KVMIG_SELFTESTS_FAST_WP_H
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "svm_util.h"
 
 /* Store to / load from guest global @var while its vCPUs run (seq_cst). */
 static inline void guest_var_store(struct kvm_vm *vm, volatile uint64_t *var,
@@ -137,6 +138,40 @@ static inline vm_paddr_t npt_identity_map(struct kvm_vm *vm, unsigned int gib)
 			pd[i] = ((uint64_t)g << 30 | (uint64_t)i << 21) | NPT_RWX | NPT_HUGE;
 	}
 	return root;
+}
+
+/*
+ * An L2 guest under nested SVM on those tables: the vCPU's SVM data (a GVA)
+ * and the tables' root, set on the host by nested_prepare() for the first
+ * @gib GiB; in the guest, l1_run_l2() runs @l2 as the L2 guest, with L1's
+ * CR3, on a stack of its own.  It never returns: L2's ucalls are port IO,
+ * which L1 does not intercept, so they reach the host.  One L2 at a time.
+ */
+static uint64_t guest_svm, guest_npt_root;
+static uint64_t l2_stack[512] __aligned(16);
+
+static inline void nested_prepare(struct kvm_vm *vm, unsigned int gib)
+{
+	vm_vaddr_t svm_gva;
+
+	vcpu_alloc_svm(vm, &svm_gva);
+	guest_svm = svm_gva;
+	guest_npt_root = npt_identity_map(vm, gib);
+	sync_global_to_guest(vm, guest_svm);
+	sync_global_to_guest(vm, guest_npt_root);
+}
+
+static inline void l1_run_l2(void (*l2)(void))
+{
+	struct svm_test_data *svm = (struct svm_test_data *)guest_svm;
+
+	/* rsp + 8 16-byte aligned, as at a function's entry */
+	generic_svm_setup(svm, l2, &l2_stack[511]);
+	svm->vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	svm->vmcb->control.nested_cr3 = guest_npt_root;
+	run_guest(svm->vmcb, svm->vmcb_gpa);
+	GUEST_FAIL("L2 exited to L1: exit code 0x%lx",
+		   (unsigned long)svm->vmcb->control.exit_code);
 }
 
 #endif /* KVMIG_SELFTESTS_FAST_WP_H */

@@ -48,7 +48,6 @@
 
 #include "kvm_util.h"
 #include "processor.h"
-#include "svm_util.h"
 #include "test_util.h"
 #include "ucall_common.h"
 
@@ -269,6 +268,23 @@ static void method(struct probe *p, struct kvm_vcpu *writer, int m,
 	}
 }
 
+/*
+ * A VM with one vCPU running @code, and SLOT: @pages at GPA, dirty-logged,
+ * mapped by the guest with 2 MiB pages (few page tables; KVM still maps it
+ * 4 KiB), guest_pages set.
+ */
+static struct kvm_vm *slot_vm(struct kvm_vcpu **vcpu, void *code, uint64_t pages)
+{
+	struct kvm_vm *vm = vm_create_with_one_vcpu(vcpu, code);
+
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, GPA, SLOT, pages,
+				    KVM_MEM_LOG_DIRTY_PAGES);
+	virt_map_level(vm, GPA, GPA, pages * 4096, PG_LEVEL_2M);
+	guest_pages = pages;
+	sync_global_to_guest(vm, guest_pages);
+	return vm;
+}
+
 static void measure(uint64_t mib, struct row *r)
 {
 	uint64_t pages = mib << 8;
@@ -279,13 +295,7 @@ static void measure(uint64_t mib, struct row *r)
 	struct kvm_vm *vm;
 	unsigned int i;
 
-	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, GPA, SLOT, pages,
-				    KVM_MEM_LOG_DIRTY_PAGES);
-	/* 2 MiB guest pages: few page tables (KVM still maps it 4 KiB) */
-	virt_map_level(vm, GPA, GPA, pages * 4096, PG_LEVEL_2M);
-	guest_pages = pages;
-	sync_global_to_guest(vm, guest_pages);
+	vm = slot_vm(&vcpu, guest_code, pages);
 	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, PROBE_GPA, PROBE_SLOT,
 				    PROBE_PAGES, 0);
 	virt_map_level(vm, PROBE_GPA, PROBE_GPA, PROBE_PAGES * 4096, PG_LEVEL_2M);
@@ -331,9 +341,6 @@ static void measure(uint64_t mib, struct row *r)
 
 #define NESTED_DIRTY	64	/* pages L2 writes per round */
 
-static uint64_t guest_svm, guest_npt_root;
-static uint64_t l2_stack[512] __aligned(16);
-
 /* L2: the whole slot once, then NESTED_DIRTY pages spread over it a round */
 static void l2_code(void)
 {
@@ -352,14 +359,7 @@ static void l2_code(void)
 
 static void l1_code(void)
 {
-	struct svm_test_data *svm = (struct svm_test_data *)guest_svm;
-
-	generic_svm_setup(svm, l2_code, &l2_stack[511]);
-	svm->vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
-	svm->vmcb->control.nested_cr3 = guest_npt_root;
-	run_guest(svm->vmcb, svm->vmcb_gpa);
-	GUEST_FAIL("L2 exited to L1: exit code 0x%lx",
-		   (unsigned long)svm->vmcb->control.exit_code);
+	l1_run_l2(l2_code);
 }
 
 enum { N_FASTWP, N_CLASSIC, N_IOCTL, N_METHODS };
@@ -372,20 +372,10 @@ static void measure_nested(uint64_t mib, double ms[N_METHODS], uint64_t *shadow)
 	double t[REPEAT];
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	vm_vaddr_t svm_gva;
 	unsigned int i, m;
 
-	vm = vm_create_with_one_vcpu(&vcpu, l1_code);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, GPA, SLOT, pages,
-				    KVM_MEM_LOG_DIRTY_PAGES);
-	virt_map_level(vm, GPA, GPA, pages * 4096, PG_LEVEL_2M);
-	guest_pages = pages;
-	sync_global_to_guest(vm, guest_pages);
-	vcpu_alloc_svm(vm, &svm_gva);
-	guest_svm = svm_gva;
-	guest_npt_root = npt_identity_map(vm, 5);	/* the slot is at 4 GiB */
-	sync_global_to_guest(vm, guest_svm);
-	sync_global_to_guest(vm, guest_npt_root);
+	vm = slot_vm(&vcpu, l1_code, pages);
+	nested_prepare(vm, 5);		/* the slot is at 4 GiB */
 
 	guest_pass(vcpu);		/* L2 wrote every page: all mapped */
 	*shadow = vm_get_stat(vm, "mmu_cache_miss");

@@ -50,7 +50,6 @@
 
 #include "kvm_util.h"
 #include "processor.h"
-#include "svm_util.h"
 #include "test_util.h"
 #include "ucall_common.h"
 
@@ -70,8 +69,6 @@
 static volatile uint64_t guest_stop, guest_done, guest_acked, guest_stamp;
 static volatile uint64_t guest_writes;	/* stamps written, all vCPUs */
 static volatile uint64_t guest_vcpu_writes[NR_VCPUS];
-/* FWP_NESTED: vCPU 0's SVM data (a GVA) and its L2's nested page tables */
-static uint64_t guest_svm, guest_npt_root;
 
 static void writer(uint64_t idx)
 {
@@ -103,33 +100,17 @@ static void writer(uint64_t idx)
 /*
  * FWP_NESTED: vCPU 0 runs the writer as an L2 guest, on nested paging
  * that maps L1's memory at the same addresses, with L1's CR3: KVM runs it
- * on shadow NPT, so its writes go through the shadow MMU's mappings.  Its
- * ucalls are port IO, which L1 does not intercept: they reach the host.
+ * on shadow NPT, so its writes go through the shadow MMU's mappings.
  */
-static uint64_t l2_stack[512] __aligned(16);
-
 static void l2_code(void)
 {
 	writer(0);
 }
 
-static void l1_run_l2(void)
-{
-	struct svm_test_data *svm = (struct svm_test_data *)guest_svm;
-
-	/* rsp + 8 16-byte aligned, as at a function's entry */
-	generic_svm_setup(svm, l2_code, &l2_stack[511]);
-	svm->vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
-	svm->vmcb->control.nested_cr3 = guest_npt_root;
-	run_guest(svm->vmcb, svm->vmcb_gpa);
-	GUEST_FAIL("L2 exited to L1: exit code 0x%lx",
-		   (unsigned long)svm->vmcb->control.exit_code);
-}
-
 static void guest_code(uint64_t idx)
 {
 	if (!idx && guest_svm)
-		l1_run_l2();
+		l1_run_l2(l2_code);
 	writer(idx);
 }
 
@@ -410,16 +391,12 @@ static void test_no_lost_write(enum vm_mem_backing_src_type src,
 		return;
 	}
 	vm = vm_create_with_vcpus(NR_VCPUS, guest_code, vcpus);
-	guest_svm = 0;
 	if (v == FWP_NESTED) {
-		vm_vaddr_t svm_gva;
-
-		vcpu_alloc_svm(vm, &svm_gva);
-		guest_svm = svm_gva;
-		guest_npt_root = npt_identity_map(vm, 4);
-		sync_global_to_guest(vm, guest_npt_root);
+		nested_prepare(vm, 4);
+	} else {
+		guest_svm = 0;		/* no L2: every vCPU writes as L1 */
+		sync_global_to_guest(vm, guest_svm);
 	}
-	sync_global_to_guest(vm, guest_svm);
 	if (v == FWP_CLEAR)
 		vm_enable_cap(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 			      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE);
