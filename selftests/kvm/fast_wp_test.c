@@ -38,8 +38,11 @@
  * SMM: a page written from SMM (its address space and TDP roots of its
  * own) after each fetch is reported by the next.
  *
- * --classic: the no-lost-write workload with the capability never
- * enabled, classic fetches: the control for the emulator's faults.
+ * --classic [N]: the no-lost-write workload (4 KiB pages, then
+ * transparent huge pages) N times over (default 1) with the capability
+ * never enabled, classic fetches: the control for the emulator's faults.
+ * It builds and runs on a kernel without the series too (lab.sh
+ * --unpatched): the definitions below stand in for the patched uapi.
  *
  * --absent: where the capability must not be offered (kvm.tdp_mmu=N,
  * tools/lab/kmod_tdp_off), it is not, and classic dirty logging works.
@@ -54,6 +57,18 @@
 #include "ucall_common.h"
 
 #include "fast_wp.h"
+
+#ifndef KVM_CAP_FAST_WRITE_PROTECT	/* an unpatched tree's uapi: --classic */
+#define KVM_CAP_FAST_WRITE_PROTECT	0x10000
+struct kvm_fast_write_protect {
+	__u32 flags;
+	__u32 pad;
+	__u64 generation;
+	__u64 reserved[4];
+};
+
+#define KVM_FAST_WRITE_PROTECT	_IOWR(KVMIO, 0xf0, struct kvm_fast_write_protect)
+#endif
 
 #define TEST_SLOT	10
 #define TEST_GPA	(1ULL << 30)
@@ -829,10 +844,16 @@ int main(int argc, char *argv[])
 		return test_absent();
 	if (argc > 1 && !strcmp(argv[1], "--classic")) {
 		/* the workload without the feature: the emulator's control */
+		int i, n = argc > 2 ? atoi(argv[2]) : 1;
+
+		TEST_ASSERT(n > 0 && n <= 1000, "--classic N: N from 1 to 1000, not '%s'",
+			    argv[2]);
 		ksft_print_header();
-		ksft_set_plan(2);
-		test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_CLASSIC);
-		test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP, FWP_CLASSIC);
+		ksft_set_plan(2 * n);
+		for (i = 0; i < n; i++) {
+			test_no_lost_write(VM_MEM_SRC_ANONYMOUS, FWP_CLASSIC);
+			test_no_lost_write(VM_MEM_SRC_ANONYMOUS_THP, FWP_CLASSIC);
+		}
 		ksft_finished();
 	}
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_FAST_WRITE_PROTECT));

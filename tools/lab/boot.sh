@@ -6,6 +6,10 @@
 #
 # usage: boot.sh BZIMAGE INITRAMFS LOG TIMEOUT-SECONDS [EXTRA-CMDLINE]
 # KVMIG_LAB_CPUS: the guest's CPUs (default 2).
+# KVMIG_LAB_QEMU: another QEMU binary than Debian's qemu-system-x86_64, and
+# KVMIG_LAB_QEMU_ARGS options for it (split on spaces), e.g. "-L DIR" for
+# its firmware: to see whether an emulator fault follows the emulator
+# (tools/lab/README.md, "Emulator faults").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -30,16 +34,19 @@ cmdline="$cmdline tsc_early_khz=$khz tsc=reliable $extra"
 #
 # KVMIG_LAB_TCG_THREAD: "multi" (QEMU's default, MTTCG: a host thread per
 # emulated CPU) or "single" (the CPUs take turns on one host thread).
-# lab.sh picks it per boot from the tests' tcg column: QEMU 7.2 (Debian 12)
-# with MTTCG now and then corrupts what a nested guest sees when two CPUs
-# touch the same page tables (tools/lab/README.md, "Emulator faults": the
-# L2 guest triple-faults, on the unpatched kernel as on ours), and with a
-# single thread an emulated CPU's timers wait for its turn, which a test
-# that measures time cannot have.
+# lab.sh picks it per boot from the tests' tcg column: with MTTCG, dirty
+# logging on two CPUs now and then corrupts the nested guest or the lab's
+# kernel (tools/lab/README.md, "Emulator faults": on the unpatched kernel as
+# on ours, with QEMU 7.2 and 10.0), and with a single thread an emulated
+# CPU's timers wait for its turn, which a test that measures time cannot
+# have.
 tcg_thread=${KVMIG_LAB_TCG_THREAD:-multi}
 case $tcg_thread in single | multi) ;; *) lab_die "KVMIG_LAB_TCG_THREAD: single or multi, not '$tcg_thread'" ;; esac
+qemu=${KVMIG_LAB_QEMU:-qemu-system-x86_64}
+command -v "$qemu" >/dev/null || lab_die "KVMIG_LAB_QEMU: no program '$qemu'"
+read -r -a qemu_args <<<"${KVMIG_LAB_QEMU_ARGS:-}"
 rc=0
-timeout -k 10 "$limit" nice -n 19 qemu-system-x86_64 \
+timeout -k 10 "$limit" nice -n 19 "$qemu" ${qemu_args[@]+"${qemu_args[@]}"} \
 	-M microvm -accel tcg,thread="$tcg_thread" -cpu max -m 2G -smp "${KVMIG_LAB_CPUS:-2}" \
 	-nographic -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \

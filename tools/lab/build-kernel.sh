@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # Configure and build the lab kernel (bzImage) from the cache tree.
 #
-# usage: build-kernel.sh normal|debug
+# usage: build-kernel.sh normal|debug|unpatched
 #   normal: tinyconfig + kernel/config
 #   debug:  tinyconfig + kernel/config + kernel/config.debug (own build dir)
+#   unpatched: the normal config from the unpatched worktree (lab.sh
+#           --unpatched sets KVMIG_LAB_UNPATCHED=1; own build dir)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -12,6 +14,10 @@ variant=${1:-normal}
 case $variant in
 normal) B=$LAB_CACHE/build/kernel frags=("$KERNEL_DIR/config") ;;
 debug) B=$LAB_CACHE/build/kernel-debug frags=("$KERNEL_DIR/config" "$KERNEL_DIR/config.debug") ;;
+unpatched)
+	[ -n "$LAB_BUILD_SUFFIX" ] || lab_die "build-kernel.sh unpatched: KVMIG_LAB_UNPATCHED=1 is not set"
+	B=$LAB_CACHE/build/kernel-unpatched frags=("$KERNEL_DIR/config")
+	;;
 *) lab_die "build-kernel.sh: unknown variant '$variant'" ;;
 esac
 for f in "${frags[@]}"; do

@@ -16,8 +16,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-HDR=$LAB_CACHE/build/headers
-ST=$LAB_CACHE/build/selftests
+HDR=$LAB_CACHE/build/headers$LAB_BUILD_SUFFIX
+ST=$LAB_CACHE/build/selftests$LAB_BUILD_SUFFIX
 KVMST=$LAB_SRC/tools/testing/selftests/kvm
 UB=$LAB_CACHE/build/user
 LIST=$LAB_CACHE/build/tests.list
@@ -38,7 +38,9 @@ kvmig_dir=$KVMST/$kvmig_rel
 if [ -n "$(git -C "$LAB_SRC" ls-files "$kvmig_dir")" ]; then
 	lab_die "$kvmig_dir is tracked in the lab tree (by a patch?): the lab owns that directory"
 fi
-exclude=$LAB_SRC/.git/info/exclude
+exclude=$(git -C "$LAB_SRC" rev-parse --git-path info/exclude)
+case $exclude in /*) ;; *) exclude=$LAB_SRC/$exclude ;; esac
+mkdir -p "$(dirname "$exclude")"
 pattern=/tools/testing/selftests/kvm/$kvmig_rel/
 grep -qxF "$pattern" "$exclude" 2>/dev/null || echo "$pattern" >>"$exclude"
 mkdir -p "$kvmig_dir" "$ST/$kvmig_rel"
@@ -80,7 +82,7 @@ dups=$(echo "$resolved" | awk '{ print $1 }' | sort | uniq -d)
 [ -z "$dups" ] || lab_die "tools/lab/tests: duplicate test names: $dups"
 
 # uapi headers of this tree, in their own O= dir: they need no .config, and
-# both kernel variants share them.
+# the normal and debug kernels share them (the unpatched tree has its own).
 lab_log "building the KVM selftests (log: $log)"
 lab_run_logged "make headers" "$LAB_LOGS/headers.log" \
 	make -C "$LAB_SRC" O="$HDR" ARCH=x86_64 -j"$LAB_JOBS" HOSTCC="ccache gcc" headers

@@ -6,13 +6,17 @@
 # (nested SVM) and run tools/lab/tests plus the repo's selftests/kvm/.
 # Prints TAP on stdout; exits non-zero if anything failed or did not run.
 #
-# usage: lab.sh [--debug | --debian] [--keep | --reset] [-v]
+# usage: lab.sh [--debug | --debian | --unpatched] [--keep | --reset] [-v]
 #   --debug  the lockdep/atomic-sleep kernel (kernel/config.debug)
 #   --debian Debian's own kernel image (linux-image-6.12-amd64, installed
 #            with its headers) with kvmig's KVM as out-of-tree modules:
 #            make modules, DKMS install and removal on this machine
 #            (debian.sh), then a boot that loads DKMS's modules and runs
 #            tools/lab/debian; see README.md, "Debian's kernel"
+#   --unpatched  the control for emulator faults: the normal kernel built
+#            from Debian's source without kernel/series (a worktree at
+#            "pristine"), running tools/lab/unpatched; expected to fail
+#            under MTTCG (README.md, "Emulator faults"), so not in make check
 #   --keep   build the cache tree as it is, even with commits or edits that
 #            are not in kernel/patches (see tree.sh)
 #   --reset  discard such changes and re-apply kernel/series
@@ -24,6 +28,7 @@
 # (run this list alone instead, e.g. tools/lab/bench for make bench),
 # KVMIG_LAB_CPUS (the guest's CPUs, 1..8, default 2; make lab-user: 1).
 set -euo pipefail
+unset KVMIG_LAB_UNPATCHED # set below, for --unpatched's build steps only
 . "$(dirname "$0")/lib.sh"
 
 variant=normal tree_opt="" verbose=0
@@ -31,6 +36,7 @@ for arg in "$@"; do
 	case $arg in
 	--debug) variant=debug ;;
 	--debian) variant=debian ;;
+	--unpatched) variant=unpatched ;;
 	--keep | --reset) tree_opt=$arg ;;
 	-v) verbose=1 ;;
 	-h | --help)
@@ -62,6 +68,10 @@ elif [ "$variant" = debug ]; then
 	# The debug kernel (lockdep + KASAN) runs the tests 2-3 times slower.
 	kbuild=$LAB_CACHE/build/kernel-debug
 	scale=${KVMIG_LAB_TIMEOUT_SCALE:-3}
+elif [ "$variant" = unpatched ]; then
+	kbuild=$LAB_CACHE/build/kernel-unpatched
+	scale=${KVMIG_LAB_TIMEOUT_SCALE:-1}
+	export KVMIG_LAB_TESTS=${KVMIG_LAB_TESTS:-$LAB_DIR/unpatched}
 else
 	kbuild=$LAB_CACHE/build/kernel
 	scale=${KVMIG_LAB_TIMEOUT_SCALE:-1}
@@ -122,6 +132,13 @@ if [ "$variant" = debian ]; then
 	export KVMIG_LAB_MODULES=$out/modules
 	# As an operator would: the stock modules never load.
 	boot_args="modprobe.blacklist=kvm,kvm_amd,kvm_intel"
+elif [ "$variant" = unpatched ]; then
+	# No series, so nothing for checkpatch; from here on the build steps
+	# work on the worktree (lib.sh).
+	kimage=$kbuild/arch/x86/boot/bzImage
+	step "unpatched tree (pristine)" bash "$LAB_DIR/tree.sh" --unpatched || true
+	export KVMIG_LAB_UNPATCHED=1
+	step "kernel build ($variant)" bash "$LAB_DIR/build-kernel.sh" "$variant" || true
 else
 	kimage=$kbuild/arch/x86/boot/bzImage
 	step "checkpatch --strict" bash "$LAB_DIR/checkpatch.sh" || true

@@ -6,11 +6,13 @@
 # clean clone at any path reuses the kernel tree, the build dirs and ccache:
 #
 #   $LAB_CACHE/linux/          git tree: tag "pristine" + kernel/series as commits
+#   $LAB_CACHE/linux-unpatched/ a worktree of it at "pristine" (lab.sh --unpatched)
 #   $LAB_CACHE/state/          stamps (source version, applied series)
 #   $LAB_CACHE/ccache/         CCACHE_DIR
-#   $LAB_CACHE/build/kernel[-debug]/  O= dirs of the kernel variants
-#   $LAB_CACHE/build/headers/  O= dir of "make headers" (uapi for the selftests)
-#   $LAB_CACHE/build/selftests/ OUTPUT= of the KVM selftests
+#   $LAB_CACHE/build/kernel[-debug|-unpatched]/  O= dirs of the kernel variants
+#   $LAB_CACHE/build/headers[-unpatched]/  O= dir of "make headers" (uapi for
+#                              the selftests), one per tree
+#   $LAB_CACHE/build/selftests[-unpatched]/ OUTPUT= of the KVM selftests
 #   $LAB_CACHE/out/<variant>/  initramfs, console.log
 #   $LAB_CACHE/logs/           build logs
 
@@ -19,6 +21,13 @@ LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
 LAB_CACHE=${KVMIG_LAB_CACHE:-/var/cache/kvmig-lab}
 LAB_SRC=$LAB_CACHE/linux
+LAB_UNPATCHED_SRC=$LAB_CACHE/linux-unpatched
+# lab.sh --unpatched, once its trees are ready: the build steps work on the
+# worktree at "pristine", with build dirs of their own.
+LAB_BUILD_SUFFIX=""
+if [ "${KVMIG_LAB_UNPATCHED:-0}" = 1 ]; then
+	LAB_SRC=$LAB_UNPATCHED_SRC LAB_BUILD_SUFFIX=-unpatched
+fi
 LAB_STATE=$LAB_CACHE/state
 LAB_LOGS=$LAB_CACHE/logs
 LAB_JOBS=${KVMIG_LAB_JOBS:-2}

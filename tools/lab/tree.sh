@@ -5,10 +5,14 @@
 # commits with git am.  Cheap when nothing changed: the applied series is
 # stamped with its hash and the resulting HEAD.
 #
-# usage: tree.sh [--keep | --reset]
+# usage: tree.sh [--keep | --reset | --unpatched]
 #   --keep   build the tree as it is, even with commits or edits that are not
 #            in kernel/patches (for quick iteration; says so loudly)
 #   --reset  throw such changes away and re-apply kernel/series
+#   --unpatched  (lab.sh --unpatched, after a plain tree.sh) a git worktree
+#            of the tree at "pristine", $LAB_UNPATCHED_SRC: Debian's source
+#            without kernel/series, for the control runs; the tree itself
+#            is not touched
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -17,6 +21,7 @@ case ${1:-} in
 "") ;;
 --keep) mode=keep ;;
 --reset) mode=reset ;;
+--unpatched) mode=unpatched ;;
 *) lab_die "tree.sh: unknown option '$1'" ;;
 esac
 
@@ -63,6 +68,24 @@ unpack() {
 if [ ! -d "$LAB_SRC/.git" ] || [ "$(cat "$LAB_STATE/source.id" 2>/dev/null)" != "$src_id" ] ||
 	! git_src rev-parse -q --verify 'pristine^{commit}' >/dev/null; then
 	unpack
+fi
+
+if [ "$mode" = unpatched ]; then
+	wt=$LAB_UNPATCHED_SRC
+	# (Re)made when missing or when the tree was unpacked anew; else only
+	# put back at "pristine": files of the selftests that the lab copies in
+	# are ignored (build-tests.sh) and stay.
+	if ! git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
+		[ "$(git -C "$wt" rev-parse --git-common-dir)" != "$LAB_SRC/.git" ]; then
+		lab_log "adding the unpatched worktree $wt (tag pristine)"
+		rm -rf "$wt"
+		git_src worktree prune
+		git_src worktree add -q --detach "$wt" pristine >/dev/null
+	fi
+	git -C "$wt" checkout -q --detach pristine
+	git -C "$wt" reset -q --hard
+	lab_log "unpatched tree: $(git -C "$wt" log -1 --format='%h %s')"
+	exit 0
 fi
 
 want=$(lab_series_hash)
