@@ -119,7 +119,7 @@ bool cpu_nap(struct cpu *c, uint64_t ns)
  * that its port IO still exits to us.  Why not CPL 0: some KVM backends
  * (PVM, which runs guests without VMX/SVM and is what this project's own
  * machines have) run unmodified supervisor code through the instruction
- * emulator at a few MIPS, but user-mode code natively.  On VMX/SVM both run
+ * emulator, slowly, but user-mode code natively.  On VMX/SVM both run
  * natively, so CPL 3 costs nothing there; the guest needs no interrupts, no
  * privileged instructions (it naps through GUEST_PORT_SLEEP, not hlt);
  * its IDT and per-vCPU TSS only serve to report an exception
