@@ -50,5 +50,26 @@ timeout -k 10 "$limit" nice -n 19 "$qemu" ${qemu_args[@]+"${qemu_args[@]}"} \
 	-M microvm -accel tcg,thread="$tcg_thread" -cpu max -m 2G -smp "${KVMIG_LAB_CPUS:-2}" \
 	-nographic -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
-	</dev/null >"$log" 2>&1 || rc=$?
+	</dev/null >"$log" 2>&1 &
+qemu_pid=$!
+trap 'kill -TERM "$qemu_pid" 2>/dev/null; exit 143' TERM INT HUP
+# panic=-1 reboots a panicked kernel at once, which ends QEMU; with its
+# memory corrupted (the emulator's fault under MTTCG, README.md) it once
+# hung instead, and the boot would have waited for its whole limit (the sum
+# of its tests' timeouts).  So: a panic, then 20 s without QEMU's exit,
+# and QEMU is stopped (timeout passes the TERM on; exit status 143).
+while kill -0 "$qemu_pid" 2>/dev/null; do
+	if grep -aq 'Kernel panic - not syncing' "$log"; then
+		for _ in $(seq 20); do
+			kill -0 "$qemu_pid" 2>/dev/null || break
+			sleep 1
+		done
+		if kill -TERM "$qemu_pid" 2>/dev/null; then
+			lab_log "the guest kernel panicked and did not reboot within 20 s: QEMU stopped"
+		fi
+		break
+	fi
+	sleep 2
+done
+wait "$qemu_pid" || rc=$?
 exit "$rc"
