@@ -34,12 +34,12 @@ cmdline="$cmdline tsc_early_khz=$khz tsc=reliable $extra"
 #
 # KVMIG_LAB_TCG_THREAD: "multi" (QEMU's default, MTTCG: a host thread per
 # emulated CPU) or "single" (the CPUs take turns on one host thread).
-# lab.sh picks it per boot from the tests' tcg column: with MTTCG, dirty
-# logging on two CPUs now and then corrupts the nested guest or the lab's
-# kernel (tools/lab/README.md, "Emulator faults": on the unpatched kernel as
-# on ours, with QEMU 7.2 and 10.0), and with a single thread an emulated
-# CPU's timers wait for its turn, which a test that measures time cannot
-# have.
+# lab.sh picks it per boot from the tests' tcg column: with MTTCG, a nested
+# guest writing memory on two CPUs now and then corrupts itself or the
+# lab's kernel (tools/lab/README.md, "Emulator faults": on the unpatched
+# kernel as on ours, with QEMU 7.2 and 10.0), and with a single thread an
+# emulated CPU's timers wait for its turn, which a test that measures time
+# cannot have.
 tcg_thread=${KVMIG_LAB_TCG_THREAD:-multi}
 case $tcg_thread in single | multi) ;; *) lab_die "KVMIG_LAB_TCG_THREAD: single or multi, not '$tcg_thread'" ;; esac
 qemu=${KVMIG_LAB_QEMU:-qemu-system-x86_64}
