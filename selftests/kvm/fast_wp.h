@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the repo's KVM selftests share: the host's side of the variables
- * through which it talks to running guest code, a vCPU statistic,
- * kvm's module parameters, and an L2 guest on nested paging (nested SVM).
+ * What the repo's KVM selftests share: the patch's uapi where the headers
+ * lack it, the host's side of the variables through which it talks to
+ * running guest code, a vCPU statistic, kvm's module parameters, and an L2
+ * guest on nested paging (nested SVM).
  */
 #ifndef KVMIG_SELFTESTS_FAST_WP_H
 #define KVMIG_SELFTESTS_FAST_WP_H
@@ -12,6 +13,23 @@
 
 #include "kvm_util.h"
 #include "svm_util.h"
+
+/*
+ * The patch's uapi, for a tree without the series (lab.sh --unpatched,
+ * where fast_wp_test --classic runs); the values of kernel/patches/, an
+ * out-of-tree block, as in user/lib/dirty_fastwp.c.
+ */
+#ifndef KVM_CAP_FAST_WRITE_PROTECT
+#define KVM_CAP_FAST_WRITE_PROTECT	0x10000
+struct kvm_fast_write_protect {
+	__u32 flags;
+	__u32 pad;
+	__u64 generation;
+	__u64 reserved[4];
+};
+
+#define KVM_FAST_WRITE_PROTECT	_IOWR(KVMIO, 0xf0, struct kvm_fast_write_protect)
+#endif
 
 /* Store to / load from guest global @var while its vCPUs run (seq_cst). */
 static inline void guest_var_store(struct kvm_vm *vm, volatile uint64_t *var,

@@ -42,7 +42,7 @@
  * transparent huge pages) N times over (default 1) with the capability
  * never enabled, classic fetches: the control for the emulator's faults.
  * It builds and runs on a kernel without the series too (lab.sh
- * --unpatched): the definitions below stand in for the patched uapi.
+ * --unpatched; fast_wp.h stands in for the patched uapi).
  *
  * --absent: where the capability must not be offered (kvm.tdp_mmu=N,
  * tools/lab/kmod_tdp_off), it is not, and classic dirty logging works.
@@ -57,18 +57,6 @@
 #include "ucall_common.h"
 
 #include "fast_wp.h"
-
-#ifndef KVM_CAP_FAST_WRITE_PROTECT	/* an unpatched tree's uapi: --classic */
-#define KVM_CAP_FAST_WRITE_PROTECT	0x10000
-struct kvm_fast_write_protect {
-	__u32 flags;
-	__u32 pad;
-	__u64 generation;
-	__u64 reserved[4];
-};
-
-#define KVM_FAST_WRITE_PROTECT	_IOWR(KVMIO, 0xf0, struct kvm_fast_write_protect)
-#endif
 
 #define TEST_SLOT	10
 #define TEST_GPA	(1ULL << 30)
